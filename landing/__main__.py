@@ -1,0 +1,3 @@
+from landing.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,193 @@
+"""Site + locations -> one immutable Catalog: every page, hub and redirect the service answers.
+
+A Catalog is a snapshot. Reloading builds a new one beside the old, and only a valid one replaces it,
+so a marketer's broken edit never takes pages down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from landing.errors import ConfigError
+from landing.geo import GridIndex, miles_between
+from landing.locations import Location, load_locations
+from landing.site import Office, Site, Treatment, load_site
+
+NEARBY_TOWNS = 6
+# First path segments the service uses itself; a treatment slug must not shadow them.
+RESERVED = frozenset({"admin", "leads", "thank-you", "healthz", "static", "sitemaps", "sitemap.xml", "robots.txt"})
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFiles:
+    """Where a catalog is read from."""
+
+    site: Path
+    locations: Path
+    templates: Path
+
+    def inputs(self) -> list[Path]:
+        """Every file whose change means a new catalog (the templates folder included, recursively)."""
+        files = [self.site, self.locations]
+        if self.templates.is_dir():
+            files.extend(sorted(path for path in self.templates.rglob("*") if path.is_file()))
+        return files
+
+    def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
+        """Cheap change detector: names, sizes and modification times."""
+        result = []
+        for path in self.inputs():
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            result.append((str(path), stat.st_size, stat.st_mtime_ns))
+        return tuple(result)
+
+
+@dataclass(frozen=True, slots=True)
+class LandingPage:
+    """One treatment in one town."""
+
+    treatment: Treatment
+    location: Location
+    office: Office
+    distance_miles: int | None  # from the town to its serving office, rounded; None without coordinates
+
+    @property
+    def path(self) -> str:
+        return f"/{self.treatment.slug}/{self.location.slug}/"
+
+    @property
+    def office_in_town(self) -> bool:
+        return (self.office.town.casefold(), self.office.state) == (self.location.town.casefold(), self.location.state)
+
+    @property
+    def name(self) -> str:
+        """'Intrathecal Pump Therapy Barrington, IL'."""
+        return f"{self.treatment.name} {self.location.place}"
+
+
+@dataclass(frozen=True, slots=True)
+class Hub:
+    """A treatment's list of towns, grouped by state name."""
+
+    treatment: Treatment
+    pages: tuple[LandingPage, ...]
+
+    @property
+    def path(self) -> str:
+        return f"/{self.treatment.slug}/"
+
+    @property
+    def by_state(self) -> list[tuple[str, list[LandingPage]]]:
+        groups: dict[str, list[LandingPage]] = defaultdict(list)
+        for page in self.pages:
+            groups[page.location.state_name].append(page)
+        return sorted(groups.items())
+
+
+@dataclass(frozen=True, eq=False)
+class Catalog:
+    site: Site
+    locations: tuple[Location, ...]
+    hubs: dict[str, Hub]  # by treatment slug
+    pages: dict[str, LandingPage]  # by path
+    redirects: dict[str, str]  # old path -> canonical path (aliases)
+    lastmod: dt.date  # when the files the pages come from last changed
+    _indexes: dict[str, GridIndex[LandingPage]] = field(default_factory=dict, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return self.site.practice.base_url
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def nearby(self, page: LandingPage, k: int = NEARBY_TOWNS) -> list[tuple[float, LandingPage]]:
+        """The k nearest other towns offering the same treatment, nearest first, with their distance.
+
+        Computed on demand (a rendered page is cached with its result): doing it for every page at load
+        time would cost seconds for tens of thousands of towns.
+        """
+        location = page.location
+        if location.latitude is None or location.longitude is None:
+            return []
+        index = self.index(page.treatment.slug)
+        return index.nearest(location.latitude, location.longitude, k, exclude=lambda other: other is page)
+
+    def index(self, treatment: str) -> GridIndex[LandingPage]:
+        if treatment not in self._indexes:
+            pages = [page for page in self.hubs[treatment].pages if page.location.has_coordinates]
+            self._indexes[treatment] = GridIndex(pages, lambda page: (page.location.latitude, page.location.longitude))  # type: ignore[arg-type, return-value]
+        return self._indexes[treatment]
+
+
+def load_catalog(files: SourceFiles, base_url: str | None = None) -> Catalog:
+    """Read, validate and index everything; raise ConfigError listing every problem found."""
+    problems: list[str] = []
+    site: Site | None = None
+    try:
+        site = load_site(files.site, base_url)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    locations: tuple[Location, ...] = ()
+    try:
+        offices = site.offices_by_id if site else ()
+        treatments = site.treatments_by_slug if site else ()
+        locations = load_locations(files.locations, offices, treatments)
+    except ConfigError as exc:
+        # Without a valid site.toml, office and treatment names cannot be checked; report the rest anyway.
+        problems.extend(p for p in exc.problems if site or ("column 'office'" not in p and "column 'treatments'" not in p))
+    if site:
+        for treatment in site.treatments:
+            if treatment.slug in RESERVED:
+                problems.append(f"{files.site.name}: treatment slug '{treatment.slug}' is reserved for the service "
+                                "itself (choose another slug)")
+            if not (files.templates / treatment.template).is_file():
+                problems.append(f"{files.site.name}: treatment '{treatment.slug}': its content template "
+                                f"'{treatment.template}' does not exist in {files.templates}/ (create it, or fix "
+                                "'template')")
+    if problems:
+        raise ConfigError(problems)
+    assert site is not None
+    changed = max((path.stat().st_mtime for path in files.inputs() if path.exists()), default=0)
+    return build_catalog(site, locations, dt.datetime.fromtimestamp(changed, dt.timezone.utc).date())
+
+
+def build_catalog(site: Site, locations: tuple[Location, ...], lastmod: dt.date) -> Catalog:
+    located_offices = [office for office in site.offices if office.latitude is not None]
+    pages: dict[str, LandingPage] = {}
+    by_treatment: dict[str, list[LandingPage]] = {treatment.slug: [] for treatment in site.treatments}
+    for location in locations:
+        office, distance = _serving_office(site, located_offices, location)
+        offered = location.treatments or tuple(by_treatment)
+        for slug in offered:
+            page = LandingPage(site.treatments_by_slug[slug], location, office, distance)
+            pages[page.path] = page
+            by_treatment[slug].append(page)
+    hubs = {}
+    for treatment in site.treatments:
+        ordered = sorted(by_treatment[treatment.slug], key=lambda p: (p.location.state_name, p.location.town.casefold()))
+        hubs[treatment.slug] = Hub(treatment, tuple(ordered))
+    redirects = {}
+    for page in pages.values():
+        for alias in page.location.aliases:
+            redirects[f"/{page.treatment.slug}/{alias}/"] = page.path
+    return Catalog(site=site, locations=locations, hubs=hubs, pages=pages, redirects=redirects, lastmod=lastmod)
+
+
+def _serving_office(site: Site, located: list[Office], location: Location) -> tuple[Office, int | None]:
+    """The CSV's office if named, else the nearest office with coordinates, else the only office."""
+    if location.office:
+        office = site.offices_by_id[location.office]
+    elif location.has_coordinates and located:
+        office = min(located, key=lambda o: miles_between(location.latitude, location.longitude, o.latitude, o.longitude))  # type: ignore[arg-type]
+    else:
+        office = site.offices[0]
+    if location.has_coordinates and office.latitude is not None and office.longitude is not None:
+        return office, round(miles_between(location.latitude, location.longitude, office.latitude, office.longitude))  # type: ignore[arg-type]
+    return office, None

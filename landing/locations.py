@@ -1,0 +1,262 @@
+"""locations.csv -> Location rows.
+
+The file is the marketers' own: it comes from Excel as often as from a text editor, so BOMs, CRLF,
+blank lines and padded values are normal, not errors. Everything else that is wrong is reported, all
+of it at once, as ``locations.csv:LINE: column 'X': what is wrong (what to do)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import re
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from slugify import slugify
+
+from landing.errors import ConfigError
+from landing.states import STATES
+
+COLUMNS = ("town", "state", "county", "zip", "latitude", "longitude", "slug", "aliases", "office",
+           "treatments", "intro", "notes")
+REQUIRED = ("town", "state")
+MAX_INTRO = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    town: str
+    state: str
+    slug: str
+    county: str = ""
+    zip: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    aliases: tuple[str, ...] = ()
+    office: str | None = None  # None: the nearest office serves the town
+    treatments: tuple[str, ...] | None = None  # None: every treatment
+    intro: str = ""
+    notes: str = ""  # never published
+    line: int = 0
+
+    @property
+    def place(self) -> str:
+        """'Barrington, IL': how the town is named in titles and headings."""
+        return f"{self.town}, {self.state}"
+
+    @property
+    def state_name(self) -> str:
+        return STATES[self.state]
+
+    @property
+    def has_coordinates(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+
+def default_slug(town: str, state: str) -> str:
+    """The slug a town gets unless the CSV says otherwise: 'St. Charles', 'IL' -> 'st-charles-il'."""
+    return slugify(f"{town} {state}")
+
+
+def load_locations(
+    path: Path,
+    offices: Collection[str] = (),
+    treatments: Collection[str] = (),
+) -> tuple[Location, ...]:
+    """Read and validate a locations file; ``offices`` and ``treatments`` are the known ids and slugs."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"{path.name}: cannot read the file ({exc.strerror}); check LANDING_LOCATIONS_FILE"])
+    return parse_locations(data, path.name, offices, treatments)
+
+
+def parse_locations(
+    data: bytes,
+    name: str = "locations.csv",
+    offices: Collection[str] = (),
+    treatments: Collection[str] = (),
+) -> tuple[Location, ...]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError([
+            f"{name}:{line}: the file is not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be read); "
+            "re-save it as UTF-8: in Excel use File > Save As > 'CSV UTF-8 (Comma delimited) (.csv)', "
+            "in Google Sheets File > Download > CSV"
+        ]) from None
+    if not text.strip():
+        raise ConfigError([f"{name}: the file is empty (it needs a header row, e.g. {','.join(COLUMNS[:6])}, "
+                           "and one row per town)"])
+    rows = _rows(text)
+    header_line, header = next(rows)
+    reader = _RowReader(name, header_line, header, offices, treatments)
+    locations = [location for line, values in rows if (location := reader.row(line, values))]
+    if not reader.problems and not locations and reader.rows_seen == 0:
+        reader.problems.append(f"{name}: no towns: the file has a header but no rows (add one row per town below it)")
+    reader.check_slugs(locations)
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return tuple(locations)
+
+
+def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, values) per non-blank record; quoted fields may span lines."""
+    first_line = text.lstrip("\r\n").split("\n", 1)[0]
+    # Excel in many European locales writes ';' between values.
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    while True:
+        start = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        if any(value.strip() for value in values):
+            yield start, values
+
+
+class _RowReader:
+    def __init__(self, name: str, header_line: int, header: list[str], offices: Collection[str],
+                 treatments: Collection[str]) -> None:
+        self.name = name
+        self.offices = offices
+        self.treatments = treatments
+        self.problems: list[str] = []
+        self.rows_seen = 0
+        self.columns = [column.strip().lower() for column in header]
+        self.missing: set[str] = set()
+        self._check_header(header_line)
+
+    def problem(self, line: int, column: str | None, message: str) -> None:
+        where = f"{self.name}:{line}: column '{column}'" if column else f"{self.name}:{line}"
+        self.problems.append(f"{where}: {message}")
+
+    def _check_header(self, line: int) -> None:
+        # Rows are still checked after a header problem, so one run shows everything to fix.
+        seen: set[str] = set()
+        for column in self.columns:
+            if column in seen:
+                self.problem(line, column, "appears twice in the header (keep one of them)")
+            seen.add(column)
+            if column not in COLUMNS:
+                close = difflib.get_close_matches(column, COLUMNS, n=1, cutoff=0.6)
+                hint = f"did you mean '{close[0]}'?" if close else f"known columns: {', '.join(COLUMNS)}"
+                self.problem(line, column or "(blank)", f"unknown column ({hint})")
+        for column in REQUIRED:
+            if column not in seen:
+                self.problem(line, column, f"required column is missing from the header (add a '{column}' column)")
+                self.missing.add(column)
+
+    def row(self, line: int, values: list[str]) -> Location | None:
+        self.rows_seen += 1
+        if len(values) != len(self.columns):
+            self.problem(line, None, f"has {len(values)} values but the header has {len(self.columns)} columns "
+                         "(check for a missing or extra comma; put values that contain commas in double quotes)")
+            return None
+        raw = {column: value.strip() for column, value in zip(self.columns, values)}
+        before = len(self.problems)
+        town = raw.get("town", "")
+        state = raw.get("state", "").upper()
+        if not town and "town" not in self.missing:
+            self.problem(line, "town", "is empty (every row needs the town's name)")
+        if not state and "state" in self.missing:
+            pass
+        elif not state:
+            self.problem(line, "state", "is empty (add the USPS code, e.g. IL)")
+        elif state not in STATES:
+            self.problem(line, "state", f"'{raw['state']}' is not a US state or territory code (expected e.g. IL)")
+        zip_code = self._zip(line, raw.get("zip", ""))
+        latitude = self._coordinate(line, "latitude", raw.get("latitude", ""), 90)
+        longitude = self._coordinate(line, "longitude", raw.get("longitude", ""), 180)
+        if (latitude is None) != (longitude is None) and not (raw.get("latitude") and raw.get("longitude")):
+            missing = "longitude" if latitude is not None else "latitude"
+            self.problem(line, missing, "is empty but the other coordinate is given (give both, or neither)")
+        slug = raw.get("slug", "")
+        if slug and slug != slugify(slug):
+            self.problem(line, "slug", f"'{slug}' is not a valid slug (use lower case letters, digits and dashes, "
+                         f"e.g. '{slugify(slug)}')")
+        aliases = self._list(raw.get("aliases", ""))
+        for alias in aliases:
+            if alias != slugify(alias):
+                self.problem(line, "aliases", f"'{alias}' is not a valid slug (e.g. '{slugify(alias)}')")
+        office = raw.get("office", "") or None
+        if office and office not in self.offices:
+            self.problem(line, "office", f"'{office}' is not an office id in site.toml{self._hint(office, self.offices)}")
+        if office is None and latitude is None and len(self.offices) > 1:
+            self.problem(line, "office", "is empty and the town has no coordinates, so its nearest office cannot be "
+                         "found (add latitude and longitude, or name the office)")
+        offered = self._list(raw.get("treatments", "")) or None
+        for treatment in offered or ():
+            if treatment not in self.treatments:
+                self.problem(line, "treatments", f"'{treatment}' is not a treatment slug in site.toml"
+                             f"{self._hint(treatment, self.treatments)}")
+        intro = raw.get("intro", "")
+        if len(intro) > MAX_INTRO:
+            self.problem(line, "intro", f"is {len(intro)} characters long (keep it under {MAX_INTRO})")
+        if len(self.problems) > before or self.missing:
+            return None
+        return Location(
+            town=town, state=state, slug=slug or default_slug(town, state), county=raw.get("county", ""),
+            zip=zip_code, latitude=latitude, longitude=longitude, aliases=aliases, office=office,
+            treatments=offered, intro=intro, notes=raw.get("notes", ""), line=line,
+        )
+
+    def _zip(self, line: int, value: str) -> str:
+        if not value or re.fullmatch(r"\d{5}", value):
+            return value
+        if re.fullmatch(r"\d{5}-\d{4}", value):
+            return value[:5]
+        if re.fullmatch(r"\d{3,4}", value):
+            self.problem(line, "zip", f"'{value}' has lost its leading zero (Excel drops them; format the column as "
+                         f"Text and write '{value.zfill(5)}')")
+        else:
+            self.problem(line, "zip", f"'{value}' is not a 5-digit ZIP code (e.g. 60010)")
+        return ""
+
+    def _coordinate(self, line: int, column: str, value: str, limit: int) -> float | None:
+        if not value:
+            return None
+        try:
+            number = float(value.replace(",", "."))
+        except ValueError:
+            self.problem(line, column, f"'{value}' is not a number (use decimal degrees, e.g. 42.1539)")
+            return None
+        if not -limit <= number <= limit:
+            self.problem(line, column, f"{value} is out of range (it must be between -{limit} and {limit}; "
+                         "check that latitude and longitude are not swapped)")
+            return None
+        return number
+
+    @staticmethod
+    def _list(value: str) -> tuple[str, ...]:
+        return tuple(item.strip() for item in value.split(";") if item.strip())
+
+    @staticmethod
+    def _hint(value: str, known: Collection[str]) -> str:
+        close = difflib.get_close_matches(value, list(known), n=1, cutoff=0.6)
+        if close:
+            return f" (did you mean '{close[0]}'?)"
+        return f" (known: {', '.join(sorted(known))})" if known else ""
+
+    def check_slugs(self, locations: list[Location]) -> None:
+        """Each slug and alias names one town only: two rows with one URL would hide one of them."""
+        owner: dict[str, Location] = {}
+        for location in locations:
+            for slug, column in [(location.slug, "slug"), *((alias, "aliases") for alias in location.aliases)]:
+                other = owner.get(slug)
+                if other is None:
+                    owner[slug] = location
+                    continue
+                if other is location:
+                    self.problem(location.line, column, f"'{slug}' is both the slug and an alias of this town "
+                                 "(remove it from aliases)")
+                    continue
+                fix = (f"set a different slug on one of them, e.g. '{slug}-2', or remove the duplicate row"
+                       if column == "slug" else "remove the alias, or give the other town a different slug")
+                self.problem(location.line, column,
+                             f"'{slug}' is already used by {other.place} on line {other.line} ({fix})")

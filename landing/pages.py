@@ -1,0 +1,298 @@
+"""Rendering: the Jinja2 environment, each page's context, and the bounded cache of rendered pages."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import hashlib
+import mimetypes
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from landing.catalog import Catalog, Hub, LandingPage
+from landing.responses import CachedResponse
+from landing.site import Practice
+
+TITLE_LIMIT = 60
+DESCRIPTION_LIMIT = 160
+NOT_FOUND_SUGGESTIONS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Crumb:
+    name: str
+    url: str  # absolute
+
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    """What goes into <head>: the same for every kind of page."""
+
+    title: str
+    description: str
+    canonical: str | None  # absolute URL; None for pages that are not indexed (404)
+    robots: str = "index, follow"
+    og_type: str = "website"
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """Fields every template gets."""
+
+    catalog: Catalog
+    meta: Meta
+    crumbs: tuple[Crumb, ...]
+    assets: StaticAssets
+
+    @property
+    def practice(self) -> Practice:
+        return self.catalog.site.practice
+
+
+@dataclass(frozen=True)
+class HomeContext(PageContext):
+    hubs: tuple[Hub, ...] = ()
+
+
+@dataclass(frozen=True)
+class HubContext(PageContext):
+    hub: Hub | None = None
+
+
+@dataclass(frozen=True)
+class LandingContext(PageContext):
+    """A landing page. The treatment's content template sees these fields too."""
+
+    page: LandingPage | None = None
+    nearby: tuple[tuple[int, LandingPage], ...] = ()  # (miles, page), nearest first
+
+    # Short names the marketer's content template uses.
+    @property
+    def treatment(self) -> Any:
+        return self.page.treatment if self.page else None
+
+    @property
+    def location(self) -> Any:
+        return self.page.location if self.page else None
+
+    @property
+    def office(self) -> Any:
+        return self.page.office if self.page else None
+
+    @property
+    def place(self) -> str:
+        return self.page.location.place if self.page else ""
+
+    @property
+    def distance_miles(self) -> int | None:
+        return self.page.distance_miles if self.page else None
+
+    @property
+    def office_in_town(self) -> bool:
+        return bool(self.page and self.page.office_in_town)
+
+
+@dataclass(frozen=True)
+class NotFoundContext(PageContext):
+    suggestions: tuple[LandingPage, ...] = ()
+
+
+def template_vars(context: PageContext) -> dict[str, Any]:
+    """A context's fields and properties as template variables (without deep-copying the catalog)."""
+    names = [spec.name for spec in dataclasses.fields(context)]
+    for base in type(context).__mro__:
+        names += [name for name, value in vars(base).items() if isinstance(value, property)]
+    return {name: getattr(context, name) for name in names}
+
+
+def fit(text: str, limit: int) -> str:
+    """Shorten to at most ``limit`` characters at a word boundary, with an ellipsis if cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.-–—")
+    return cut + "…"
+
+
+def page_title(subject: str, practice: Practice) -> str:
+    """'{subject} | {practice}', with the short practice name when the full one would pass 60 characters."""
+    full = f"{subject} | {practice.name}"
+    if len(full) <= TITLE_LIMIT or practice.short_name == practice.name:
+        return full
+    return f"{subject} | {practice.short_name}"
+
+
+def landing_description(page: LandingPage) -> str:
+    place = page.location.place
+    if page.office_in_town:
+        where = f"at our {page.office.town} office"
+    elif page.distance_miles is not None:
+        where = f"at our {page.office.town} office, about {page.distance_miles} mi away"
+    else:
+        where = f"at our {page.office.town} office"
+    return fit(f"{page.treatment.name} for patients in {place} {where}. {page.treatment.description}", DESCRIPTION_LIMIT)
+
+
+class StaticAssets:
+    """The static folder, in memory, under fingerprinted names (site.css -> site.1a2b3c4d.css)."""
+
+    def __init__(self, folder: Path, cache_control: str = "public, max-age=31536000, immutable") -> None:
+        self.urls: dict[str, str] = {}
+        self.responses: dict[str, CachedResponse] = {}
+        if not folder.is_dir():
+            return
+        for path in sorted(folder.rglob("*")):
+            if not path.is_file():
+                continue
+            name = path.relative_to(folder).as_posix()
+            data = path.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()[:10]
+            stem, dot, suffix = name.rpartition(".")
+            fingerprinted = f"{stem}.{digest}.{suffix}" if dot else f"{name}.{digest}"
+            media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            if media_type.startswith("text/") or media_type == "image/svg+xml":
+                media_type += "; charset=utf-8"
+            self.urls[name] = f"/static/{fingerprinted}"
+            self.responses[fingerprinted] = CachedResponse(data, media_type, cache_control)
+
+    def url(self, name: str) -> str:
+        """The fingerprinted URL of a static file, for templates: {{ assets.url('site.css') }}."""
+        try:
+            return self.urls[name]
+        except KeyError:
+            raise jinja2.TemplateError(f"static file '{name}' does not exist in the static folder") from None
+
+
+def make_environment(templates: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,  # a typo in a marketer's template is an error in `landing check`
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters["miles"] = lambda miles: f"{miles} mile" if miles == 1 else f"{miles} miles"
+    return env
+
+
+class Renderer:
+    """Renders the pages of one catalog snapshot, keeping the most recently used ones ready to send."""
+
+    def __init__(self, catalog: Catalog, templates: Path, assets: StaticAssets, *, cache_size: int = 2000,
+                 cache_seconds: int = 600) -> None:
+        self.catalog = catalog
+        self.assets = assets
+        self.env = make_environment(templates)
+        self.cache_control = f"public, max-age={cache_seconds}, stale-while-revalidate=86400"
+        self._cached = functools.lru_cache(maxsize=cache_size)(self._response)
+
+    # -- finding pages -------------------------------------------------------------------------
+
+    def is_page(self, path: str) -> bool:
+        return path == "/" or path in self.catalog.pages or self.hub_for(path) is not None
+
+    def hub_for(self, path: str) -> Hub | None:
+        if path.count("/") == 2 and path.endswith("/"):
+            return self.catalog.hubs.get(path.strip("/"))
+        return None
+
+    def response(self, path: str) -> CachedResponse | None:
+        """The finished response for a page path, or None when there is no such page.
+
+        Only real pages enter the cache, so requests for made-up URLs cannot push pages out of it.
+        """
+        if not self.is_page(path):
+            return None
+        return self._cached(path)
+
+    def _response(self, path: str) -> CachedResponse:
+        return CachedResponse(self.render_path(path).encode(), "text/html; charset=utf-8", self.cache_control)
+
+    def render_path(self, path: str) -> str:
+        if path == "/":
+            return self.render_home()
+        if (page := self.catalog.pages.get(path)) is not None:
+            return self.render_landing(page)
+        if (hub := self.hub_for(path)) is not None:
+            return self.render_hub(hub)
+        raise KeyError(path)
+
+    # -- rendering -------------------------------------------------------------------------------
+
+    def render(self, template: str, context: PageContext) -> str:
+        return self.env.get_template(template).render(template_vars(context))
+
+    def home_crumb(self) -> Crumb:
+        return Crumb("Home", self.catalog.url("/"))
+
+    def render_home(self) -> str:
+        practice = self.catalog.site.practice
+        names = ", ".join(t.name for t in self.catalog.site.treatments)
+        offices = " and ".join(o.town for o in self.catalog.site.offices)
+        meta = Meta(
+            title=fit(f"{practice.name}: {names}", TITLE_LIMIT),
+            description=fit(f"{practice.name} offers {names} from offices in {offices}, serving "
+                            f"{len(self.catalog.locations)} towns nearby.", DESCRIPTION_LIMIT),
+            canonical=self.catalog.url("/"),
+        )
+        context = HomeContext(self.catalog, meta, (self.home_crumb(),), self.assets, hubs=tuple(self.catalog.hubs.values()))
+        return self.render("home.html", context)
+
+    def render_hub(self, hub: Hub) -> str:
+        treatment = hub.treatment
+        states = ", ".join(state for state, _ in hub.by_state)
+        meta = Meta(
+            title=page_title(f"{treatment.name}: Towns We Serve", self.catalog.site.practice),
+            description=fit(f"{treatment.name} near you: {len(hub.pages)} towns in {states} served by "
+                            f"{self.catalog.site.practice.name}. {treatment.description}", DESCRIPTION_LIMIT),
+            canonical=self.catalog.url(hub.path),
+        )
+        crumbs = (self.home_crumb(), Crumb(treatment.name, self.catalog.url(hub.path)))
+        return self.render("hub.html", HubContext(self.catalog, meta, crumbs, self.assets, hub=hub))
+
+    def landing_context(self, page: LandingPage) -> LandingContext:
+        meta = Meta(
+            title=page_title(page.name, self.catalog.site.practice),
+            description=landing_description(page),
+            canonical=self.catalog.url(page.path),
+            og_type="article",
+        )
+        crumbs = (
+            self.home_crumb(),
+            Crumb(page.treatment.name, self.catalog.url(f"/{page.treatment.slug}/")),
+            Crumb(page.location.place, self.catalog.url(page.path)),
+        )
+        nearby = tuple((round(miles), other) for miles, other in self.catalog.nearby(page))
+        return LandingContext(self.catalog, meta, crumbs, self.assets, page=page, nearby=nearby)
+
+    def render_landing(self, page: LandingPage) -> str:
+        return self.render("landing.html", self.landing_context(page))
+
+    def render_not_found(self, path: str) -> str:
+        meta = Meta(
+            title=page_title("Page not found", self.catalog.site.practice),
+            description="This page does not exist. Here are the closest pages we have.",
+            canonical=None,
+            robots="noindex, follow",
+        )
+        context = NotFoundContext(self.catalog, meta, (self.home_crumb(),), self.assets,
+                                  suggestions=tuple(self.closest_pages(path)))
+        return self.render("404.html", context)
+
+    def closest_pages(self, path: str, n: int = NOT_FOUND_SUGGESTIONS) -> list[LandingPage]:
+        """Landing pages whose town slug is closest to what was asked, within the asked treatment if any."""
+        parts = [part for part in path.lower().split("/") if part]
+        if not parts:
+            return []
+        treatment, wanted = (parts[0], parts[-1]) if len(parts) > 1 else (None, parts[0])
+        pages = self.catalog.hubs[treatment].pages if treatment in self.catalog.hubs else tuple(self.catalog.pages.values())
+        by_slug: dict[str, LandingPage] = {}
+        for page in pages:
+            by_slug.setdefault(page.location.slug, page)
+        matches = difflib.get_close_matches(wanted, list(by_slug), n=n, cutoff=0.5)
+        return [by_slug[slug] for slug in matches]

@@ -1,0 +1,61 @@
+"""Settings that differ by deployment, from LANDING_* environment variables.
+
+Every setting has a default that runs the example site locally, and help text that the README's
+settings table repeats (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from landing.errors import LandingError
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str | None = _setting(None, "Public address of the site, e.g. https://pain.example.com; overrides "
+                                          "site.toml's base_url in canonical URLs, sitemaps and links")
+    site_file: Path = _setting(Path("site.toml"), "The practice, offices, treatments and reviewer")
+    locations_file: Path = _setting(Path("locations.csv"), "One row per town")
+    templates_dir: Path = _setting(Path("templates"), "Page templates, including treatments/<slug>.html")
+    static_dir: Path = _setting(Path("static"), "CSS and images, served under /static/ with fingerprinted names")
+    reload_interval: float = _setting(2.0, "Seconds between checks for edited site files; 0 turns live reload off")
+    page_cache_size: int = _setting(2000, "How many rendered pages are kept in memory (least recently used go first)")
+    cache_seconds: int = _setting(600, "How long browsers and CDNs may reuse a page (Cache-Control max-age)")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            name = env_name(spec.name)
+            if name not in environ or environ[name] == "":
+                continue
+            raw = environ[name]
+            kind = type(spec.default) if spec.default is not None else str
+            try:
+                values[spec.name] = Path(raw) if kind is Path or isinstance(spec.default, Path) else kind(raw)
+            except ValueError:
+                raise LandingError(f"{name}={raw!r} is not a valid {kind.__name__} ({spec.metadata['help']})") from None
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return type(self)(**{**{spec.name: getattr(self, spec.name) for spec in fields(self)}, **changes})
+
+
+def env_name(field_name: str) -> str:
+    return f"LANDING_{field_name.upper()}"
+
+
+def documented_settings() -> list[tuple[str, str, str]]:
+    """(variable, default, help) for each setting, as the README lists them."""
+    return [(env_name(spec.name), "" if spec.default is None else str(spec.default), spec.metadata["help"])
+            for spec in fields(Settings)]

@@ -1,0 +1,94 @@
+"""The live site: the current snapshot of catalog + renderer, swapped whole when site files change."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from dataclasses import dataclass, field
+
+from landing.catalog import Catalog, SourceFiles, load_catalog
+from landing.errors import ConfigError
+from landing.pages import Renderer, StaticAssets
+from landing.responses import CachedResponse
+from landing.settings import Settings
+from landing.sitemap import robots_txt, sitemap_files
+
+log = logging.getLogger("landing.reload")
+
+
+def source_files(settings: Settings) -> SourceFiles:
+    return SourceFiles(site=settings.site_file, locations=settings.locations_file, templates=settings.templates_dir)
+
+
+@dataclass
+class Snapshot:
+    catalog: Catalog
+    renderer: Renderer
+    fingerprint: tuple[tuple[str, int, int], ...]
+    loaded_at: float = field(default_factory=time.time)
+
+    @functools.cached_property
+    def feeds(self) -> dict[str, CachedResponse]:
+        """sitemap(s) and robots.txt, built on first request rather than at every reload."""
+        cache_control = self.renderer.cache_control
+        responses = {path: CachedResponse(body, "application/xml; charset=utf-8", cache_control)
+                     for path, body in sitemap_files(self.catalog).items()}
+        responses["/robots.txt"] = CachedResponse(robots_txt(self.catalog), "text/plain; charset=utf-8", cache_control)
+        return responses
+
+
+def load_snapshot(settings: Settings) -> Snapshot:
+    files = source_files(settings)
+    fingerprint = files.fingerprint() + _static_fingerprint(settings)
+    catalog = load_catalog(files, settings.base_url)
+    assets = StaticAssets(settings.static_dir)
+    renderer = Renderer(catalog, settings.templates_dir, assets, cache_size=settings.page_cache_size,
+                        cache_seconds=settings.cache_seconds)
+    return Snapshot(catalog=catalog, renderer=renderer, fingerprint=fingerprint)
+
+
+def _static_fingerprint(settings: Settings) -> tuple[tuple[str, int, int], ...]:
+    folder = settings.static_dir
+    if not folder.is_dir():
+        return ()
+    return tuple((str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in sorted(folder.rglob("*")) if path.is_file())
+
+
+class LiveSite:
+    """Holds the snapshot being served and replaces it when its files change and the new one is valid."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.current = load_snapshot(settings)  # a broken site at startup is the caller's to report
+        self.last_error: ConfigError | None = None
+
+    def reload(self) -> bool:
+        """Load the files again; True when a new snapshot is now served. An invalid one is logged and dropped."""
+        try:
+            snapshot = load_snapshot(self.settings)
+        except ConfigError as exc:
+            if self.last_error is None or exc.problems != self.last_error.problems:
+                log.error("site files changed but are invalid; still serving the previous version:\n%s", exc)
+            self.last_error = exc
+            return False
+        self.current = snapshot
+        self.last_error = None
+        log.info("site files changed: now serving %d pages", len(snapshot.catalog.pages))
+        return True
+
+    async def watch(self) -> None:
+        """Check for edits every ``reload_interval`` seconds, forever (cancelled at shutdown)."""
+        attempted: tuple[tuple[str, int, int], ...] | None = None
+        while True:
+            await asyncio.sleep(self.settings.reload_interval)
+            try:
+                files = source_files(self.settings)
+                fingerprint = files.fingerprint() + _static_fingerprint(self.settings)
+                if fingerprint in (self.current.fingerprint, attempted):
+                    continue
+                attempted = fingerprint
+                await asyncio.to_thread(self.reload)
+            except Exception:  # a reload bug must not end live reload for the life of the process
+                log.exception("live reload failed; still serving the previous version")

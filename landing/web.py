@@ -1,0 +1,94 @@
+"""Public routes: each parses the request, asks the current snapshot, and answers."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
+
+from landing.pages import Renderer
+from landing.responses import PUBLIC_SECURITY_HEADERS
+from landing.snapshot import LiveSite
+
+NOT_FOUND_HEADERS = {
+    "cache-control": "public, max-age=60",
+    "x-robots-tag": "noindex",
+    **{name.decode(): value.decode() for name, value in PUBLIC_SECURITY_HEADERS},
+}
+
+
+def live_site(request: Request) -> LiveSite:
+    return request.state.site  # type: ignore[no-any-return]
+
+
+async def page(request: Request) -> ASGIApp:
+    """Home, hubs and landing pages: a cached response, else a redirect to the canonical URL, else 404."""
+    renderer = live_site(request).current.renderer
+    response = renderer.response(request.scope["path"])
+    if response is not None:
+        return response
+    return not_found_or_redirect(request, renderer)
+
+
+def canonical_path(path: str, renderer: Renderer) -> str | None:
+    """Where another spelling of a page lives: capitals, a missing trailing slash, doubled slashes, an alias."""
+    candidate = re.sub(r"/{2,}", "/", path.lower())
+    if not candidate.endswith("/"):
+        candidate += "/"
+    if renderer.is_page(candidate):
+        return candidate if candidate != path else None
+    return renderer.catalog.redirects.get(candidate)
+
+
+def not_found_or_redirect(request: Request, renderer: Renderer) -> Response:
+    target = canonical_path(request.scope["path"], renderer)
+    if target is not None:
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        return RedirectResponse(target + (f"?{query}" if query else ""), status_code=301)
+    return HTMLResponse(renderer.render_not_found(request.scope["path"]), status_code=404, headers=NOT_FOUND_HEADERS)
+
+
+async def feed(request: Request) -> ASGIApp:
+    """sitemap.xml, /sitemaps/N.xml and robots.txt."""
+    snapshot = live_site(request).current
+    response = snapshot.feeds.get(request.scope["path"])
+    return response if response is not None else not_found_or_redirect(request, snapshot.renderer)
+
+
+async def static_file(request: Request) -> ASGIApp:
+    assets = live_site(request).current.renderer.assets
+    response = assets.responses.get(request.path_params["name"])
+    if response is None:
+        return Response("Not found", status_code=404, media_type="text/plain")
+    return response
+
+
+async def healthz(request: Request) -> Response:
+    site = live_site(request)
+    catalog = site.current.catalog
+    return JSONResponse(
+        {
+            "status": "ok",
+            "pages": len(catalog.pages),
+            "towns": len(catalog.locations),
+            "treatments": len(catalog.hubs),
+            "loaded_seconds_ago": round(time.time() - site.current.loaded_at, 1),
+            "reload_error": site.last_error is not None,
+        },
+        headers={"cache-control": "no-store"},
+    )
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/healthz", healthz, name="healthz"),
+        Route("/robots.txt", feed, name="robots"),
+        Route("/sitemap.xml", feed, name="sitemap"),
+        Route("/sitemaps/{number:int}.xml", feed, name="sitemap_part"),
+        Route("/static/{name:path}", static_file, name="static"),
+        Route("/{path:path}", page, name="page"),
+    ]

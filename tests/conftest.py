@@ -1,0 +1,75 @@
+"""Shared fixtures: a small test practice in a temporary folder, and an app client factory."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from landing.app import create_app
+from landing.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+ClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def site_dir(tmp_path: Path) -> Path:
+    """The project's templates and static files, plus the test practice and its second treatment."""
+    folder = tmp_path / "site"
+    shutil.copytree(ROOT / "templates", folder / "templates")
+    shutil.copytree(ROOT / "static", folder / "static")
+    shutil.copytree(DATA / "templates", folder / "templates", dirs_exist_ok=True)
+    shutil.copy(DATA / "site.toml", folder / "site.toml")
+    shutil.copy(DATA / "locations.csv", folder / "locations.csv")
+    return folder
+
+
+@pytest.fixture
+def locations_csv(site_dir: Path) -> Path:
+    return site_dir / "locations.csv"
+
+
+@pytest.fixture
+def settings(site_dir: Path) -> Settings:
+    return Settings(
+        site_file=site_dir / "site.toml",
+        locations_file=site_dir / "locations.csv",
+        templates_dir=site_dir / "templates",
+        static_dir=site_dir / "static",
+        reload_interval=0,
+    )
+
+
+@pytest.fixture
+async def make_client(settings: Settings) -> AsyncIterator[ClientFactory]:
+    """make_client(**setting_overrides): an httpx client talking to a freshly built app, lifespan running."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def factory(**overrides: Any) -> httpx.AsyncClient:
+            app = create_app(settings.replace(**overrides))
+            manager = await stack.enter_async_context(LifespanManager(app))
+            transport = httpx.ASGITransport(app=manager.app)
+            return await stack.enter_async_context(
+                httpx.AsyncClient(transport=transport, base_url="http://testserver", follow_redirects=False)
+            )
+
+        yield factory
+
+
+@pytest.fixture
+async def client(make_client: ClientFactory) -> httpx.AsyncClient:
+    return await make_client()
+
+
+def write_csv(path: Path, *rows: str, header: str = "town,state,county,zip,latitude,longitude") -> Path:
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,261 @@
+"""What a search visitor (and a search engine) gets from each kind of page."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.html import Page
+
+LANDING = "/intrathecal-pump-therapy/barrington-il/"
+
+
+async def get_page(client: httpx.AsyncClient, path: str) -> Page:
+    response = await client.get(path)
+    assert response.status_code == 200, path
+    return Page(response.text)
+
+
+async def test_landing_page_has_title_description_h1_and_canonical(client: httpx.AsyncClient) -> None:
+    page = await get_page(client, "/intrathecal-pump-therapy/lake-zurich-il/")
+    # The full practice name would pass 60 characters, so the short one is used.
+    assert page.text_of("title") == ["Intrathecal Pump Therapy Lake Zurich, IL | TPC"]
+    assert page.text_of("h1") == ["Intrathecal Pump Therapy in Lake Zurich, IL"]
+    description = page.meta("description")
+    assert description.startswith("Intrathecal Pump Therapy for patients in Lake Zurich, IL") and len(description) <= 160
+    assert page.all("link", rel="canonical") == [{"rel": "canonical", "href": "https://pain.example.com/intrathecal-pump-therapy/lake-zurich-il/"}]
+    assert page.all("html")[0]["lang"] == "en-US"
+
+
+async def test_title_keeps_the_full_practice_name_when_it_fits(make_client) -> None:  # type: ignore[no-untyped-def]
+    client = await make_client()
+    page = await get_page(client, "/nerve-blocks/cary-il/")
+    assert page.text_of("title") == ["Nerve Blocks Cary, IL | Test Pain &amp; Spine Clinic".replace("&amp;", "&")]
+
+
+async def test_landing_page_has_open_graph_and_twitter_tags(client: httpx.AsyncClient) -> None:
+    page = await get_page(client, LANDING)
+    assert page.meta("og:url") == "https://pain.example.com" + LANDING
+    assert page.meta("og:title") == page.text_of("title")[0]
+    assert page.meta("og:description") == page.meta("description")
+    assert page.meta("og:image") == "https://pain.example.com/static/logo.svg"
+    assert page.meta("twitter:card") == "summary"
+    assert page.meta("twitter:title") == page.text_of("title")[0]
+
+
+async def test_breadcrumbs_lead_home_to_hub_to_page(client: httpx.AsyncClient) -> None:
+    page = await get_page(client, LANDING)
+    nav = re.search(r'<nav class="crumbs[^>]*>(.*?)</nav>', (await client.get(LANDING)).text, re.S)
+    assert nav is not None
+    crumbs = Page(nav.group(1))
+    assert crumbs.text_of("a") == ["Home", "Intrathecal Pump Therapy"]
+    assert crumbs.links() == ["https://pain.example.com/", "https://pain.example.com/intrathecal-pump-therapy/"]
+    assert "Barrington, IL" in crumbs.text_of("li")[-1]
+    assert page.all("span", **{"aria-current": "page"})
+
+
+async def test_content_is_made_local(client: httpx.AsyncClient) -> None:
+    html = (await client.get("/intrathecal-pump-therapy/cary-il/")).text
+    # The nearest office (Crystal Lake, about 4 miles away), with its address and a tel: link.
+    assert "Patients in Cary (McHenry County) are seen at our Crystal Lake office, about 4 miles away." in html
+    assert "2 Test Avenue<br>Crystal Lake, IL 60014" in html
+    assert '<a class="phone" href="tel:+18155550167">(815) 555-0167</a>' in html
+    assert "Monday: 9:00 AM–12:00 PM" in html
+    # The treatment's own template, filled in for the town.
+    assert "What is Intrathecal Pump Therapy?" in html or "intrathecal" in html.lower()
+
+
+async def test_the_csv_office_overrides_the_nearest(client: httpx.AsyncClient) -> None:
+    html = (await client.get("/intrathecal-pump-therapy/algonquin-il/")).text
+    assert "seen at our Barrington office, about 8 miles away" in html
+
+
+async def test_an_office_town_says_the_office_is_in_town(client: httpx.AsyncClient) -> None:
+    html = (await client.get(LANDING)).text
+    assert "Patients in Barrington (Cook County) are seen at our office in town." in html
+
+
+async def test_the_towns_intro_is_shown_and_notes_never_are(client: httpx.AsyncClient) -> None:
+    html = (await client.get(LANDING)).text
+    assert "Barrington has its own office on the test road." in html
+    assert "internal note" not in html
+
+
+async def test_landing_page_links_to_the_six_nearest_towns_and_the_hub(client: httpx.AsyncClient) -> None:
+    html = (await client.get(LANDING)).text
+    nearby = re.search(r'<nav class="nearby".*?</nav>', html, re.S)
+    assert nearby is not None
+    links = Page(nearby.group(0)).links()
+    # Nearest first (3.7, 6.0, 6.6, 7.3, 8.2 and 11.0 miles); Elgin, at 11.1, is the seventh.
+    assert links == [
+        "/intrathecal-pump-therapy/lake-zurich-il/",
+        "/intrathecal-pump-therapy/palatine-il/",
+        "/intrathecal-pump-therapy/cary-il/",
+        "/intrathecal-pump-therapy/wauconda-il/",
+        "/intrathecal-pump-therapy/algonquin-il/",
+        "/intrathecal-pump-therapy/crystal-lake-il/",
+    ]
+    assert "/intrathecal-pump-therapy/" in Page(html).links()
+
+
+async def test_faq_is_visible(client: httpx.AsyncClient) -> None:
+    page = await get_page(client, LANDING)
+    assert "Is the pump adjustable?" in page.text_of("h3")
+    assert "Yes, the dose can be changed at follow-up visits." in page.text_of("p")
+
+
+async def test_each_page_has_exactly_one_h1(client: httpx.AsyncClient) -> None:
+    for path in ["/", "/intrathecal-pump-therapy/", LANDING, "/nerve-blocks/woodstock-il/"]:
+        assert len((await get_page(client, path)).text_of("h1")) == 1, path
+
+
+async def test_towns_offer_only_their_listed_treatments(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/nerve-blocks/woodstock-il/")).status_code == 200
+    assert (await client.get("/intrathecal-pump-therapy/woodstock-il/")).status_code == 404
+    assert (await client.get("/intrathecal-pump-therapy/palatine-il/")).status_code == 200
+    assert (await client.get("/nerve-blocks/palatine-il/")).status_code == 404
+
+
+async def test_hub_lists_every_town_offering_the_treatment_grouped_by_state(client: httpx.AsyncClient) -> None:
+    page = await get_page(client, "/nerve-blocks/")
+    assert page.text_of("h2") == ["Illinois"]
+    towns = [link for link in page.links() if link.startswith("/nerve-blocks/") and link != "/nerve-blocks/"]
+    assert "/nerve-blocks/woodstock-il/" in towns and "/nerve-blocks/palatine-il/" not in towns
+    assert len(towns) == 9
+
+
+async def test_every_page_is_reachable_from_home(client: httpx.AsyncClient) -> None:
+    seen: set[str] = set()
+    queue = ["/"]
+    while queue:
+        path = queue.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        response = await client.get(path)
+        assert response.status_code == 200, path
+        for link in Page(response.text).links():
+            parts = urlsplit(link)
+            if parts.netloc in ("", "pain.example.com") and parts.path.startswith("/") and not parts.path.startswith("/static/"):
+                queue.append(parts.path)
+    landing_pages = {path for path in seen if path.count("/") == 3}
+    assert len(landing_pages) == 18  # 10 towns x 2 treatments, less Palatine's and Woodstock's missing one
+
+
+async def test_home_lists_treatments_and_offices(client: httpx.AsyncClient) -> None:
+    page = await get_page(client, "/")
+    assert {"/intrathecal-pump-therapy/", "/nerve-blocks/"} <= set(page.links())
+    assert "Barrington office" in page.text_of("h3") and "Crystal Lake office" in page.text_of("h3")
+
+
+async def test_unknown_page_is_404_noindex_with_the_closest_towns(client: httpx.AsyncClient) -> None:
+    response = await client.get("/intrathecal-pump-therapy/barington-il/")
+    assert response.status_code == 404
+    page = Page(response.text)
+    assert page.meta("robots") == "noindex, follow"
+    assert response.headers["x-robots-tag"] == "noindex"
+    assert not page.all("link", rel="canonical")
+    assert page.links().index("/intrathecal-pump-therapy/barrington-il/") >= 0
+    assert "We could not find that page" in page.text_of("h1")
+
+
+@pytest.mark.parametrize(
+    ("asked", "canonical"),
+    [
+        ("/intrathecal-pump-therapy/barrington-il", LANDING),
+        ("/Intrathecal-Pump-Therapy/Barrington-IL/", LANDING),
+        ("/INTRATHECAL-PUMP-THERAPY/BARRINGTON-IL", LANDING),
+        ("/intrathecal-pump-therapy//barrington-il/", LANDING),
+        ("/intrathecal-pump-therapy/crystal-lake-illinois/", "/intrathecal-pump-therapy/crystal-lake-il/"),
+        ("/intrathecal-pump-therapy", "/intrathecal-pump-therapy/"),
+        ("/Nerve-Blocks", "/nerve-blocks/"),
+    ],
+)
+async def test_other_spellings_and_aliases_answer_301(client: httpx.AsyncClient, asked: str, canonical: str) -> None:
+    response = await client.get(asked)
+    assert response.status_code == 301
+    assert response.headers["location"] == canonical
+
+
+async def test_redirect_keeps_the_query_string(client: httpx.AsyncClient) -> None:
+    response = await client.get("/intrathecal-pump-therapy/Barrington-IL?utm_source=google&gclid=abc")
+    assert response.headers["location"] == LANDING + "?utm_source=google&gclid=abc"
+
+
+async def test_head_answers_headers_without_a_body(client: httpx.AsyncClient) -> None:
+    get = await client.get(LANDING)
+    head = await client.head(LANDING)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == get.headers["etag"]
+    assert head.headers["content-length"] == get.headers["content-length"]
+
+
+async def test_etag_and_if_none_match_answer_304(client: httpx.AsyncClient) -> None:
+    first = await client.get(LANDING)
+    etag = first.headers["etag"]
+    again = await client.get(LANDING, headers={"if-none-match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag
+    weak = await client.get(LANDING, headers={"if-none-match": f'"other", W/{etag}'})
+    assert weak.status_code == 304
+    stale = await client.get(LANDING, headers={"if-none-match": '"something-else"'})
+    assert stale.status_code == 200
+
+
+async def test_gzip_when_accepted_and_plain_when_not(client: httpx.AsyncClient) -> None:
+    plain = await client.get(LANDING, headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    zipped = await client.get(LANDING, headers={"accept-encoding": "gzip, deflate, br"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.headers["vary"] == "Accept-Encoding"
+    assert zipped.content == plain.content  # httpx decodes; the bytes are the same page
+    refused = await client.get(LANDING, headers={"accept-encoding": "gzip;q=0, identity"})
+    assert "content-encoding" not in refused.headers
+
+
+async def test_pages_carry_cdn_friendly_cache_headers(client: httpx.AsyncClient) -> None:
+    for path in ["/", "/nerve-blocks/", LANDING]:
+        response = await client.get(path)
+        assert response.headers["cache-control"] == "public, max-age=600, stale-while-revalidate=86400"
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_css_is_fingerprinted_and_cached_for_a_year(client: httpx.AsyncClient) -> None:
+    page = await get_page(client, LANDING)
+    (stylesheet,) = page.all("link", rel="stylesheet")
+    assert re.fullmatch(r"/static/site\.[0-9a-f]{10}\.css", stylesheet["href"])
+    css = await client.get(stylesheet["href"])
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert css.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert (await client.get("/static/site.0000000000.css")).status_code == 404
+
+
+async def test_nothing_is_loaded_from_a_third_party(client: httpx.AsyncClient) -> None:
+    for path in ["/", "/nerve-blocks/", LANDING, "/no-such-page/"]:
+        page = Page((await client.get(path)).text)
+        assert not page.all("script", src=None) or all("src" not in s for s in page.all("script")), path
+        for tag, attribute in [("link", "href"), ("img", "src"), ("script", "src"), ("iframe", "src")]:
+            for attrs in page.all(tag):
+                url = attrs.get(attribute, "")
+                if tag == "link" and attrs.get("rel") == "canonical":
+                    continue
+                assert not url.startswith(("http:", "https:", "//")), (path, tag, url)
+
+
+async def test_landing_page_and_css_weigh_at_most_40kb_compressed(client: httpx.AsyncClient) -> None:
+    html = await client.get(LANDING, headers={"accept-encoding": "gzip"})
+    stylesheet = Page(html.text).all("link", rel="stylesheet")[0]["href"]
+    css = await client.get(stylesheet)
+    weight = len(gzip.compress(html.content)) + len(gzip.compress(css.content))
+    assert weight <= 40 * 1024
+
+
+async def test_pages_have_landmarks_and_a_skip_link(client: httpx.AsyncClient) -> None:
+    page = await get_page(client, LANDING)
+    assert page.all("header") and page.all("main", id="main") and page.all("footer")
+    assert page.all("a", href="#main")
+    assert page.all("meta", name="viewport")
