@@ -13,6 +13,7 @@ from typing import Any
 
 import jinja2
 
+from landing import structured_data
 from landing.catalog import Catalog, Hub, LandingPage
 from landing.responses import CachedResponse
 from landing.site import Practice
@@ -47,6 +48,7 @@ class PageContext:
     meta: Meta
     crumbs: tuple[Crumb, ...]
     assets: StaticAssets
+    graph: structured_data.Graph  # printed once, as JSON-LD, in <head>
 
     @property
     def practice(self) -> Practice:
@@ -176,6 +178,7 @@ def make_environment(templates: Path) -> jinja2.Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
+    env.filters["jsonld"] = structured_data.jsonld
     env.filters["miles"] = lambda miles: f"{miles} mile" if miles == 1 else f"{miles} miles"
     return env
 
@@ -240,7 +243,8 @@ class Renderer:
                             f"{len(self.catalog.locations)} towns nearby.", DESCRIPTION_LIMIT),
             canonical=self.catalog.url("/"),
         )
-        context = HomeContext(self.catalog, meta, (self.home_crumb(),), self.assets, hubs=tuple(self.catalog.hubs.values()))
+        context = HomeContext(self.catalog, meta, (self.home_crumb(),), self.assets,
+                              structured_data.home_graph(self.catalog), hubs=tuple(self.catalog.hubs.values()))
         return self.render("home.html", context)
 
     def render_hub(self, hub: Hub) -> str:
@@ -253,7 +257,8 @@ class Renderer:
             canonical=self.catalog.url(hub.path),
         )
         crumbs = (self.home_crumb(), Crumb(treatment.name, self.catalog.url(hub.path)))
-        return self.render("hub.html", HubContext(self.catalog, meta, crumbs, self.assets, hub=hub))
+        graph = structured_data.hub_graph(self.catalog, hub)
+        return self.render("hub.html", HubContext(self.catalog, meta, crumbs, self.assets, graph, hub=hub))
 
     def landing_context(self, page: LandingPage) -> LandingContext:
         meta = Meta(
@@ -268,7 +273,8 @@ class Renderer:
             Crumb(page.location.place, self.catalog.url(page.path)),
         )
         nearby = tuple((round(miles), other) for miles, other in self.catalog.nearby(page))
-        return LandingContext(self.catalog, meta, crumbs, self.assets, page=page, nearby=nearby)
+        graph = structured_data.landing_graph(self.catalog, page)
+        return LandingContext(self.catalog, meta, crumbs, self.assets, graph, page=page, nearby=nearby)
 
     def render_landing(self, page: LandingPage) -> str:
         return self.render("landing.html", self.landing_context(page))
@@ -281,7 +287,7 @@ class Renderer:
             robots="noindex, follow",
         )
         context = NotFoundContext(self.catalog, meta, (self.home_crumb(),), self.assets,
-                                  suggestions=tuple(self.closest_pages(path)))
+                                  structured_data.site_graph(self.catalog), suggestions=tuple(self.closest_pages(path)))
         return self.render("404.html", context)
 
     def closest_pages(self, path: str, n: int = NOT_FOUND_SUGGESTIONS) -> list[LandingPage]:
