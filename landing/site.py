@@ -156,13 +156,21 @@ class _Reader:
         self.lines = text.splitlines()
         self.problems: list[str] = []
 
-    def problem(self, near: str | None, message: str) -> None:
-        line = self._line_of(near) if near else None
+    def problem(self, near: str | tuple[str, str] | None, message: str) -> None:
+        """Record a problem; ``near`` finds its line: some text, or (text of the table, key inside it)."""
+        line = None
+        if isinstance(near, tuple):
+            anchor = self._line_of(near[0]) or 1
+            line = self._line_of(f"{near[1]} =", start=anchor, stop_at_table=True) or anchor
+        elif near:
+            line = self._line_of(near)
         where = f"{self.name}:{line}" if line else self.name
         self.problems.append(f"{where}: {message}")
 
-    def _line_of(self, needle: str) -> int | None:
-        for number, line in enumerate(self.lines, start=1):
+    def _line_of(self, needle: str, start: int = 1, stop_at_table: bool = False) -> int | None:
+        for number, line in enumerate(self.lines[start - 1:], start=start):
+            if stop_at_table and number > start and line.lstrip().startswith("["):
+                return None
             if needle in line:
                 return number
         return None
@@ -170,7 +178,7 @@ class _Reader:
     def text(self, table: dict[str, Any], key: str, where: str, near: str | None, *, required: bool = True) -> str:
         value = table.get(key, "")
         if not isinstance(value, str):
-            self.problem(f"{key} =", f"{where}: '{key}' must be text in quotes")
+            self.problem((near or "", key), f"{where}: '{key}' must be text in quotes")
             return ""
         value = value.strip()
         if required and not value:
@@ -239,16 +247,16 @@ class _Reader:
         values = {key: self.text(table, key, where, near) for key in ("name", "street", "town", "state", "zip", "phone", "email")}
         values["state"] = values["state"].upper()
         if values["state"] and values["state"] not in STATES:
-            self.problem(near, f"{where}: state '{values['state']}' is not a US state or territory code (e.g. IL)")
+            self.problem((near, "state"), f"{where}: state '{values['state']}' is not a US state or territory code (e.g. IL)")
         if values["zip"] and not re.fullmatch(r"\d{5}", values["zip"]):
-            self.problem(near, f"{where}: zip '{values['zip']}' must be 5 digits in quotes, e.g. \"60010\"")
+            self.problem((near, "zip"), f"{where}: zip '{values['zip']}' must be 5 digits in quotes, e.g. \"60010\"")
         if values["phone"]:
             self.check_phone(values["phone"], where)
         if values["email"] and not _EMAIL.match(values["email"]):
-            self.problem(near, f"{where}: email '{values['email']}' is not an email address")
+            self.problem((near, "email"), f"{where}: email '{values['email']}' is not an email address")
         latitude = self.coordinate(table, "latitude", -90, 90, where, near)
         longitude = self.coordinate(table, "longitude", -180, 180, where, near)
-        if (latitude is None) != (longitude is None):
+        if ("latitude" in table) != ("longitude" in table):
             self.problem(near, f"{where}: give both latitude and longitude, or neither")
         hours = self.hours(table.get("hours", []), where, near)
         return Office(id=office_id, latitude=latitude, longitude=longitude, hours=hours, **values)
@@ -258,7 +266,7 @@ class _Reader:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-            self.problem(near, f"{where}: {key} must be a number between {low} and {high}, without quotes")
+            self.problem((near, key), f"{where}: {key} must be a number between {low} and {high}, without quotes")
             return None
         return float(value)
 

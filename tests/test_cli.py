@@ -1,0 +1,128 @@
+"""The `landing` command line, run as a marketer or an operator would run it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from landing.cli import main
+
+
+@pytest.fixture
+def in_site(site_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run commands from the site folder, as a marketer would, with default file names."""
+    monkeypatch.chdir(site_dir)
+    for name in list(os.environ):
+        if name.startswith("LANDING_"):
+            monkeypatch.delenv(name)
+    return site_dir
+
+
+def test_check_prints_one_ok_line(in_site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check"]) == 0
+    assert capsys.readouterr().out == "ok: 10 towns, 2 treatments, 18 pages\n"
+
+
+def test_check_lists_every_problem_and_exits_non_zero(in_site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (in_site / "locations.csv").write_text("town,state,lattitude\nBarrington,XX,1\nCary,IL,2\n", encoding="utf-8")
+    assert main(["check"]) == 1
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert out.err.splitlines() == [
+        "locations.csv:1: column 'lattitude': unknown column (did you mean 'latitude'?)",
+        "locations.csv:2: column 'state': 'XX' is not a US state or territory code (expected e.g. IL)",
+        "locations.csv:2: column 'office': is empty and the town has no coordinates, so its nearest office cannot "
+        "be found (add latitude and longitude, or name the office)",
+        "locations.csv:3: column 'office': is empty and the town has no coordinates, so its nearest office cannot "
+        "be found (add latitude and longitude, or name the office)",
+        "4 problems found; nothing was changed.",
+    ]
+
+
+def test_check_reports_site_toml_and_csv_problems_together(in_site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    site = in_site / "site.toml"
+    site.write_text(site.read_text().replace('state = "IL"', 'state = "ZZ"', 1))
+    (in_site / "locations.csv").write_text("town,state\nBarrington,QQ\n", encoding="utf-8")
+    assert main(["check"]) == 1
+    err = capsys.readouterr().err
+    assert "site.toml:19: office 'barrington': state 'ZZ' is not a US state or territory code (e.g. IL)" in err
+    assert "locations.csv:2: column 'state': 'QQ' is not a US state" in err
+
+
+def test_check_names_the_template_line_of_a_typo(in_site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    template = in_site / "templates" / "treatments" / "nerve-blocks.html"
+    template.write_text("<p>About {{ location.twon }}.</p>\n<p>{{ place }}</p>\n")
+    assert main(["check"]) == 1
+    err = capsys.readouterr().err
+    assert "templates/treatments/nerve-blocks.html:1:" in err and "twon" in err
+    assert "Traceback" not in err
+
+
+def test_check_reports_a_template_syntax_error_with_its_line(in_site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    template = in_site / "templates" / "treatments" / "nerve-blocks.html"
+    template.write_text("<p>ok</p>\n<p>{% if place %}unclosed</p>\n")
+    assert main(["check"]) == 1
+    err = capsys.readouterr().err
+    assert "nerve-blocks.html:2:" in err and "Traceback" not in err
+
+
+def test_check_can_check_another_csv(in_site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = tmp_path / "new-towns.csv"
+    other.write_text("town,state,latitude,longitude\nCary,IL,42.2120,-88.2381\n", encoding="utf-8")
+    assert main(["check", "--locations", str(other)]) == 0
+    assert capsys.readouterr().out == "ok: 1 towns, 2 treatments, 2 pages\n"
+
+
+def test_a_missing_site_file_is_a_message_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["check"]) == 1
+    err = capsys.readouterr().err
+    assert "site.toml: cannot read the file" in err and "Traceback" not in err
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_landing_serve_answers_on_a_loopback_port(in_site: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "landing", "serve", "--port", str(port)], cwd=in_site,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/intrathecal-pump-therapy/barrington-il/", timeout=2) as page:
+                    body = page.read().decode()
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail("landing serve did not answer within 20 s")
+                time.sleep(0.2)
+        assert "<h1>Intrathecal Pump Therapy in Barrington, IL</h1>" in body
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/nerve-blocks/", method="HEAD")
+        with urllib.request.urlopen(request, timeout=2) as head:
+            assert head.status == 200 and head.read() == b""
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_serve_with_a_broken_site_exits_with_the_problems(in_site: Path) -> None:
+    (in_site / "locations.csv").write_text("town,state\nBarrington,XX\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "landing", "serve", "--port", str(free_port())], cwd=in_site,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert "locations.csv:2: column 'state': 'XX' is not a US state" in result.stderr
