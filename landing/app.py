@@ -1,4 +1,4 @@
-"""create_app(settings) -> Starlette: wires the live site and the routes together."""
+"""create_app(settings) -> Starlette: wires the live site, the lead store and the notifier together."""
 
 from __future__ import annotations
 
@@ -8,32 +8,56 @@ from collections.abc import AsyncIterator
 from typing import TypedDict
 
 from starlette.applications import Starlette
+from starlette.routing import Route
 
 from landing import web
-from landing.settings import Settings
+from landing.leads import views as lead_views
+from landing.leads.guard import FormTokens, Guards
+from landing.leads.notify import LogMailer, Mailer, Notifier, SMTPMailer
+from landing.leads.store import store_for
+from landing.settings import Settings, resolve_secret
 from landing.snapshot import LiveSite
 
 
 class State(TypedDict):
     site: LiveSite
+    leads: lead_views.LeadDesk
 
 
 def create_app(settings: Settings) -> Starlette:
     """Build the app; raises ConfigError when the site files are invalid, before serving anything."""
-    site = LiveSite(settings)
+    secret = resolve_secret(settings)
+    tokens = FormTokens(secret)
+    site = LiveSite(settings, form_fields=lead_views.form_fields_for(tokens))
+    mailer: Mailer = SMTPMailer(settings.smtp_url) if settings.smtp_url else LogMailer()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        watcher = asyncio.create_task(site.watch()) if settings.reload_interval > 0 else None
+        store = store_for(settings.database_url)
+        await store.open()
+        notifier = Notifier(store, lambda: site.current.catalog, mailer, settings.mail_from,
+                            retry_seconds=settings.notify_retry_seconds)
+        guards = Guards(per_address=settings.leads_per_address, global_burst=settings.leads_per_minute)
+        desk = lead_views.LeadDesk(store=store, tokens=tokens, guards=guards, secret=secret, notifier=notifier)
+        tasks = [asyncio.create_task(notifier.run(), name="notifier")]
+        if settings.reload_interval > 0:
+            tasks.append(asyncio.create_task(site.watch(), name="reload"))
         try:
-            yield {"site": site}
+            yield {"site": site, "leads": desk}
         finally:
-            if watcher is not None:
-                watcher.cancel()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+                    await task
+            await store.close()
 
-    app = Starlette(routes=web.routes(), lifespan=lifespan)
+    routes = [
+        Route("/leads", lead_views.submit_lead, methods=["POST"], name="submit_lead"),
+        Route("/thank-you/", lead_views.thank_you, name="thank_you"),
+        *web.routes(),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.site = site
     return app
 

@@ -7,16 +7,20 @@ import difflib
 import functools
 import hashlib
 import mimetypes
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
+from starlette.types import Scope
 
 from landing import structured_data
 from landing.catalog import Catalog, Hub, LandingPage
-from landing.responses import CachedResponse
-from landing.site import Practice
+from landing.leads.form import CONTACT_CHOICES, Submission
+from landing.responses import SLOT, CachedResponse, SplicedResponse
+from landing.site import Office, Practice
 
 TITLE_LIMIT = 60
 DESCRIPTION_LIMIT = 160
@@ -71,6 +75,10 @@ class LandingContext(PageContext):
 
     page: LandingPage | None = None
     nearby: tuple[tuple[int, LandingPage], ...] = ()  # (miles, page), nearest first
+    form: Submission | None = None  # a submission shown again with its errors; None for a fresh form
+    form_slot: Markup = Markup(SLOT.decode())  # where each visitor's hidden fields go
+    form_action: str = "/leads"
+    contact_choices: dict[str, str] = dataclasses.field(default_factory=lambda: dict(CONTACT_CHOICES))
 
     # Short names the marketer's content template uses.
     @property
@@ -96,6 +104,14 @@ class LandingContext(PageContext):
     @property
     def office_in_town(self) -> bool:
         return bool(self.page and self.page.office_in_town)
+
+
+@dataclass(frozen=True)
+class MessageContext(PageContext):
+    title: str = ""
+    message: str = ""
+    office: Office | None = None  # whose phone to show
+    kind: str = "message"  # thank-you | too-many | message
 
 
 @dataclass(frozen=True)
@@ -187,8 +203,9 @@ class Renderer:
     """Renders the pages of one catalog snapshot, keeping the most recently used ones ready to send."""
 
     def __init__(self, catalog: Catalog, templates: Path, assets: StaticAssets, *, cache_size: int = 2000,
-                 cache_seconds: int = 600) -> None:
+                 cache_seconds: int = 600, form_fields: Callable[[Scope], bytes] | None = None) -> None:
         self.catalog = catalog
+        self.form_fields = form_fields
         self.assets = assets
         self.env = make_environment(templates)
         self.cache_control = f"public, max-age={cache_seconds}, stale-while-revalidate=86400"
@@ -214,7 +231,10 @@ class Renderer:
         return self._cached(path)
 
     def _response(self, path: str) -> CachedResponse:
-        return CachedResponse(self.render_path(path).encode(), "text/html; charset=utf-8", self.cache_control)
+        body = self.render_path(path).encode()
+        if self.form_fields is not None and SLOT in body:
+            return SplicedResponse(body, "text/html; charset=utf-8", self.cache_control, self.form_fields)
+        return CachedResponse(body.replace(SLOT, b""), "text/html; charset=utf-8", self.cache_control)
 
     def render_path(self, path: str) -> str:
         if path == "/":
@@ -257,10 +277,11 @@ class Renderer:
             canonical=self.catalog.url(hub.path),
         )
         crumbs = (self.home_crumb(), Crumb(treatment.name, self.catalog.url(hub.path)))
-        graph = structured_data.hub_graph(self.catalog, hub)
+        graph = structured_data.hub_graph(self.catalog, hub, meta, crumbs)
         return self.render("hub.html", HubContext(self.catalog, meta, crumbs, self.assets, graph, hub=hub))
 
-    def landing_context(self, page: LandingPage) -> LandingContext:
+    def landing_context(self, page: LandingPage, form: Submission | None = None,
+                        form_slot: Markup = Markup(SLOT.decode())) -> LandingContext:
         meta = Meta(
             title=page_title(page.name, self.catalog.site.practice),
             description=landing_description(page),
@@ -273,11 +294,23 @@ class Renderer:
             Crumb(page.location.place, self.catalog.url(page.path)),
         )
         nearby = tuple((round(miles), other) for miles, other in self.catalog.nearby(page))
-        graph = structured_data.landing_graph(self.catalog, page)
-        return LandingContext(self.catalog, meta, crumbs, self.assets, graph, page=page, nearby=nearby)
+        graph = structured_data.landing_graph(self.catalog, page, meta, crumbs)
+        return LandingContext(self.catalog, meta, crumbs, self.assets, graph, page=page, nearby=nearby, form=form,
+                              form_slot=form_slot)
 
-    def render_landing(self, page: LandingPage) -> str:
-        return self.render("landing.html", self.landing_context(page))
+    def render_landing(self, page: LandingPage, form: Submission | None = None,
+                       form_slot: Markup = Markup(SLOT.decode())) -> str:
+        """A landing page; with ``form``, the visitor's submission shown again beside its errors."""
+        return self.render("landing.html", self.landing_context(page, form, form_slot))
+
+    def render_message(self, title: str, message: str, office: Office | None = None, *, kind: str = "message") -> str:
+        """A small noindex page: thank-you, too many requests, a form that could not be read."""
+        meta = Meta(title=page_title(title, self.catalog.site.practice), description=fit(message, DESCRIPTION_LIMIT),
+                    canonical=None, robots="noindex, nofollow")
+        context = MessageContext(self.catalog, meta, (self.home_crumb(),), self.assets,
+                                 structured_data.site_graph(self.catalog), title=title, message=message,
+                                 office=office, kind=kind)
+        return self.render("message.html", context)
 
     def render_not_found(self, path: str) -> str:
         meta = Meta(

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Iterable
+import struct
+import zlib
+from collections.abc import Callable, Iterable
 
 from starlette.types import Receive, Scope, Send
 
@@ -103,3 +105,75 @@ class CachedResponse:
         headers, body = (self.gzip_headers, self.gzipped) if zipped else (self.plain_headers, self.body)
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+
+SLOT = b"<!--landing:slot-->"
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # no name, mtime 0, max compression, unknown OS
+
+
+class SplicedResponse(CachedResponse):
+    """A cached page with one per-request slot (the lead form's token and attribution fields).
+
+    The page around the slot is rendered and compressed once. Per request, the slot's bytes go between
+    them: as plain bytes, or, for gzip, as a stored (uncompressed) deflate block between the two
+    precompressed halves, so a fresh token costs a join and a CRC, not a render or a compression.
+    """
+
+    __slots__ = ("slot", "prefix", "suffix", "deflated_prefix", "deflated_suffix", "prefix_crc", "plain_common",
+                 "gzip_common")
+
+    def __init__(self, body: bytes, media_type: str, cache_control: str, slot: Callable[[Scope], bytes],
+                 extra_headers: Iterable[tuple[bytes, bytes]] = PUBLIC_SECURITY_HEADERS) -> None:
+        super().__init__(body.replace(SLOT, b""), media_type, cache_control, extra_headers=extra_headers)
+        self.slot = slot
+        self.prefix, _, self.suffix = body.partition(SLOT)
+        head = zlib.compressobj(9, zlib.DEFLATED, -15)
+        # A full flush ends the first half on a byte boundary with no references past it.
+        self.deflated_prefix = _GZIP_HEADER + head.compress(self.prefix) + head.flush(zlib.Z_FULL_FLUSH)
+        tail = zlib.compressobj(9, zlib.DEFLATED, -15)
+        self.deflated_suffix = tail.compress(self.suffix) + tail.flush(zlib.Z_FINISH)
+        self.prefix_crc = zlib.crc32(self.prefix)
+        # The body differs per request in the slot only, so the ETag is weak: same page, different token.
+        weak = b"W/" + self.etag
+        self.plain_common = [(k, v) for k, v in self.plain_headers if k not in (b"etag", b"content-length")] + [(b"etag", weak)]
+        self.gzip_common = [(k, v) for k, v in self.gzip_headers if k not in (b"etag", b"content-length")] + [(b"etag", weak)]
+        self.not_modified_headers = [(k, v) for k, v in self.plain_common if k in _KEPT_ON_304]
+        self.gzip_not_modified_headers = [(k, v) for k, v in self.gzip_common if k in _KEPT_ON_304]
+
+    def assemble(self, scope: Scope, zipped: bool) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        middle = self.slot(scope)
+        if zipped:
+            size = len(self.prefix) + len(middle) + len(self.suffix)
+            crc = zlib.crc32(self.suffix, zlib.crc32(middle, self.prefix_crc))
+            stored = b"".join(_stored_blocks(middle))
+            body = b"".join((self.deflated_prefix, stored, self.deflated_suffix,
+                             struct.pack("<II", crc, size & 0xFFFFFFFF)))
+            return [*self.gzip_common, (b"content-length", str(len(body)).encode())], body
+        body = b"".join((self.prefix, middle, self.suffix))
+        return [*self.plain_common, (b"content-length", str(len(body)).encode())], body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if_none_match = accept_encoding = b""
+        for name, value in scope["headers"]:
+            if name == b"accept-encoding":
+                accept_encoding = value
+            elif name == b"if-none-match":
+                if_none_match = value
+        zipped = bool(accept_encoding) and accepts_gzip(accept_encoding)
+        if if_none_match and etag_matches(if_none_match, self.etag):
+            headers = self.gzip_not_modified_headers if zipped else self.not_modified_headers
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers, body = self.assemble(scope, zipped)
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+
+def _stored_blocks(data: bytes) -> list[bytes]:
+    """Deflate stored blocks (not final) holding ``data``; each holds at most 65,535 bytes."""
+    blocks = []
+    for start in range(0, len(data), 0xFFFF):
+        chunk = data[start:start + 0xFFFF]
+        blocks.append(b"\x00" + struct.pack("<HH", len(chunk), len(chunk) ^ 0xFFFF) + chunk)
+    return blocks

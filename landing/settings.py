@@ -7,6 +7,7 @@ settings table repeats (a test keeps the two in step).
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -30,6 +31,16 @@ class Settings:
     reload_interval: float = _setting(2.0, "Seconds between checks for edited site files; 0 turns live reload off")
     page_cache_size: int = _setting(2000, "How many rendered pages are kept in memory (least recently used go first)")
     cache_seconds: int = _setting(600, "How long browsers and CDNs may reuse a page (Cache-Control max-age)")
+    database_url: str = _setting("sqlite:///leads.sqlite3", "Where leads are stored: sqlite:///path/to/file.sqlite3")
+    secret_key: str | None = _setting(None, "Signs form tokens and hashes client addresses; when unset, one is "
+                                            "generated once into .landing-secret in the working directory")
+    smtp_url: str | None = _setting(None, "Mail server for lead notifications, e.g. smtp://user:password@mail.example.com:587 "
+                                          "(STARTTLS) or smtps://...:465; when unset, notifications are only logged")
+    mail_from: str = _setting("landing@localhost", "Sender address of lead notifications")
+    notify_retry_seconds: float = _setting(30.0, "First wait before retrying a failed notification; doubles each "
+                                                 "time, up to an hour")
+    leads_per_address: int = _setting(5, "Lead submissions allowed from one client address in 10 minutes")
+    leads_per_minute: int = _setting(300, "Lead submissions allowed from everyone together in one minute")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -49,6 +60,23 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return type(self)(**{**{spec.name: getattr(self, spec.name) for spec in fields(self)}, **changes})
+
+
+def resolve_secret(settings: Settings, fallback: Path = Path(".landing-secret")) -> str:
+    """The configured secret, or a development secret generated once and kept in ``fallback``.
+
+    Kept in a file rather than made per process, so that forms served before a restart (or by another
+    worker) still verify afterwards.
+    """
+    if settings.secret_key:
+        return settings.secret_key
+    try:
+        return fallback.read_text().strip()
+    except FileNotFoundError:
+        secret = secrets.token_urlsafe(32)
+        fallback.touch(mode=0o600)
+        fallback.write_text(secret)
+        return secret
 
 
 def env_name(field_name: str) -> str:

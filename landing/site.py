@@ -112,12 +112,27 @@ class Practice:
         return tel_href(self.phone)
 
 
+DEFAULT_CONSENT = ("I agree that {practice} may contact me by phone call, text message or email about my enquiry. "
+                   "Message and data rates may apply. Agreeing is not a condition of treatment, and I can withdraw "
+                   "my consent at any time.")
+DEFAULT_CONSENT_VERSION = "2026-11-01"
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """The lead form's consent text; its version is stored with every lead that agreed to it."""
+
+    text: str
+    version: str
+
+
 @dataclass(frozen=True, slots=True)
 class Site:
     practice: Practice
     offices: tuple[Office, ...]
     treatments: tuple[Treatment, ...]
     reviewer: Reviewer
+    consent: Consent = Consent(DEFAULT_CONSENT, DEFAULT_CONSENT_VERSION)
     offices_by_id: dict[str, Office] = field(default_factory=dict, compare=False)
     treatments_by_slug: dict[str, Treatment] = field(default_factory=dict, compare=False)
 
@@ -192,13 +207,27 @@ class _Reader:
         treatments = tuple(self.treatment(i, table) for i, table in enumerate(self.tables(data, "treatments")))
         self.unique([t.slug for t in treatments], "treatments", "slug")
         reviewer = self.reviewer(data.get("reviewer"))
+        consent = self.consent(data.get("consent", {}), practice)
         if not offices:
             self.problem(None, "no offices: add at least one [[offices]] table")
         if not treatments:
             self.problem(None, "no treatments: add at least one [[treatments]] table")
         if self.problems:
             return None
-        return Site(practice=practice, offices=offices, treatments=treatments, reviewer=reviewer)
+        return Site(practice=practice, offices=offices, treatments=treatments, reviewer=reviewer, consent=consent)
+
+    def consent(self, table: Any, practice: Practice) -> Consent:
+        if not isinstance(table, dict):
+            self.problem("[consent]", "[consent] must be a table with text and version")
+            table = {}
+        text = self.text(table, "text", "[consent]", "[consent]", required=False)
+        version = self.text(table, "version", "[consent]", "[consent]", required=False)
+        if text and not version:
+            self.problem("[consent]", "[consent]: a custom consent text needs a version (e.g. version = \"2026-12-01\"), "
+                         "stored with each lead")
+        if text and practice.name and practice.name not in text:
+            self.problem("[consent]", f"[consent]: the text must name the practice ('{practice.name}')")
+        return Consent(text or DEFAULT_CONSENT.format(practice=practice.name), version or DEFAULT_CONSENT_VERSION)
 
     def tables(self, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
         value = data.get(key, [])

@@ -6,7 +6,10 @@ import asyncio
 import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from starlette.types import Scope
 
 from landing.catalog import Catalog, SourceFiles, load_catalog
 from landing.errors import ConfigError
@@ -39,13 +42,13 @@ class Snapshot:
         return responses
 
 
-def load_snapshot(settings: Settings) -> Snapshot:
+def load_snapshot(settings: Settings, form_fields: Callable[[Scope], bytes] | None = None) -> Snapshot:
     files = source_files(settings)
     fingerprint = files.fingerprint() + _static_fingerprint(settings)
     catalog = load_catalog(files, settings.base_url)
     assets = StaticAssets(settings.static_dir)
     renderer = Renderer(catalog, settings.templates_dir, assets, cache_size=settings.page_cache_size,
-                        cache_seconds=settings.cache_seconds)
+                        cache_seconds=settings.cache_seconds, form_fields=form_fields)
     return Snapshot(catalog=catalog, renderer=renderer, fingerprint=fingerprint)
 
 
@@ -59,15 +62,16 @@ def _static_fingerprint(settings: Settings) -> tuple[tuple[str, int, int], ...]:
 class LiveSite:
     """Holds the snapshot being served and replaces it when its files change and the new one is valid."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, form_fields: Callable[[Scope], bytes] | None = None) -> None:
         self.settings = settings
-        self.current = load_snapshot(settings)  # a broken site at startup is the caller's to report
+        self.form_fields = form_fields
+        self.current = load_snapshot(settings, form_fields)  # a broken site at startup is the caller's to report
         self.last_error: ConfigError | None = None
 
     def reload(self) -> bool:
         """Load the files again; True when a new snapshot is now served. An invalid one is logged and dropped."""
         try:
-            snapshot = load_snapshot(self.settings)
+            snapshot = load_snapshot(self.settings, self.form_fields)
         except ConfigError as exc:
             if self.last_error is None or exc.problems != self.last_error.problems:
                 log.error("site files changed but are invalid; still serving the previous version:\n%s", exc)

@@ -46,6 +46,8 @@ def settings(site_dir: Path) -> Settings:
         templates_dir=site_dir / "templates",
         static_dir=site_dir / "static",
         reload_interval=0,
+        database_url=f"sqlite:///{site_dir / 'leads.sqlite3'}",
+        secret_key="test-secret",
     )
 
 

@@ -1,0 +1,1 @@
+"""Leads: the form's checks, the spam guards, the store and the notification outbox."""

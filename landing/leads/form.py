@@ -1,0 +1,145 @@
+"""The lead form: which fields it has, and the checks a submission must pass (pure functions)."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+MAX_NAME = 100
+MAX_MESSAGE = 2000
+MAX_EMAIL = 254
+MAX_PHONE = 40
+MAX_ATTRIBUTION = 500
+CONTACT_CHOICES = {"phone": "Phone call", "text": "Text message", "email": "Email"}
+# Carried from the landing URL (and the landing request's Referer) into hidden fields.
+ATTRIBUTION_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "gclid", "msclkid",
+                      "fbclid", "landing_referrer", "landing_query")
+HONEYPOT = "website"
+TOKEN = "form_token"
+# Characters a person does not type; refused so that what is stored is what is shown later.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A form post, checked: ``values`` as the visitor typed them (for showing again), ``errors`` by field."""
+
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+    phone_e164: str = ""
+    email_normalized: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Form pairs -> one value per field: the first wins, so repeating a field cannot smuggle a second value in."""
+    values: dict[str, str] = {}
+    for key, value in pairs:
+        values.setdefault(key, value)
+    return values
+
+
+def check_submission(values: Mapping[str, str], treatments: Mapping[str, object], towns: Mapping[str, object]) -> Submission:
+    """Check a submission. ``treatments`` and ``towns`` say which treatment slugs and page paths exist."""
+    kept = {key: values.get(key, "") for key in ("name", "phone", "email", "contact", "message", "consent",
+                                                 "treatment", "town", *ATTRIBUTION_FIELDS)}
+    errors: dict[str, str] = {}
+    name = kept["name"].strip()
+    if not name:
+        errors["name"] = "Please enter your name."
+    elif len(name) > MAX_NAME:
+        errors["name"] = f"Please keep your name under {MAX_NAME} characters."
+    phone_e164 = ""
+    phone = kept["phone"].strip()
+    if phone:
+        phone_e164 = _us_phone(phone)
+        if not phone_e164:
+            errors["phone"] = "Please enter a US phone number with area code, e.g. (847) 555-0142."
+    email_normalized = ""
+    email = kept["email"].strip()
+    if email:
+        email_normalized = _email(email)
+        if not email_normalized:
+            errors["email"] = "Please enter an email address like name@example.com."
+    if not phone and not email:
+        errors["phone"] = "Please give a phone number or an email address, so we can reach you."
+    contact = kept["contact"] or ("phone" if phone else "email")
+    if contact not in CONTACT_CHOICES:
+        errors["contact"] = "Please choose how we should contact you."
+    elif contact in ("phone", "text") and not phone and "phone" not in errors:
+        errors["phone"] = "Please give a phone number, or choose email as the way to reach you."
+    elif contact == "email" and not email and "email" not in errors:
+        errors["email"] = "Please give an email address, or choose phone as the way to reach you."
+    kept["contact"] = contact
+    if len(kept["message"]) > MAX_MESSAGE:
+        errors["message"] = f"Please keep your message under {MAX_MESSAGE} characters ({len(kept['message'])} now)."
+    if kept["consent"] != "yes":
+        errors["consent"] = "Please tick the box so we may contact you about your enquiry."
+    for key in ("name", "phone", "email", "message"):
+        if key not in errors and _CONTROL.search(kept[key]):
+            errors[key] = "This contains characters we cannot store; please remove them and try again."
+    if kept["treatment"] not in treatments or f"/{kept['treatment']}/{kept['town']}/" not in towns:
+        errors["form"] = "This form belongs to a page that no longer exists; please use the form on the current page."
+    for key in ATTRIBUTION_FIELDS:
+        kept[key] = _CONTROL.sub("", kept[key])[:MAX_ATTRIBUTION]
+    kept["name"], kept["phone"], kept["email"] = name, phone, email
+    return Submission(values=kept, errors=errors, phone_e164=phone_e164, email_normalized=email_normalized)
+
+
+def _us_phone(text: str) -> str:
+    if len(text) > MAX_PHONE:
+        return ""
+    try:
+        number = phonenumbers.parse(text, "US")
+    except phonenumbers.NumberParseException:
+        return ""
+    if number.country_code != 1 or not phonenumbers.is_valid_number(number):
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _email(text: str) -> str:
+    if len(text) > MAX_EMAIL:
+        return ""
+    try:
+        return validate_email(unicodedata.normalize("NFC", text), check_deliverability=False).normalized
+    except EmailNotValidError:
+        return ""
+
+
+def attribution_from_request(query_string: bytes, referer: bytes) -> dict[str, str]:
+    """Campaign fields from a landing request: its UTM and click-id parameters, its query and its Referer."""
+    query = query_string.decode("latin-1")[:MAX_ATTRIBUTION]
+    values: dict[str, str] = {}
+    if query:
+        try:
+            pairs = parse_qsl(query, keep_blank_values=False, max_num_fields=50)
+        except ValueError:
+            pairs = []
+        for key, value in pairs:
+            if key in ATTRIBUTION_FIELDS and key not in ("landing_referrer", "landing_query"):
+                values.setdefault(key, value[:MAX_ATTRIBUTION])
+        values["landing_query"] = query
+    if referer:
+        values["landing_referrer"] = referer.decode("latin-1")[:MAX_ATTRIBUTION]
+    return values
+
+
+def hidden_fields(token: bytes, attribution: Mapping[str, str]) -> bytes:
+    """The form's per-visitor hidden inputs: the signed token, then whatever attribution there is."""
+    parts = [b'<input type="hidden" name="form_token" value="', token, b'">']
+    for key in ATTRIBUTION_FIELDS:
+        value = attribution.get(key)
+        if value:
+            parts.append(f'<input type="hidden" name="{key}" value="{html.escape(value, quote=True)}">'.encode())
+    return b"".join(parts)

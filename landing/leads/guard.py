@@ -1,0 +1,98 @@
+"""Spam guards: the signed form token, the honeypot, rate limits and the keyed hash of a client address.
+
+Bots are answered like people (a 303 to the thank-you page) and their submissions kept, flagged, so a
+guard that misfires loses nothing; only a person over a rate limit is told to slow down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections import deque
+from dataclasses import dataclass
+from enum import Enum
+
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
+
+MIN_SECONDS = 3.0  # faster than this, nobody has read the page and typed their details
+MAX_SECONDS = 24 * 60 * 60
+
+
+class TokenVerdict(Enum):
+    OK = "ok"
+    MISSING = "token missing"
+    FORGED = "token signature invalid"
+    TOO_FAST = "submitted less than 3 seconds after the form was served"
+    EXPIRED = "form older than a day"
+
+
+class FormTokens:
+    """Tokens carrying the time the form was served, signed so they cannot be made up."""
+
+    def __init__(self, secret: str) -> None:
+        self.signer = TimestampSigner(secret, salt="landing.lead-form")
+        self._second = -1
+        self._token = b""
+
+    def issue(self) -> bytes:
+        """A token for a form served now. Reused within the same second: signing costs more than serving a page."""
+        second = int(time.time())
+        if second != self._second:
+            self._token, self._second = self.signer.sign(b"lead"), second
+        return self._token
+
+    def verify(self, token: str, now: float | None = None) -> TokenVerdict:
+        if not token:
+            return TokenVerdict.MISSING
+        try:
+            _, issued = self.signer.unsign(token, max_age=MAX_SECONDS, return_timestamp=True)
+        except SignatureExpired:
+            return TokenVerdict.EXPIRED
+        except BadSignature:
+            return TokenVerdict.FORGED
+        age = (now if now is not None else time.time()) - issued.timestamp()
+        if age < MIN_SECONDS:
+            return TokenVerdict.TOO_FAST
+        return TokenVerdict.OK
+
+
+def client_hash(secret: str, address: str) -> str:
+    """A keyed hash of a client address: enough to group abuse, useless for finding the person."""
+    return hmac.new(secret.encode(), f"client:{address}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@dataclass
+class RateLimit:
+    """At most ``limit`` events per key in any ``window`` seconds (a sliding window, kept in memory)."""
+
+    limit: int
+    window: float
+
+    def __post_init__(self) -> None:
+        self.events: dict[str, deque[float]] = {}
+
+    def hit(self, key: str, now: float | None = None) -> bool:
+        """Count an event; False when the key is over its limit (the event is then not counted)."""
+        now = time.monotonic() if now is None else now
+        events = self.events.setdefault(key, deque())
+        while events and events[0] <= now - self.window:
+            events.popleft()
+        if len(events) >= self.limit:
+            return False
+        events.append(now)
+        if len(self.events) > 100_000:  # forget idle keys so memory stays bounded under a flood
+            self.events = {k: v for k, v in self.events.items() if v and v[-1] > now - self.window}
+        return True
+
+
+class Guards:
+    """Per-address and global budgets for lead submissions."""
+
+    def __init__(self, per_address: int = 5, per_address_window: float = 600.0, global_burst: int = 300,
+                 global_window: float = 60.0) -> None:
+        self.per_address = RateLimit(per_address, per_address_window)
+        self.global_budget = RateLimit(global_burst, global_window)
+
+    def allow(self, client: str, now: float | None = None) -> bool:
+        return self.per_address.hit(client, now) and self.global_budget.hit("*", now)

@@ -1,0 +1,57 @@
+"""Named schema migrations, applied in order at startup and recorded, for every lead store.
+
+The SQL is kept to what SQLite and PostgreSQL share, so one list serves both. Never edit a migration
+that has shipped: add a new one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, list[str]]] = [
+    ("0001_leads_and_outbox", [
+        """CREATE TABLE leads (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'new',
+            spam INTEGER NOT NULL DEFAULT 0,
+            spam_reason TEXT NOT NULL DEFAULT '',
+            name TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            email TEXT NOT NULL,
+            contact TEXT NOT NULL,
+            message TEXT NOT NULL,
+            treatment TEXT NOT NULL,
+            town TEXT NOT NULL,
+            office TEXT NOT NULL,
+            consent_text TEXT NOT NULL,
+            consent_version TEXT NOT NULL,
+            landing_url TEXT NOT NULL DEFAULT '',
+            referrer TEXT NOT NULL DEFAULT '',
+            user_agent TEXT NOT NULL DEFAULT '',
+            client_hash TEXT NOT NULL DEFAULT '',
+            utm_source TEXT NOT NULL DEFAULT '',
+            utm_medium TEXT NOT NULL DEFAULT '',
+            utm_campaign TEXT NOT NULL DEFAULT '',
+            utm_term TEXT NOT NULL DEFAULT '',
+            utm_content TEXT NOT NULL DEFAULT '',
+            gclid TEXT NOT NULL DEFAULT '',
+            msclkid TEXT NOT NULL DEFAULT '',
+            fbclid TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX leads_by_time ON leads (created_at)",
+        "CREATE INDEX leads_by_office ON leads (office, created_at)",
+        """CREATE TABLE outbox (
+            id TEXT PRIMARY KEY,
+            lead_id TEXT NOT NULL REFERENCES leads (id) ON DELETE CASCADE,
+            office TEXT NOT NULL,
+            treatment TEXT NOT NULL,
+            town TEXT NOT NULL,
+            lead_created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            claimed_until TEXT,
+            sent_at TEXT,
+            last_error TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX outbox_due ON outbox (sent_at, next_attempt_at)",
+    ]),
+]

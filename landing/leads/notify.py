@@ -1,0 +1,130 @@
+"""Lead notifications: an outbox worker that emails each office about its new leads, and never loses one.
+
+Each non-spam lead's notice is written in the same transaction as the lead. This worker claims due
+notices with a lease, sends them, and marks them sent; a failure schedules a retry with backoff, and
+a process that dies mid-send leaves the lease to expire so another run picks the notice up again.
+The email names the office, treatment, town and time, and links to the staff area: never the patient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+
+from landing.catalog import Catalog
+from landing.leads.model import Notice
+from landing.leads.store import LeadStore
+
+log = logging.getLogger("landing.notify")
+LEASE_SECONDS = 120.0
+MAX_RETRY_SECONDS = 3600.0
+
+
+class Mailer(Protocol):
+    async def send(self, message: EmailMessage) -> None: ...
+
+
+@dataclass(frozen=True)
+class SMTPMailer:
+    """smtp://user:password@host:587 (STARTTLS when offered) or smtps://host:465 (TLS from the start)."""
+
+    url: str
+    timeout: float = 20.0
+
+    async def send(self, message: EmailMessage) -> None:
+        parts = urlsplit(self.url)
+        implicit_tls = parts.scheme == "smtps"
+        await aiosmtplib.send(
+            message,
+            hostname=parts.hostname or "localhost",
+            port=parts.port or (465 if implicit_tls else 25),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            use_tls=implicit_tls,
+            start_tls=None if not implicit_tls else False,  # None: upgrade when the server offers it
+            timeout=self.timeout,
+        )
+
+
+class LogMailer:
+    """Without a mail server, say in the log that a notice would have gone out (it holds no personal data)."""
+
+    async def send(self, message: EmailMessage) -> None:
+        log.info("notification (no SMTP configured) to %s: %s", message["To"], message["Subject"])
+
+
+def notice_email(notice: Notice, catalog: Catalog, sender: str) -> EmailMessage:
+    office = catalog.site.offices_by_id.get(notice.office)
+    treatment = catalog.site.treatments_by_slug.get(notice.treatment)
+    treatment_name = treatment.name if treatment else notice.treatment
+    page = catalog.pages.get(f"/{notice.treatment}/{notice.town}/")
+    town = page.location.place if page else notice.town
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = office.email if office else sender
+    message["Subject"] = f"New enquiry: {treatment_name}, {town}"
+    link = catalog.url(f"/admin/leads/{notice.lead_id}")
+    message.set_content(
+        f"A new enquiry has arrived for the {office.name if office else notice.office}.\n\n"
+        f"Treatment: {treatment_name}\n"
+        f"Town: {town}\n"
+        f"Received: {notice.lead_created_at[:19].replace('T', ' ')} UTC\n\n"
+        f"Sign in to see it: {link}\n\n"
+        "For the patient's privacy this email holds no personal details.\n"
+    )
+    return message
+
+
+class Notifier:
+    """Runs in the app's lifespan: sends due notices, retrying with backoff, until cancelled."""
+
+    def __init__(self, store: LeadStore, catalog: Callable[[], Catalog], mailer: Mailer, sender: str,
+                 retry_seconds: float = 30.0, poll_seconds: float = 5.0) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.mailer = mailer
+        self.sender = sender
+        self.retry_seconds = retry_seconds
+        self.poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """A lead was just stored: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                sent_any = await self.send_due()
+            except Exception:  # the store may be briefly unavailable; keep the worker alive
+                log.exception("notification worker: could not read the outbox; retrying")
+                sent_any = False
+            if not sent_any:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                except TimeoutError:
+                    pass
+
+    async def send_due(self) -> bool:
+        """Send what is due now; True when anything was claimed."""
+        notices = await self.store.claim_notices(LEASE_SECONDS)
+        for notice in notices:
+            try:
+                await self.mailer.send(notice_email(notice, self.catalog(), self.sender))
+            except Exception as exc:  # noqa: BLE001 - any failure means: try again later
+                delay = min(self.retry_seconds * 2 ** (notice.attempts - 1), MAX_RETRY_SECONDS)
+                log.warning("notification %s for office %s failed (attempt %d, %s); retrying in %.0f s",
+                            notice.id, notice.office, notice.attempts, type(exc).__name__, delay)
+                await self.store.notice_failed(notice.id, delay, f"{type(exc).__name__}: {exc}")
+                continue
+            await self.store.notice_sent(notice.id)
+            log.info("notification %s sent to office %s", notice.id, notice.office)
+        return bool(notices)

@@ -1,0 +1,218 @@
+"""The lead endpoints: POST /leads and /thank-you/. Each answer is decided by the pure checks in form.py
+and guard.py; this module only reads the request, stores, and renders."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from markupsafe import Markup
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.types import Scope
+
+from landing.catalog import Catalog, LandingPage
+from landing.leads.form import (ATTRIBUTION_FIELDS, HONEYPOT, MAX_MESSAGE, TOKEN, Submission, attribution_from_request,
+                                check_submission, first_values, hidden_fields)
+from landing.leads.guard import FormTokens, Guards, TokenVerdict, client_hash
+from landing.leads.model import Lead, new_id, utc_now
+from landing.leads.notify import Notifier
+from landing.leads.store import LeadStore, StoreError
+from landing.pages import Renderer
+from landing.snapshot import LiveSite
+
+log = logging.getLogger("landing.leads")
+MAX_BODY = 16 * 1024
+NO_STORE = {"cache-control": "no-store", "x-robots-tag": "noindex", "x-content-type-options": "nosniff"}
+
+
+@dataclass
+class LeadDesk:
+    """Everything the lead endpoints need, made once per app."""
+
+    store: LeadStore
+    tokens: FormTokens
+    guards: Guards
+    secret: str
+    notifier: Notifier | None = None
+
+
+def form_fields_for(tokens: FormTokens) -> Callable[[Scope], bytes]:
+    """The per-request hidden fields of a cached landing page: a fresh token and the visit's attribution."""
+
+    def fields(scope: Scope) -> bytes:
+        query = scope.get("query_string", b"")
+        referer = b""
+        for name, value in scope["headers"]:
+            if name == b"referer":
+                referer = value
+                break
+        attribution = attribution_from_request(query, referer) if query or referer else {}
+        return hidden_fields(tokens.issue(), attribution)
+
+    return fields
+
+
+def desk(request: Request) -> LeadDesk:
+    return request.state.leads  # type: ignore[no-any-return]
+
+
+def site(request: Request) -> LiveSite:
+    return request.state.site  # type: ignore[no-any-return]
+
+
+async def read_form(request: Request) -> list[tuple[str, str]] | Response:
+    """The posted pairs, or the 4xx that explains why they cannot be read."""
+    renderer = site(request).current.renderer
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return message(renderer, 415, "We could not read that form",
+                       "The form was sent in a format we do not accept. Please use the form on our page.")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return too_large(renderer)
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                return too_large(renderer)
+    except ClientDisconnect:
+        return Response(status_code=400)
+    try:
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=60, encoding="utf-8",
+                         errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        return message(renderer, 400, "We could not read that form",
+                       "Some of what was sent could not be read. Please check the form and send it again.")
+
+
+def too_large(renderer: Renderer) -> Response:
+    return message(renderer, 413, "That message is too long",
+                   f"Please shorten your message (at most {MAX_MESSAGE:,} characters) and send it again.")
+
+
+def message(renderer: Renderer, status: int, title: str, text: str, page: LandingPage | None = None) -> HTMLResponse:
+    office = page.office if page else None
+    return HTMLResponse(renderer.render_message(title, text, office), status_code=status, headers=NO_STORE)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def submit_lead(request: Request) -> Response:
+    pairs = await read_form(request)
+    if isinstance(pairs, Response):
+        return pairs
+    values = first_values(pairs)
+    leads = desk(request)
+    snapshot = site(request).current
+    catalog, renderer = snapshot.catalog, snapshot.renderer
+    page = catalog.pages.get(f"/{values.get('treatment', '')}/{values.get('town', '')}/")
+    hashed = client_hash(leads.secret, client_address(request))
+    if not leads.guards.allow(hashed):
+        return message(renderer, 429, "Please wait a few minutes",
+                       "We have received several enquiries from your connection in a short time. Please try again "
+                       "in a few minutes, or call us.", page)
+    verdict = leads.tokens.verify(values.get(TOKEN, ""))
+    spam_reason = "honeypot filled" if values.get(HONEYPOT) else ""
+    if not spam_reason and verdict in (TokenVerdict.MISSING, TokenVerdict.FORGED, TokenVerdict.TOO_FAST):
+        spam_reason = verdict.value
+    if spam_reason:
+        # Answered exactly like a person, so a bot learns nothing; kept, flagged, in case a guard misfired.
+        stored = await store(request, spam_lead(values, page, catalog, request, hashed, spam_reason), notify=False)
+        return stored or thank_you_redirect(page)
+    submission = check_submission(values, catalog.site.treatments_by_slug, catalog.pages)
+    if verdict is TokenVerdict.EXPIRED and submission.ok:
+        submission.errors["form"] = ("This form was open for more than a day. Please check your details and send "
+                                     "it again.")
+    if not submission.ok or page is None:
+        if page is None:
+            return message(renderer, 422, "This page has moved",
+                           "The form you used belongs to a page that no longer exists. Please find your town again "
+                           "and use the form there.")
+        return form_again(renderer, page, submission, leads.tokens)
+    stored = await store(request, person_lead(submission, page, catalog, request, hashed), notify=True)
+    if stored is not None:
+        return stored
+    if leads.notifier is not None:
+        leads.notifier.wake()
+    return thank_you_redirect(page)
+
+
+async def store(request: Request, lead: Lead, notify: bool) -> Response | None:
+    """Store and commit; None on success, else the page telling the visitor to call instead."""
+    try:
+        await desk(request).store.add(lead, notify=notify)
+    except StoreError:
+        log.exception("could not store lead %s for office %s", lead.id, lead.office)
+        snapshot = site(request).current
+        page = snapshot.catalog.pages.get(f"/{lead.treatment}/{lead.town}/")
+        return message(snapshot.renderer, 503, "We could not send your enquiry",
+                       "Something went wrong on our side and your enquiry was not saved. Please try again in a "
+                       "minute, or call us.", page)
+    return None
+
+
+def thank_you_redirect(page: LandingPage | None) -> RedirectResponse:
+    # Only the office goes in the URL: nothing about the person, and not the treatment they asked about.
+    target = f"/thank-you/?office={page.office.id}" if page else "/thank-you/"
+    return RedirectResponse(target, status_code=303)
+
+
+def form_again(renderer: Renderer, page: LandingPage, submission: Submission, tokens: FormTokens) -> HTMLResponse:
+    attribution = {key: submission.values.get(key, "") for key in ATTRIBUTION_FIELDS}
+    slot = Markup(hidden_fields(tokens.issue(), attribution).decode())
+    html = renderer.render_landing(page, form=submission, form_slot=slot)
+    return HTMLResponse(html, status_code=422, headers=NO_STORE)
+
+
+def person_lead(submission: Submission, page: LandingPage, catalog: Catalog, request: Request, hashed: str) -> Lead:
+    values = submission.values
+    return Lead(
+        id=new_id(), created_at=utc_now(), name=values["name"], phone=submission.phone_e164,
+        email=submission.email_normalized, contact=values["contact"], message=values["message"],
+        treatment=page.treatment.slug, town=page.location.slug, office=page.office.id,
+        consent_text=catalog.site.consent.text, consent_version=catalog.site.consent.version,
+        **request_facts(values, page, catalog, request, hashed),
+    )
+
+
+def spam_lead(values: dict[str, str], page: LandingPage | None, catalog: Catalog, request: Request, hashed: str,
+              reason: str) -> Lead:
+    def clip(key: str, limit: int = MAX_MESSAGE) -> str:
+        return values.get(key, "")[:limit]
+
+    return Lead(
+        id=new_id(), created_at=utc_now(), name=clip("name", 200), phone=clip("phone", 100), email=clip("email", 300),
+        contact=clip("contact", 20), message=clip("message"), treatment=clip("treatment", 200), town=clip("town", 200),
+        office=page.office.id if page else "", consent_text=catalog.site.consent.text if values.get("consent") else "",
+        consent_version=catalog.site.consent.version if values.get("consent") else "", spam=True, spam_reason=reason,
+        **request_facts(values, page, catalog, request, hashed),
+    )
+
+
+def request_facts(values: dict[str, str], page: LandingPage | None, catalog: Catalog, request: Request,
+                  hashed: str) -> dict[str, str]:
+    query = values.get("landing_query", "")
+    landing_url = catalog.url(page.path) + (f"?{query}" if query else "") if page else ""
+    return {
+        "landing_url": landing_url[:1000],
+        "referrer": values.get("landing_referrer", "")[:500],
+        "user_agent": request.headers.get("user-agent", "")[:500],
+        "client_hash": hashed,
+        **{key: values.get(key, "")[:500] for key in ("utm_source", "utm_medium", "utm_campaign", "utm_term",
+                                                       "utm_content", "gclid", "msclkid", "fbclid")},
+    }
+
+
+async def thank_you(request: Request) -> Response:
+    snapshot = site(request).current
+    office = snapshot.catalog.site.offices_by_id.get(request.query_params.get("office", ""))
+    html = snapshot.renderer.render_message(
+        "Thank you: we have your enquiry", "Thank you for contacting us. Your enquiry is safely with our team.",
+        office, kind="thank-you")
+    return HTMLResponse(html, headers={**NO_STORE, "cache-control": "private, max-age=0"})
