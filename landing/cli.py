@@ -47,8 +47,19 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     load_snapshot(settings)  # fail here, with every problem listed, rather than inside a worker
     uvicorn.run("landing.app:app_from_env", factory=True, host=args.host, port=args.port, reload=args.reload,
-                workers=args.workers, log_level="info", server_header=False)
+                workers=args.workers, log_level="info", server_header=False, log_config=log_config())
     return 0
+
+
+def log_config() -> dict[str, object]:
+    """uvicorn's logging, plus the service's own loggers (reloads, notifications) at INFO."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["landing"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 def run_check(args: argparse.Namespace, settings: Settings) -> int:

@@ -112,7 +112,8 @@ CARY_GRAPH: dict[str, Any] = {
             "@id": f"{BASE}{CARY}#breadcrumb",
             "itemListElement": [
                 {"@type": "ListItem", "position": 1, "name": "Home", "item": f"{BASE}/"},
-                {"@type": "ListItem", "position": 2, "name": "Intrathecal Pump Therapy", "item": f"{BASE}/intrathecal-pump-therapy/"},
+                {"@type": "ListItem", "position": 2, "name": "Intrathecal Pump Therapy",
+                 "item": f"{BASE}/intrathecal-pump-therapy/"},
                 {"@type": "ListItem", "position": 3, "name": "Cary, IL", "item": f"{BASE}{CARY}"},
             ],
         },

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import astuple
 from pathlib import Path
@@ -22,6 +23,9 @@ from landing.leads.migrations import MIGRATIONS
 from landing.leads.model import LEAD_COLUMNS, Lead, Notice, new_id, utc_in, utc_now
 
 MAX_BATCH = 256
+# aiosqlite logs every statement with its parameters at DEBUG: that would put patients' details in the
+# log of anyone who turns debugging on. Its INFO and above carry no parameters.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 class StoreError(LandingError):

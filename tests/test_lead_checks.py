@@ -1,0 +1,106 @@
+"""The lead form's checks and spam guards, as pure functions."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from landing.leads.form import attribution_from_request, check_submission, first_values, hidden_fields
+from landing.leads.guard import FormTokens, Guards, RateLimit, TokenVerdict, client_hash
+from tests.leads_helpers import SECRET, token, valid_form
+
+TREATMENTS = {"intrathecal-pump-therapy": object()}
+PAGES = {"/intrathecal-pump-therapy/cary-il/": object()}
+
+
+def errors_of(**changes: str) -> dict[str, str]:
+    return check_submission(valid_form(**changes), TREATMENTS, PAGES).errors
+
+
+def test_a_complete_submission_passes_with_phone_and_email_normalized() -> None:
+    submission = check_submission(valid_form(email="Jane.Patient@EXAMPLE.com"), TREATMENTS, PAGES)
+    assert submission.ok
+    assert submission.phone_e164 == "+18475550142"
+    assert submission.email_normalized == "Jane.Patient@example.com"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"name": ""}, "name", "Please enter your name."),
+        ({"name": "x" * 101}, "name", "Please keep your name under 100 characters."),
+        ({"phone": "12345"}, "phone", "Please enter a US phone number with area code, e.g. (847) 555-0142."),
+        ({"phone": "+44 20 7946 0958"}, "phone", "Please enter a US phone number with area code, e.g. (847) 555-0142."),
+        ({"email": "jane@"}, "email", "Please enter an email address like name@example.com."),
+        ({"phone": "", "email": ""}, "phone", "Please give a phone number or an email address, so we can reach you."),
+        ({"phone": "", "contact": "text"}, "phone", "Please give a phone number, or choose email as the way to reach you."),
+        ({"email": "", "contact": "email"}, "email", "Please give an email address, or choose phone as the way to reach you."),
+        ({"contact": "pigeon"}, "contact", "Please choose how we should contact you."),
+        ({"message": "m" * 2001}, "message", "Please keep your message under 2000 characters (2001 now)."),
+        ({"consent": ""}, "consent", "Please tick the box so we may contact you about your enquiry."),
+        ({"name": "Jane\x00Doe"}, "name", "This contains characters we cannot store; please remove them and try again."),
+        ({"town": "atlantis-il"}, "form", "This form belongs to a page that no longer exists; please use the form on the current page."),
+    ],
+)
+def test_each_mistake_gets_a_message_beside_its_field(changes: dict[str, str], field: str, message: str) -> None:
+    assert errors_of(**changes)[field] == message
+
+
+def test_one_of_phone_or_email_is_enough() -> None:
+    assert errors_of(phone="", contact="email") == {}
+    assert errors_of(email="") == {}
+
+
+def test_emoji_and_right_to_left_text_are_accepted_as_sent() -> None:
+    submission = check_submission(valid_form(name="שרה 😀 Levi", message="مرحبا\nthanks"), TREATMENTS, PAGES)
+    assert submission.ok and submission.values["name"] == "שרה 😀 Levi"
+
+
+def test_repeated_fields_keep_the_first_value() -> None:
+    assert first_values([("name", "Jane"), ("name", "Mallory")]) == {"name": "Jane"}
+
+
+def test_tokens_reject_forms_sent_too_fast_too_late_or_forged() -> None:
+    tokens = FormTokens(SECRET)
+    assert tokens.verify(token(age=10)) is TokenVerdict.OK
+    assert tokens.verify(token(age=1)) is TokenVerdict.TOO_FAST
+    assert tokens.verify(token(age=25 * 3600)) is TokenVerdict.EXPIRED
+    assert tokens.verify(token(secret="someone-else")) is TokenVerdict.FORGED
+    assert tokens.verify("") is TokenVerdict.MISSING
+    fresh = tokens.issue().decode()
+    assert tokens.verify(fresh) is TokenVerdict.TOO_FAST
+    assert tokens.verify(fresh, now=time.time() + 5) is TokenVerdict.OK
+
+
+def test_per_address_limit_is_a_sliding_window() -> None:
+    limit = RateLimit(limit=5, window=600)
+    assert all(limit.hit("a", now=t) for t in range(5))
+    assert not limit.hit("a", now=5)
+    assert limit.hit("b", now=5)  # other addresses are not affected
+    assert limit.hit("a", now=600.5)  # the first event has left the window
+
+
+def test_global_budget_stops_a_flood_from_many_addresses() -> None:
+    guards = Guards(per_address=5, global_burst=10, global_window=60)
+    assert all(guards.allow(f"client-{n}", now=1) for n in range(10))
+    assert not guards.allow("client-new", now=2)
+
+
+def test_client_hash_is_keyed_and_never_the_address() -> None:
+    hashed = client_hash(SECRET, "203.0.113.7")
+    assert "203.0.113.7" not in hashed and hashed == client_hash(SECRET, "203.0.113.7")
+    assert hashed != client_hash("other-secret", "203.0.113.7")
+
+
+def test_attribution_comes_from_the_landing_url_and_referrer() -> None:
+    found = attribution_from_request(b"utm_source=google&utm_medium=cpc&gclid=G1&msclkid=M1&fbclid=F1&page=2",
+                                     b"https://www.bing.com/")
+    assert found == {"utm_source": "google", "utm_medium": "cpc", "gclid": "G1", "msclkid": "M1", "fbclid": "F1",
+                     "landing_query": "utm_source=google&utm_medium=cpc&gclid=G1&msclkid=M1&fbclid=F1&page=2",
+                     "landing_referrer": "https://www.bing.com/"}
+
+
+def test_hidden_fields_escape_what_the_url_carried() -> None:
+    html = hidden_fields(b"tok", {"utm_source": '"><script>alert(1)</script>'}).decode()
+    assert "<script>" not in html and "&quot;&gt;&lt;script&gt;" in html
