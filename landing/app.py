@@ -36,7 +36,8 @@ def create_app(settings: Settings) -> Starlette:
         store = store_for(settings.database_url)
         await store.open()
         notifier = Notifier(store, lambda: site.current.catalog, mailer, settings.mail_from,
-                            retry_seconds=settings.notify_retry_seconds)
+                            retry_seconds=settings.notify_retry_seconds,
+                            poll_seconds=min(5.0, settings.notify_retry_seconds))
         guards = Guards(per_address=settings.leads_per_address, global_burst=settings.leads_per_minute)
         desk = lead_views.LeadDesk(store=store, tokens=tokens, guards=guards, secret=secret, notifier=notifier)
         tasks = [asyncio.create_task(notifier.run(), name="notifier")]
@@ -50,6 +51,8 @@ def create_app(settings: Settings) -> Starlette:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            with contextlib.suppress(Exception):  # a crash instead would leave leases to expire; nothing is lost
+                await store.release_notices(notifier.worker)
             await store.close()
 
     routes = [

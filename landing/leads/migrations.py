@@ -49,6 +49,7 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             attempts INTEGER NOT NULL DEFAULT 0,
             next_attempt_at TEXT NOT NULL,
             claimed_until TEXT,
+            claimed_by TEXT NOT NULL DEFAULT '',
             sent_at TEXT,
             last_error TEXT NOT NULL DEFAULT ''
         )""",

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 
 from landing.catalog import Catalog
-from landing.leads.model import Notice
+from landing.leads.model import Notice, new_id
 from landing.leads.store import LeadStore
 
 log = logging.getLogger("landing.notify")
@@ -94,6 +94,7 @@ class Notifier:
         self.retry_seconds = retry_seconds
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
+        self.worker = new_id()  # names this worker's leases, to give them back at shutdown
 
     def wake(self) -> None:
         """A lead was just stored: look now rather than at the next poll."""
@@ -104,6 +105,7 @@ class Notifier:
             try:
                 sent_any = await self.send_due()
             except Exception:  # the store may be briefly unavailable; keep the worker alive
+                _reraise_cancellation()
                 log.exception("notification worker: could not read the outbox; retrying")
                 sent_any = False
             if not sent_any:
@@ -115,11 +117,12 @@ class Notifier:
 
     async def send_due(self) -> bool:
         """Send what is due now; True when anything was claimed."""
-        notices = await self.store.claim_notices(LEASE_SECONDS)
+        notices = await self.store.claim_notices(LEASE_SECONDS, worker=self.worker)
         for notice in notices:
             try:
                 await self.mailer.send(notice_email(notice, self.catalog(), self.sender))
             except Exception as exc:  # noqa: BLE001 - any failure means: try again later
+                _reraise_cancellation()
                 delay = min(self.retry_seconds * 2 ** (notice.attempts - 1), MAX_RETRY_SECONDS)
                 log.warning("notification %s for office %s failed (attempt %d, %s); retrying in %.0f s",
                             notice.id, notice.office, notice.attempts, type(exc).__name__, delay)
@@ -128,3 +131,11 @@ class Notifier:
             await self.store.notice_sent(notice.id)
             log.info("notification %s sent to office %s", notice.id, notice.office)
         return bool(notices)
+
+
+def _reraise_cancellation() -> None:
+    """A mail client may turn our cancellation into its own error (asyncio.wait_for can, before 3.12);
+    shutting down must still stop the worker rather than schedule another retry."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

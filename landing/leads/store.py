@@ -39,8 +39,10 @@ class LeadStore(Protocol):
         """Store a lead (and, when ``notify``, its notification) durably; return only after the commit."""
     async def get(self, lead_id: str) -> Lead | None: ...
     async def count(self, *, spam: bool | None = None) -> int: ...
-    async def claim_notices(self, lease_seconds: float, limit: int = 20) -> list[Notice]:
-        """Due notifications, leased to the caller so that no other worker sends them meanwhile."""
+    async def claim_notices(self, lease_seconds: float, limit: int = 20, worker: str = "") -> list[Notice]:
+        """Due notifications, leased to ``worker`` so that no other worker sends them meanwhile."""
+    async def release_notices(self, worker: str) -> None:
+        """Give back what ``worker`` holds but has not sent (at shutdown), so the next worker need not wait."""
     async def notice_sent(self, notice_id: str) -> None: ...
     async def notice_failed(self, notice_id: str, retry_in: float, error: str) -> None: ...
     async def pending_notices(self) -> int: ...
@@ -131,17 +133,24 @@ class SQLiteLeadStore:
                     held = item
                     break
                 batch.append(item)
-            try:
-                results = await self._transaction(batch)
-            except Exception as exc:  # noqa: BLE001 - every waiter must hear of the failure
-                error = StoreError(f"could not write to the lead database ({type(exc).__name__})")
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            for (_, _, future), result in zip(batch, results):
-                if not future.done():
-                    future.set_result(result)
+            await self._run(batch)
+
+    async def _run(self, batch: list[tuple[str, Any, asyncio.Future[Any]]]) -> None:
+        """Commit a batch and answer its waiters; if it fails, retry each alone so one bad row sinks only itself."""
+        try:
+            results = await self._transaction(batch)
+        except Exception as exc:  # noqa: BLE001 - every waiter must hear of the failure
+            if len(batch) > 1:
+                for item in batch:
+                    await self._run([item])
+                return
+            error = StoreError(f"could not write to the lead database ({type(exc).__name__})")
+            if not batch[0][2].done():
+                batch[0][2].set_exception(error)
+            return
+        for (_, _, future), result in zip(batch, results):
+            if not future.done():
+                future.set_result(result)
 
     async def _transaction(self, batch: list[tuple[str, Any, asyncio.Future[Any]]]) -> list[Any]:
         db = self._writer
@@ -173,17 +182,24 @@ class SQLiteLeadStore:
         """Run one write in its own transaction on the writer (status changes, purges, claims)."""
         return await self._submit("op", operation)
 
-    async def claim_notices(self, lease_seconds: float, limit: int = 20) -> list[Notice]:
+    async def claim_notices(self, lease_seconds: float, limit: int = 20, worker: str = "") -> list[Notice]:
         async def claim(db: aiosqlite.Connection) -> list[Notice]:
             now = utc_now()
-            sql = ("UPDATE outbox SET claimed_until = ?, attempts = attempts + 1 WHERE id IN ("
+            sql = ("UPDATE outbox SET claimed_until = ?, claimed_by = ?, attempts = attempts + 1 WHERE id IN ("
                    "SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ? "
                    "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_attempt_at LIMIT ?) "
                    "RETURNING id, lead_id, office, treatment, town, lead_created_at, attempts")
-            async with db.execute(sql, (utc_in(lease_seconds), now, now, limit)) as cursor:
+            async with db.execute(sql, (utc_in(lease_seconds), worker, now, now, limit)) as cursor:
                 return [Notice(*row) for row in await cursor.fetchall()]
 
         return await self.write(claim)  # type: ignore[no-any-return]
+
+    async def release_notices(self, worker: str) -> None:
+        async def release(db: aiosqlite.Connection) -> None:
+            await db.execute("UPDATE outbox SET claimed_until = NULL, claimed_by = '' "
+                             "WHERE claimed_by = ? AND sent_at IS NULL", (worker,))
+
+        await self.write(release)
 
     async def notice_sent(self, notice_id: str) -> None:
         async def sent(db: aiosqlite.Connection) -> None:
