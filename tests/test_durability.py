@@ -1,0 +1,96 @@
+"""Every lead that got its 303 survives the server being killed mid-load (a real process, SIGKILL)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.leads_helpers import SECRET, valid_form
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(site_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LANDING_")},
+        "LANDING_DATABASE_URL": f"sqlite:///{site_dir / 'leads.sqlite3'}",
+        "LANDING_SECRET_KEY": SECRET,
+        "LANDING_RELOAD_INTERVAL": "0",
+        "LANDING_LEADS_PER_ADDRESS": "1000000",
+        "LANDING_LEADS_PER_MINUTE": "1000000",
+    }
+    return subprocess.Popen([sys.executable, "-m", "landing", "serve", "--port", str(port)], cwd=site_dir, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def wait_until_up(port: int, server: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient() as client:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                pytest.fail("landing serve did not start")
+            await asyncio.sleep(0.1)
+
+
+@pytest.mark.slow
+async def test_every_acknowledged_lead_survives_sigkill_mid_load(site_dir: Path) -> None:
+    port = free_port()
+    server = start_server(site_dir, port)
+    acknowledged: list[str] = []
+    try:
+        await wait_until_up(port, server)
+
+        async def sender(worker: int, client: httpx.AsyncClient) -> None:
+            for n in range(10_000):
+                name = f"Patient {worker}-{n}"
+                try:
+                    response = await client.post("/leads", data=valid_form(name=name))
+                except httpx.TransportError:
+                    return  # the server is gone: this lead was never acknowledged
+                if response.status_code == 303:
+                    acknowledged.append(name)
+
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10,
+                                     limits=httpx.Limits(max_connections=32)) as client:
+            senders = [asyncio.create_task(sender(worker, client)) for worker in range(32)]
+            while len(acknowledged) < 300:
+                await asyncio.sleep(0.01)
+                assert server.poll() is None
+            server.send_signal(signal.SIGKILL)  # mid-load: requests are in flight
+            await asyncio.wait_for(asyncio.gather(*senders), timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.wait(timeout=10)
+
+    restarted = start_server(site_dir, port)
+    try:
+        await wait_until_up(port, restarted)
+        with sqlite3.connect(site_dir / "leads.sqlite3") as db:
+            names = {row[0] for row in db.execute("SELECT name FROM leads")}
+            notices = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+    finally:
+        restarted.terminate()
+        restarted.wait(timeout=10)
+    assert len(acknowledged) >= 300
+    assert set(acknowledged) <= names, f"{len(set(acknowledged) - names)} acknowledged leads were lost"
+    assert notices == len(names)  # every stored lead has its notice waiting
