@@ -1,0 +1,41 @@
+"""The README is the manual: every setting, command and CSV column must be in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from landing.locations import COLUMNS
+from landing.settings import documented_settings
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("variable", "default", "help"), documented_settings())
+def test_every_setting_is_in_the_readme_with_its_default(variable: str, default: str, help: str) -> None:
+    row = next((line for line in README.splitlines() if line.startswith(f"| `{variable}` |")), None)
+    assert row is not None, f"{variable} is missing from the README's settings table"
+    assert (f"`{default}`" if default else "(none)") in row
+    assert help in row
+
+
+@pytest.mark.parametrize("column", COLUMNS)
+def test_every_csv_column_is_in_the_readme(column: str) -> None:
+    assert f"`{column}`" in README
+
+
+@pytest.mark.parametrize("command", ["landing serve", "landing check"])
+def test_every_command_is_in_the_readme(command: str) -> None:
+    assert f"`{command}" in README
+
+
+def test_the_readme_opens_with_the_two_commands() -> None:
+    block = README.split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line.split("  #")[0].strip() for line in block.strip().splitlines()]
+    assert commands == [
+        "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/landing serve",
+        "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/pytest",
+    ]
+    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    assert ".venv/bin/pip install --quiet -e '.[test]' && .venv/bin/pytest" in ci
