@@ -26,6 +26,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("--locations", type=Path, help="check this CSV instead of LANDING_LOCATIONS_FILE")
     check.set_defaults(run=run_check)
 
+    from landing.admin.commands import add_staff_commands  # users and leads: the staff side
+
+    add_staff_commands(commands)
+
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
