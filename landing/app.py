@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from landing import web
+from landing.admin import views as admin_views
 from landing.leads import views as lead_views
 from landing.leads.guard import FormTokens, Guards
 from landing.leads.notify import LogMailer, Mailer, Notifier, SMTPMailer
@@ -58,6 +59,7 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         Route("/leads", lead_views.submit_lead, methods=["POST"], name="submit_lead"),
         Route("/thank-you/", lead_views.thank_you, name="thank_you"),
+        *admin_views.routes(),
         *web.routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -53,15 +53,16 @@ def settings(site_dir: Path) -> Settings:
 
 @pytest.fixture
 async def make_client(settings: Settings) -> AsyncIterator[ClientFactory]:
-    """make_client(**setting_overrides): an httpx client talking to a freshly built app, lifespan running."""
+    """make_client(client_url=..., **setting_overrides): an httpx client talking to a freshly built app, lifespan
+    running."""
     async with contextlib.AsyncExitStack() as stack:
 
-        async def factory(**overrides: Any) -> httpx.AsyncClient:
+        async def factory(client_url: str = "http://testserver", **overrides: Any) -> httpx.AsyncClient:
             app = create_app(settings.replace(**overrides))
             manager = await stack.enter_async_context(LifespanManager(app))
             transport = httpx.ASGITransport(app=manager.app)
             return await stack.enter_async_context(
-                httpx.AsyncClient(transport=transport, base_url="http://testserver", follow_redirects=False)
+                httpx.AsyncClient(transport=transport, base_url=client_url, follow_redirects=False)
             )
 
         yield factory

@@ -16,7 +16,7 @@ class Page(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append((tag, {name: value or "" for name, value in attrs}))
-        if tag in ("title", "h1", "h2", "h3", "a", "script", "li", "p"):
+        if tag in ("title", "h1", "h2", "h3", "a", "script", "li", "p", "td", "th", "dd", "dt", "button", "label"):
             self._open.append(tag)
             self.texts.setdefault(tag, [])
             self._text.append("")

@@ -40,3 +40,15 @@ def valid_form(**changes: str) -> dict[str, str]:
     }
     form.update(changes)
     return form
+
+
+def a_lead(**changes: object):  # type: ignore[no-untyped-def]
+    """A stored lead as the store keeps it, with any field changed."""
+    from dataclasses import replace
+
+    from landing.leads.model import Lead, new_id, utc_now
+
+    lead = Lead(id=new_id(), created_at=utc_now(), name="Jane Q. Patient", phone="+18475550142",
+                email="jane@example.com", contact="phone", message="Hello", treatment="intrathecal-pump-therapy",
+                town="cary-il", office="crystal-lake", consent_text="I agree", consent_version="2026-11-01")
+    return replace(lead, **changes)  # type: ignore[arg-type]

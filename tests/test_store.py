@@ -5,20 +5,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from landing.leads.model import Lead, new_id, utc_now
+from landing.leads.migrations import MIGRATIONS
 from landing.leads.store import LeadStore, SQLiteLeadStore, StoreError
-
-
-def a_lead(**changes: object) -> Lead:
-    lead = Lead(id=new_id(), created_at=utc_now(), name="Jane Q. Patient", phone="+18475550142",
-                email="jane@example.com", contact="phone", message="Hello", treatment="intrathecal-pump-therapy",
-                town="cary-il", office="crystal-lake", consent_text="I agree", consent_version="2026-11-01")
-    return replace(lead, **changes)  # type: ignore[arg-type]
+from tests.leads_helpers import a_lead
 
 
 @pytest.fixture
@@ -88,7 +81,8 @@ async def test_migrations_are_recorded_and_applied_once(tmp_path: Path) -> None:
         await store.open()
         await store.close()
     with sqlite3.connect(path) as db:
-        assert [row[0] for row in db.execute("SELECT name FROM schema_migrations")] == ["0001_leads_and_outbox"]
+        applied = [row[0] for row in db.execute("SELECT name FROM schema_migrations ORDER BY name")]
+        assert applied == [name for name, _ in MIGRATIONS] == ["0001_leads_and_outbox", "0002_staff"]
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 

@@ -56,3 +56,38 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         "CREATE INDEX outbox_due ON outbox (sent_at, next_attempt_at)",
     ]),
 ]
+
+MIGRATIONS.append(("0002_staff", [
+    """CREATE TABLE users (
+        email TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL REFERENCES users (email) ON DELETE CASCADE,
+        csrf TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        last_seen TEXT NOT NULL
+    )""",
+    "CREATE TABLE login_failures (key TEXT NOT NULL, at TEXT NOT NULL)",
+    "CREATE INDEX login_failures_by_key ON login_failures (key, at)",
+    """CREATE TABLE lead_events (
+        id TEXT PRIMARY KEY,
+        lead_id TEXT NOT NULL REFERENCES leads (id) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        status TEXT NOT NULL
+    )""",
+    "CREATE INDEX lead_events_by_lead ON lead_events (lead_id, at)",
+    """CREATE TABLE audit_log (
+        id TEXT PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        rows INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX audit_log_by_time ON audit_log (at)",
+]))

@@ -90,3 +90,36 @@ class LeadFilter:
     spam: bool = False  # spam is shown only when asked for
     search: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    email: str
+    password_hash: str
+    disabled: bool
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: str
+    email: str
+    csrf: str
+    created_at: str
+    last_seen: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeadEvent:
+    at: str
+    actor: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: str
+    actor: str
+    action: str
+    detail: str
+    rows: int

@@ -1,9 +1,10 @@
-"""Where leads live: the LeadStore interface and its SQLite implementation.
+"""Where leads live: the LeadStore interface, the SQL every store shares, and the SQLite store.
 
 SQLite wants one writer. One task owns the write connection and takes work from a queue; leads that
 arrive together are written in one transaction, and each waiting request is answered only after the
 commit that holds its lead succeeded. That is both correct (no request is acknowledged on a transaction
-another request can roll back) and fast (one fsync for many leads).
+another request can roll back) and fast (one fsync for many leads). A batch that fails is retried lead
+by lead, so one bad row sinks only itself.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import astuple
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,9 +21,12 @@ import aiosqlite
 
 from landing.errors import LandingError
 from landing.leads.migrations import MIGRATIONS
-from landing.leads.model import LEAD_COLUMNS, Lead, Notice, new_id, utc_in, utc_now
+from landing.leads.model import (LEAD_COLUMNS, AuditEntry, Lead, LeadEvent, LeadFilter, Notice, Session, User, new_id,
+                                 utc_in, utc_now)
+from landing.leads.query import where
 
 MAX_BATCH = 256
+EXPORT_CHUNK = 2000
 # aiosqlite logs every statement with its parameters at DEBUG: that would put patients' details in the
 # log of anyone who turns debugging on. Its INFO and above carry no parameters.
 logging.getLogger("aiosqlite").setLevel(logging.INFO)
@@ -33,12 +37,27 @@ class StoreError(LandingError):
 
 
 class LeadStore(Protocol):
+    """What the app needs of a database. Every implementation passes tests/test_store.py."""
+
     async def open(self) -> None: ...
     async def close(self) -> None: ...
+    async def ping(self) -> None: ...
+    # leads
     async def add(self, lead: Lead, notify: bool) -> None:
         """Store a lead (and, when ``notify``, its notification) durably; return only after the commit."""
     async def get(self, lead_id: str) -> Lead | None: ...
     async def count(self, *, spam: bool | None = None) -> int: ...
+    async def list_leads(self, lead_filter: LeadFilter, limit: int, offset: int = 0) -> list[Lead]: ...
+    async def count_leads(self, lead_filter: LeadFilter) -> int: ...
+    def iter_leads(self, lead_filter: LeadFilter) -> AsyncIterator[Lead]:
+        """Every matching lead, newest first, read in chunks so memory stays flat."""
+    async def weekly_counts(self, lead_filter: LeadFilter) -> list[tuple[str, str, int]]:
+        """(first day of the ISO week, office, leads) for the matching leads."""
+    async def set_status(self, lead_id: str, status: str, actor: str) -> bool: ...
+    async def lead_events(self, lead_id: str) -> list[LeadEvent]: ...
+    async def purge(self, before: str) -> int:
+        """Delete leads created before ``before`` (with their notices and events); how many went."""
+    # notifications
     async def claim_notices(self, lease_seconds: float, limit: int = 20, worker: str = "") -> list[Notice]:
         """Due notifications, leased to ``worker`` so that no other worker sends them meanwhile."""
     async def release_notices(self, worker: str) -> None:
@@ -46,7 +65,21 @@ class LeadStore(Protocol):
     async def notice_sent(self, notice_id: str) -> None: ...
     async def notice_failed(self, notice_id: str, retry_in: float, error: str) -> None: ...
     async def pending_notices(self) -> int: ...
-    async def ping(self) -> None: ...
+    # staff
+    async def add_user(self, email: str, password_hash: str) -> None: ...
+    async def get_user(self, email: str) -> User | None: ...
+    async def list_users(self) -> list[User]: ...
+    async def set_user_disabled(self, email: str, disabled: bool) -> bool: ...
+    async def set_password(self, email: str, password_hash: str) -> None: ...
+    async def create_session(self, email: str) -> Session: ...
+    async def get_session(self, session_id: str) -> Session | None: ...
+    async def touch_session(self, session_id: str) -> None: ...
+    async def delete_session(self, session_id: str) -> None: ...
+    async def record_login_failure(self, keys: Sequence[str]) -> None: ...
+    async def login_failures(self, key: str, since: str) -> int: ...
+    async def clear_login_failures(self, keys: Sequence[str]) -> None: ...
+    async def audit(self, actor: str, action: str, detail: str, rows: int = 0) -> None: ...
+    async def audit_log(self, limit: int = 100) -> list[AuditEntry]: ...
 
 
 def store_for(database_url: str) -> LeadStore:
@@ -57,17 +90,236 @@ def store_for(database_url: str) -> LeadStore:
                        "(use sqlite:///leads.sqlite3)")
 
 
+_LEAD_SELECT = f"SELECT {', '.join(LEAD_COLUMNS)} FROM leads"
 _INSERT_LEAD = f"INSERT INTO leads ({', '.join(LEAD_COLUMNS)}) VALUES ({', '.join('?' * len(LEAD_COLUMNS))})"
 _INSERT_NOTICE = ("INSERT INTO outbox (id, lead_id, office, treatment, town, lead_created_at, next_attempt_at) "
                   "VALUES (?, ?, ?, ?, ?, ?, ?)")
+_CLAIM = ("UPDATE outbox SET claimed_until = ?, claimed_by = ?, attempts = attempts + 1 WHERE id IN ("
+          "SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ? "
+          "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_attempt_at LIMIT ?) "
+          "RETURNING id, lead_id, office, treatment, town, lead_created_at, attempts")
 
 
-class SQLiteLeadStore:
+class SQLStore:
+    """The queries every store shares, written once with ``?`` placeholders over four primitives."""
+
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """Run one write in its own transaction; the number of rows it changed."""
+        raise NotImplementedError
+
+    async def execute_returning(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    async def add(self, lead: Lead, notify: bool) -> None:
+        raise NotImplementedError
+
+    async def fetch_one(self, sql: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        rows = await self.fetch(sql, args)
+        return rows[0] if rows else None
+
+    async def ping(self) -> None:
+        await self.fetch("SELECT 1")
+
+    # -- leads -----------------------------------------------------------------------------------------
+
+    async def get(self, lead_id: str) -> Lead | None:
+        row = await self.fetch_one(f"{_LEAD_SELECT} WHERE id = ?", (lead_id,))
+        return lead_from_row(row) if row else None
+
+    async def count(self, *, spam: bool | None = None) -> int:
+        if spam is None:
+            row = await self.fetch_one("SELECT COUNT(*) FROM leads")
+        else:
+            row = await self.fetch_one("SELECT COUNT(*) FROM leads WHERE spam = ?", (int(spam),))
+        return int(row[0]) if row else 0
+
+    async def list_leads(self, lead_filter: LeadFilter, limit: int, offset: int = 0) -> list[Lead]:
+        clause, args = where(lead_filter)
+        rows = await self.fetch(f"{_LEAD_SELECT} WHERE {clause} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+                                (*args, limit, offset))
+        return [lead_from_row(row) for row in rows]
+
+    async def count_leads(self, lead_filter: LeadFilter) -> int:
+        clause, args = where(lead_filter)
+        row = await self.fetch_one(f"SELECT COUNT(*) FROM leads WHERE {clause}", args)
+        return int(row[0]) if row else 0
+
+    async def iter_leads(self, lead_filter: LeadFilter) -> AsyncIterator[Lead]:
+        # Keyset pagination: each chunk starts below the last one, so a million rows never sit in memory
+        # and rows added during the export do not shift the pages.
+        clause, args = where(lead_filter)
+        after: tuple[str, str] | None = None
+        while True:
+            if after is None:
+                sql, page_args = f"{_LEAD_SELECT} WHERE {clause}", list(args)
+            else:
+                sql = f"{_LEAD_SELECT} WHERE {clause} AND (created_at < ? OR (created_at = ? AND id < ?))"
+                page_args = [*args, after[0], after[0], after[1]]
+            rows = await self.fetch(f"{sql} ORDER BY created_at DESC, id DESC LIMIT ?", (*page_args, EXPORT_CHUNK))
+            for row in rows:
+                yield lead_from_row(row)
+            if len(rows) < EXPORT_CHUNK:
+                return
+            last = lead_from_row(rows[-1])
+            after = (last.created_at, last.id)
+
+    async def weekly_counts(self, lead_filter: LeadFilter) -> list[tuple[str, str, int]]:
+        clause, args = where(lead_filter)
+        rows = await self.fetch(f"SELECT substr(created_at, 1, 10), office, COUNT(*) FROM leads WHERE {clause} "
+                                "GROUP BY substr(created_at, 1, 10), office", args)
+        return week_totals([(str(day), str(office), int(n)) for day, office, n in rows])
+
+    async def set_status(self, lead_id: str, status: str, actor: str) -> bool:
+        changed = await self.execute_many([
+            ("UPDATE leads SET status = ?, spam = ? WHERE id = ?", (status, int(status == "spam"), lead_id)),
+            ("INSERT INTO lead_events (id, lead_id, at, actor, status) SELECT ?, id, ?, ?, ? FROM leads WHERE id = ?",
+             (new_id(), utc_now(), actor, status, lead_id)),
+        ])
+        return changed[0] > 0
+
+    async def lead_events(self, lead_id: str) -> list[LeadEvent]:
+        rows = await self.fetch("SELECT at, actor, status FROM lead_events WHERE lead_id = ? ORDER BY at", (lead_id,))
+        return [LeadEvent(*row) for row in rows]
+
+    async def purge(self, before: str) -> int:
+        changed = await self.execute_many([
+            ("DELETE FROM outbox WHERE lead_id IN (SELECT id FROM leads WHERE created_at < ?)", (before,)),
+            ("DELETE FROM lead_events WHERE lead_id IN (SELECT id FROM leads WHERE created_at < ?)", (before,)),
+            ("DELETE FROM leads WHERE created_at < ?", (before,)),
+        ])
+        return changed[-1]
+
+    async def execute_many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+        """Several writes in one transaction; rows changed by each."""
+        raise NotImplementedError
+
+    # -- notifications -------------------------------------------------------------------------------------
+
+    async def claim_notices(self, lease_seconds: float, limit: int = 20, worker: str = "") -> list[Notice]:
+        now = utc_now()
+        rows = await self.execute_returning(_CLAIM, (utc_in(lease_seconds), worker, now, now, limit))
+        return [Notice(*row) for row in rows]
+
+    async def release_notices(self, worker: str) -> None:
+        await self.execute("UPDATE outbox SET claimed_until = NULL, claimed_by = '' WHERE claimed_by = ? "
+                           "AND sent_at IS NULL", (worker,))
+
+    async def notice_sent(self, notice_id: str) -> None:
+        await self.execute("UPDATE outbox SET sent_at = ?, claimed_until = NULL, last_error = '' WHERE id = ?",
+                           (utc_now(), notice_id))
+
+    async def notice_failed(self, notice_id: str, retry_in: float, error: str) -> None:
+        await self.execute("UPDATE outbox SET next_attempt_at = ?, claimed_until = NULL, last_error = ? WHERE id = ?",
+                           (utc_in(retry_in), error[:500], notice_id))
+
+    async def pending_notices(self) -> int:
+        row = await self.fetch_one("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+        return int(row[0]) if row else 0
+
+    # -- staff -----------------------------------------------------------------------------------------
+
+    async def add_user(self, email: str, password_hash: str) -> None:
+        try:
+            await self.execute("INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?)",
+                               (email, password_hash, utc_now()))
+        except StoreError:
+            raise StoreError(f"a user {email} already exists (use `landing users disable` or another email)") from None
+
+    async def get_user(self, email: str) -> User | None:
+        row = await self.fetch_one("SELECT email, password_hash, disabled, created_at FROM users WHERE email = ?", (email,))
+        return User(row[0], row[1], bool(row[2]), row[3]) if row else None
+
+    async def list_users(self) -> list[User]:
+        rows = await self.fetch("SELECT email, password_hash, disabled, created_at FROM users ORDER BY email")
+        return [User(row[0], row[1], bool(row[2]), row[3]) for row in rows]
+
+    async def set_user_disabled(self, email: str, disabled: bool) -> bool:
+        changed = await self.execute_many([
+            ("UPDATE users SET disabled = ? WHERE email = ?", (int(disabled), email)),
+            ("DELETE FROM sessions WHERE email = ? AND ? = 1", (email, int(disabled))),  # signed out everywhere
+        ])
+        return changed[0] > 0
+
+    async def set_password(self, email: str, password_hash: str) -> None:
+        await self.execute("UPDATE users SET password_hash = ? WHERE email = ?", (password_hash, email))
+
+    async def create_session(self, email: str) -> Session:
+        session = Session(id=new_id() + new_id(), email=email, csrf=new_id() + new_id(), created_at=utc_now(),
+                          last_seen=utc_now())
+        await self.execute("INSERT INTO sessions (id, email, csrf, created_at, last_seen) VALUES (?, ?, ?, ?, ?)",
+                           astuple(session))
+        return session
+
+    async def get_session(self, session_id: str) -> Session | None:
+        row = await self.fetch_one("SELECT id, email, csrf, created_at, last_seen FROM sessions WHERE id = ?",
+                                   (session_id,))
+        return Session(*row) if row else None
+
+    async def touch_session(self, session_id: str) -> None:
+        await self.execute("UPDATE sessions SET last_seen = ? WHERE id = ?", (utc_now(), session_id))
+
+    async def delete_session(self, session_id: str) -> None:
+        await self.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+
+    async def record_login_failure(self, keys: Sequence[str]) -> None:
+        now = utc_now()
+        await self.execute_many([("INSERT INTO login_failures (key, at) VALUES (?, ?)", (key, now)) for key in keys])
+
+    async def login_failures(self, key: str, since: str) -> int:
+        row = await self.fetch_one("SELECT COUNT(*) FROM login_failures WHERE key = ? AND at >= ?", (key, since))
+        return int(row[0]) if row else 0
+
+    async def clear_login_failures(self, keys: Sequence[str]) -> None:
+        await self.execute_many([("DELETE FROM login_failures WHERE key = ?", (key,)) for key in keys])
+
+    async def audit(self, actor: str, action: str, detail: str, rows: int = 0) -> None:
+        await self.execute("INSERT INTO audit_log (id, at, actor, action, detail, rows) VALUES (?, ?, ?, ?, ?, ?)",
+                           (new_id(), utc_now(), actor, action, detail, rows))
+
+    async def audit_log(self, limit: int = 100) -> list[AuditEntry]:
+        rows = await self.fetch("SELECT at, actor, action, detail, rows FROM audit_log ORDER BY at DESC LIMIT ?",
+                                (limit,))
+        return [AuditEntry(*row) for row in rows]
+
+
+def week_totals(days: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
+    """(day, office, n) -> (Monday of its week, office, n), summed and sorted."""
+    import datetime as dt
+
+    totals: dict[tuple[str, str], int] = {}
+    for day, office, n in days:
+        date = dt.date.fromisoformat(day)
+        monday = (date - dt.timedelta(days=date.weekday())).isoformat()
+        totals[(monday, office)] = totals.get((monday, office), 0) + n
+    return sorted((week, office, n) for (week, office), n in totals.items())
+
+
+def lead_from_row(row: Sequence[Any]) -> Lead:
+    values = dict(zip(LEAD_COLUMNS, tuple(row)))
+    values["spam"] = bool(values["spam"])
+    return Lead(**values)
+
+
+def lead_row(lead: Lead) -> tuple[Any, ...]:
+    return tuple(int(value) if isinstance(value, bool) else value for value in astuple(lead))
+
+
+def notice_row(lead: Lead) -> tuple[str, ...]:
+    return (new_id(), lead.id, lead.office, lead.treatment, lead.town, lead.created_at, lead.created_at)
+
+
+Job = tuple[str, Any, "asyncio.Future[Any]"]
+
+
+class SQLiteLeadStore(SQLStore):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
-        self._queue: asyncio.Queue[tuple[str, Any, asyncio.Future[Any]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[Job] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
@@ -79,7 +331,6 @@ class SQLiteLeadStore:
 
     async def _connect(self) -> aiosqlite.Connection:
         db = await aiosqlite.connect(self.path, isolation_level=None)  # transactions are explicit
-        db.row_factory = aiosqlite.Row
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=FULL")  # a lead acknowledged survives a power cut, not just a crash
         await db.execute("PRAGMA busy_timeout=5000")
@@ -123,7 +374,7 @@ class SQLiteLeadStore:
         return await future
 
     async def _write_loop(self) -> None:
-        held: tuple[str, Any, asyncio.Future[Any]] | None = None  # a non-lead write met while gathering leads
+        held: Job | None = None  # a non-lead write met while gathering leads
         while True:
             first, held = (held, None) if held is not None else (await self._queue.get(), None)
             batch = [first]
@@ -135,7 +386,7 @@ class SQLiteLeadStore:
                 batch.append(item)
             await self._run(batch)
 
-    async def _run(self, batch: list[tuple[str, Any, asyncio.Future[Any]]]) -> None:
+    async def _run(self, batch: list[Job]) -> None:
         """Commit a batch and answer its waiters; if it fails, retry each alone so one bad row sinks only itself."""
         try:
             results = await self._transaction(batch)
@@ -152,16 +403,14 @@ class SQLiteLeadStore:
             if not future.done():
                 future.set_result(result)
 
-    async def _transaction(self, batch: list[tuple[str, Any, asyncio.Future[Any]]]) -> list[Any]:
+    async def _transaction(self, batch: list[Job]) -> list[Any]:
         db = self._writer
         assert db is not None
         await db.execute("BEGIN IMMEDIATE")
         try:
-            kind = batch[0][0]
-            if kind == "add":
-                leads = [payload[0] for _, payload, _ in batch]
-                await db.executemany(_INSERT_LEAD, [_lead_row(lead) for lead in leads])
-                notices = [_notice_row(lead) for lead, notify in (payload for _, payload, _ in batch) if notify]
+            if batch[0][0] == "add":
+                await db.executemany(_INSERT_LEAD, [lead_row(payload[0]) for _, payload, _ in batch])
+                notices = [notice_row(lead) for lead, notify in (payload for _, payload, _ in batch) if notify]
                 if notices:
                     await db.executemany(_INSERT_NOTICE, notices)
                 results: list[Any] = [None] * len(batch)
@@ -178,82 +427,30 @@ class SQLiteLeadStore:
     async def add(self, lead: Lead, notify: bool) -> None:
         await self._submit("add", (lead, notify))
 
-    async def write(self, operation: Callable[[aiosqlite.Connection], Awaitable[Any]]) -> Any:
-        """Run one write in its own transaction on the writer (status changes, purges, claims)."""
-        return await self._submit("op", operation)
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
+        return (await self.execute_many([(sql, args)]))[0]
 
-    async def claim_notices(self, lease_seconds: float, limit: int = 20, worker: str = "") -> list[Notice]:
-        async def claim(db: aiosqlite.Connection) -> list[Notice]:
-            now = utc_now()
-            sql = ("UPDATE outbox SET claimed_until = ?, claimed_by = ?, attempts = attempts + 1 WHERE id IN ("
-                   "SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ? "
-                   "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_attempt_at LIMIT ?) "
-                   "RETURNING id, lead_id, office, treatment, town, lead_created_at, attempts")
-            async with db.execute(sql, (utc_in(lease_seconds), worker, now, now, limit)) as cursor:
-                return [Notice(*row) for row in await cursor.fetchall()]
+    async def execute_many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+        async def run(db: aiosqlite.Connection) -> list[int]:
+            counts = []
+            for sql, args in statements:
+                async with db.execute(sql, args) as cursor:
+                    counts.append(cursor.rowcount)
+            return counts
 
-        return await self.write(claim)  # type: ignore[no-any-return]
+        return await self._submit("op", run)  # type: ignore[no-any-return]
 
-    async def release_notices(self, worker: str) -> None:
-        async def release(db: aiosqlite.Connection) -> None:
-            await db.execute("UPDATE outbox SET claimed_until = NULL, claimed_by = '' "
-                             "WHERE claimed_by = ? AND sent_at IS NULL", (worker,))
+    async def execute_returning(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        async def run(db: aiosqlite.Connection) -> list[tuple[Any, ...]]:
+            async with db.execute(sql, args) as cursor:
+                return [tuple(row) for row in await cursor.fetchall()]
 
-        await self.write(release)
-
-    async def notice_sent(self, notice_id: str) -> None:
-        async def sent(db: aiosqlite.Connection) -> None:
-            await db.execute("UPDATE outbox SET sent_at = ?, claimed_until = NULL, last_error = '' WHERE id = ?",
-                             (utc_now(), notice_id))
-
-        await self.write(sent)
-
-    async def notice_failed(self, notice_id: str, retry_in: float, error: str) -> None:
-        async def failed(db: aiosqlite.Connection) -> None:
-            await db.execute("UPDATE outbox SET next_attempt_at = ?, claimed_until = NULL, last_error = ? WHERE id = ?",
-                             (utc_in(retry_in), error[:500], notice_id))
-
-        await self.write(failed)
+        return await self._submit("op", run)  # type: ignore[no-any-return]
 
     # -- reads: a second connection, which sees only committed rows ---------------------------------
 
-    def _read(self) -> aiosqlite.Connection:
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         if self._reader is None:
             raise StoreError("the lead store is not open")
-        return self._reader
-
-    async def get(self, lead_id: str) -> Lead | None:
-        async with self._read().execute(f"SELECT {', '.join(LEAD_COLUMNS)} FROM leads WHERE id = ?", (lead_id,)) as cursor:
-            row = await cursor.fetchone()
-        return _lead(row) if row else None
-
-    async def count(self, *, spam: bool | None = None) -> int:
-        sql, args = "SELECT COUNT(*) FROM leads", ()
-        if spam is not None:
-            sql, args = sql + " WHERE spam = ?", (int(spam),)
-        async with self._read().execute(sql, args) as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
-
-    async def pending_notices(self) -> int:
-        async with self._read().execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
-
-    async def ping(self) -> None:
-        async with self._read().execute("SELECT 1") as cursor:
-            await cursor.fetchone()
-
-
-def _lead_row(lead: Lead) -> tuple[Any, ...]:
-    return tuple(int(value) if isinstance(value, bool) else value for value in astuple(lead))
-
-
-def _lead(row: Any) -> Lead:
-    values = dict(zip(LEAD_COLUMNS, tuple(row)))
-    values["spam"] = bool(values["spam"])
-    return Lead(**values)
-
-
-def _notice_row(lead: Lead) -> tuple[str, ...]:
-    return (new_id(), lead.id, lead.office, lead.treatment, lead.town, lead.created_at, lead.created_at)
+        async with self._reader.execute(sql, args) as cursor:
+            return [tuple(row) for row in await cursor.fetchall()]

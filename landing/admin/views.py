@@ -1,0 +1,316 @@
+"""The staff area under /admin/: sign-in, the leads list, a lead, status changes, export, audit log.
+
+Every response is private (no-store, noindex, never framed, a CSP without inline code); every page but
+the sign-in form needs a session; every form carries a CSRF token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from landing.admin import auth
+from landing.admin.chart import weekly_chart
+from landing.catalog import Catalog
+from landing.leads.export import csv_chunks
+from landing.leads.guard import client_hash
+from landing.leads.model import STATUSES, AuditEntry, Lead, LeadEvent, LeadFilter, Session
+from landing.leads.store import LeadStore
+from landing.leads.views import client_address, desk, site
+
+PAGE_SIZE = 50
+MAX_FORM = 16 * 1024
+ADMIN_HEADERS = {
+    "cache-control": "no-store",
+    "x-robots-tag": "noindex, nofollow",
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "content-security-policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+}
+
+
+def admin_headers(request: Request) -> dict[str, str]:
+    headers = dict(ADMIN_HEADERS)
+    if secure(request):
+        headers["strict-transport-security"] = "max-age=31536000; includeSubDomains"
+    return headers
+
+
+def secure(request: Request) -> bool:
+    return site(request).current.catalog.base_url.startswith("https://")
+
+
+def store(request: Request) -> LeadStore:
+    return desk(request).store
+
+
+def cookies(request: Request) -> auth.Cookies:
+    return auth.Cookies(desk(request).secret)
+
+
+@dataclass
+class AdminPage:
+    """What every staff template gets."""
+
+    title: str
+    staff: Session | None
+    catalog: Catalog
+    assets: Any
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def render(request: Request, template: str, title: str, staff: Session | None, status: int = 200,
+           **values: Any) -> HTMLResponse:
+    snapshot = site(request).current
+    page = AdminPage(title=title, staff=staff, catalog=snapshot.catalog, assets=snapshot.renderer.assets, values=values)
+    html = snapshot.renderer.env.get_template(template).render(page=page, **values)
+    return HTMLResponse(html, status_code=status, headers=admin_headers(request))
+
+
+async def read_admin_form(request: Request) -> dict[str, str] | None:
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            return None
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=50)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    values: dict[str, str] = {}
+    for key, value in pairs:
+        values.setdefault(key, value)
+    return values
+
+
+async def current_staff(request: Request) -> Session | None:
+    session_id = cookies(request).session_id(request.cookies.get(auth.SESSION_COOKIE))
+    if session_id is None:
+        return None
+    leads = store(request)
+    session = await leads.get_session(session_id)
+    if session is None:
+        return None
+    user = await leads.get_user(session.email)
+    if auth.session_expired(session) or user is None or user.disabled:
+        await leads.delete_session(session_id)
+        return None
+    if auth.needs_touch(session):
+        await leads.touch_session(session_id)
+    return session
+
+
+Endpoint = Callable[[Request, Session, dict[str, str]], Awaitable[Response]]
+
+
+def staff_only(endpoint: Endpoint, *, download: bool = False) -> Callable[[Request], Awaitable[Response]]:
+    """Sign-in required (a redirect to it, or 401 for downloads); POSTs need the session's CSRF token."""
+
+    async def guarded(request: Request) -> Response:
+        session = await current_staff(request)
+        if session is None:
+            if download:
+                return Response("Sign in to download leads.\n", status_code=401, media_type="text/plain",
+                                headers=admin_headers(request))
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/admin/login?next={quote(target)}", status_code=303, headers=admin_headers(request))
+        form: dict[str, str] = {}
+        if request.method == "POST":
+            posted = await read_admin_form(request)
+            if posted is None or not auth.csrf_matches(session, posted.get("csrf", "")):
+                return render(request, "admin/message.html", "Form expired", session, status=403,
+                              message="This form has expired or did not come from this site. Go back, reload the page "
+                                      "and try again.")
+            form = posted
+        return await endpoint(request, session, form)
+
+    return guarded
+
+
+# -- sign-in -----------------------------------------------------------------------------------------
+
+def safe_next(target: str | None) -> str:
+    """Only our own staff pages: never an open redirect to another site."""
+    if target and target.startswith("/admin/") and not target.startswith("//"):
+        return target
+    return "/admin/leads"
+
+
+def login_form(request: Request, error: str = "", status: int = 200, email: str = "") -> Response:
+    cookie, token = cookies(request).login_value()
+    response = render(request, "admin/login.html", "Staff sign-in", None, status=status, error=error, token=token,
+                      email=email, next=safe_next(request.query_params.get("next")))
+    response.set_cookie(auth.LOGIN_COOKIE, cookie, max_age=3600, path="/admin/", httponly=True, samesite="strict",
+                        secure=secure(request))
+    return response
+
+
+async def login_page(request: Request) -> Response:
+    if await current_staff(request) is not None:
+        return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303,
+                                headers=admin_headers(request))
+    return login_form(request)
+
+
+async def login(request: Request) -> Response:
+    form = await read_admin_form(request)
+    if form is None or not cookies(request).login_token_matches(request.cookies.get(auth.LOGIN_COOKIE), form.get("token", "")):
+        return login_form(request, "The sign-in form expired. Please try again.", status=403)
+    email = auth.normalize_email(form.get("email", ""))
+    leads = store(request)
+    address = client_hash(desk(request).secret, client_address(request))
+    if await auth.throttled(leads, email, address):
+        return login_form(request, "Too many failed attempts. Please wait 15 minutes and try again, or ask a colleague "
+                                   "to check your account.", status=429, email=email)
+    user = await leads.get_user(email) if email else None
+    if not auth.password_matches(user, form.get("password", "")):
+        await leads.record_login_failure(auth.failure_keys(email, address))
+        return login_form(request, "That email and password do not match an active account.", status=401, email=email)
+    await leads.clear_login_failures(auth.failure_keys(email, address)[:1])
+    old = cookies(request).session_id(request.cookies.get(auth.SESSION_COOKIE))
+    if old:
+        await leads.delete_session(old)  # a new id at every sign-in: a planted session id is worthless
+    session = await leads.create_session(email)
+    response = RedirectResponse(safe_next(form.get("next")), status_code=303, headers=admin_headers(request))
+    response.set_cookie(auth.SESSION_COOKIE, cookies(request).session_value(session.id), max_age=auth.IDLE_HOURS * 3600,
+                        path="/", httponly=True, samesite="lax", secure=secure(request))
+    response.delete_cookie(auth.LOGIN_COOKIE, path="/admin/")
+    return response
+
+
+async def logout(request: Request, session: Session, form: dict[str, str]) -> Response:
+    await store(request).delete_session(session.id)
+    response = RedirectResponse("/admin/login", status_code=303, headers=admin_headers(request))
+    response.delete_cookie(auth.SESSION_COOKIE, path="/")
+    return response
+
+
+# -- leads -------------------------------------------------------------------------------------------
+
+def filter_from(params: Mapping[str, str]) -> LeadFilter:
+    """The list's and the export's filters from query parameters; values that make no sense are ignored."""
+    def date(name: str) -> str | None:
+        value = params.get(name, "").strip()
+        try:
+            return dt.date.fromisoformat(value).isoformat() if value else None
+        except ValueError:
+            return None
+
+    status = params.get("status", "")
+    return LeadFilter(
+        since=date("since"), until=date("until"), office=params.get("office") or None,
+        treatment=params.get("treatment") or None, town=params.get("town") or None,
+        status=status if status in STATUSES else None, spam=params.get("spam") == "yes",
+        search=(params.get("q") or "").strip()[:100] or None,
+    )
+
+
+def filter_query(lead_filter: LeadFilter) -> dict[str, str]:
+    """The filter back as query parameters (for links to pages and to the CSV)."""
+    values = {"since": lead_filter.since, "until": lead_filter.until, "office": lead_filter.office,
+              "treatment": lead_filter.treatment, "town": lead_filter.town, "status": lead_filter.status,
+              "q": lead_filter.search, "spam": "yes" if lead_filter.spam else None}
+    return {key: value for key, value in values.items() if value}
+
+
+async def home(request: Request) -> Response:
+    return RedirectResponse("/admin/leads", status_code=303, headers=admin_headers(request))
+
+
+async def leads_list(request: Request, session: Session, form: dict[str, str]) -> Response:
+    lead_filter = filter_from(request.query_params)
+    leads = store(request)
+    total = await leads.count_leads(lead_filter)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    try:
+        number = min(max(1, int(request.query_params.get("page", "1"))), pages)
+    except ValueError:
+        number = 1
+    rows = await leads.list_leads(lead_filter, PAGE_SIZE, (number - 1) * PAGE_SIZE)
+    catalog = site(request).current.catalog
+    offices = [(office.id, office.name) for office in catalog.site.offices]
+    chart = weekly_chart(await leads.weekly_counts(lead_filter), offices)
+    query = filter_query(lead_filter)
+    return render(request, "admin/leads.html", "Leads", session, leads=rows, total=total, page_number=number,
+                  pages=pages, filter=lead_filter, query=query, chart=chart, statuses=STATUSES,
+                  page_link=lambda n: "/admin/leads?" + urlencode({**query, "page": n}),
+                  csv_link="/admin/leads.csv" + ("?" + urlencode(query) if query else ""),
+                  town_name=town_namer(catalog))
+
+
+def town_namer(catalog: Catalog) -> Callable[[Lead], str]:
+    def name(lead: Lead) -> str:
+        page = catalog.pages.get(f"/{lead.treatment}/{lead.town}/")
+        return page.location.place if page else lead.town
+    return name
+
+
+async def lead_detail(request: Request, session: Session, form: dict[str, str]) -> Response:
+    leads = store(request)
+    lead = await leads.get(request.path_params["lead_id"])
+    if lead is None:
+        return render(request, "admin/message.html", "No such lead", session, status=404,
+                      message="This lead does not exist, or was removed by a retention purge.")
+    events: list[LeadEvent] = await leads.lead_events(lead.id)
+    catalog = site(request).current.catalog
+    return render(request, "admin/lead.html", "Lead", session, lead=lead, events=events, statuses=STATUSES,
+                  town_name=town_namer(catalog), office=catalog.site.offices_by_id.get(lead.office))
+
+
+async def change_status(request: Request, session: Session, form: dict[str, str]) -> Response:
+    lead_id = request.path_params["lead_id"]
+    status = form.get("status", "")
+    if status not in STATUSES or not await store(request).set_status(lead_id, status, session.email):
+        return render(request, "admin/message.html", "Not changed", session, status=422,
+                      message="That status could not be set. Go back and choose one from the list.")
+    return RedirectResponse(f"/admin/leads/{lead_id}", status_code=303, headers=admin_headers(request))
+
+
+async def export_leads(request: Request, session: Session, form: dict[str, str]) -> Response:
+    lead_filter = filter_from(request.query_params)
+    leads = store(request)
+    rows = [0]
+    detail = urlencode(filter_query(lead_filter)) or "all leads"
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in csv_chunks(leads.iter_leads(lead_filter), rows):
+                yield chunk
+        finally:
+            await leads.audit(session.email, "export", detail, rows[0])
+
+    filename = f"leads-{dt.date.today().isoformat()}.csv"
+    headers = {**admin_headers(request), "content-disposition": f'attachment; filename="{filename}"'}
+    return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+async def audit_page(request: Request, session: Session, form: dict[str, str]) -> Response:
+    entries: list[AuditEntry] = await store(request).audit_log(200)
+    return render(request, "admin/audit.html", "Audit log", session, entries=entries)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/admin/", home, name="admin_home"),
+        Route("/admin", home),
+        Route("/admin/login", login_page, methods=["GET"], name="login_page"),
+        Route("/admin/login", login, methods=["POST"], name="login"),
+        Route("/admin/logout", staff_only(logout), methods=["POST"], name="logout"),
+        Route("/admin/leads", staff_only(leads_list), name="leads_list"),
+        Route("/admin/leads.csv", staff_only(export_leads, download=True), name="export_leads"),
+        Route("/admin/leads/{lead_id}", staff_only(lead_detail), name="lead_detail"),
+        Route("/admin/leads/{lead_id}/status", staff_only(change_status), methods=["POST"], name="change_status"),
+        Route("/admin/audit", staff_only(audit_page), name="audit_log"),
+    ]

@@ -1,0 +1,51 @@
+"""Leads as CSV for Excel and CRMs: a stable column order, UTF-8 with a BOM, and no cell that can run
+as a formula (OWASP's CSV injection guidance)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Iterable
+
+from landing.leads.model import Lead
+
+# The documented, stable order. New columns are only ever added at the end.
+EXPORT_COLUMNS = (
+    "id", "created_at", "status", "name", "phone", "email", "contact", "message", "treatment", "town", "office",
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "gclid", "msclkid", "fbclid",
+    "landing_url", "referrer", "consent_version", "spam", "spam_reason",
+)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+BOM = "\ufeff"
+
+
+def neutralize(value: str) -> str:
+    """A cell a spreadsheet could read as a formula gets a leading apostrophe, which shows it as text."""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def export_row(lead: Lead) -> list[str]:
+    values = {column: getattr(lead, column) for column in EXPORT_COLUMNS}
+    values["spam"] = "yes" if lead.spam else "no"
+    return [neutralize(str(values[column])) for column in EXPORT_COLUMNS]
+
+
+def csv_lines(rows: Iterable[list[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue()
+
+
+async def csv_chunks(leads: AsyncIterator[Lead], counter: list[int] | None = None, chunk: int = 500) -> AsyncIterator[bytes]:
+    """The CSV in pieces: BOM and header first, then ``chunk`` rows at a time. ``counter[0]`` counts rows."""
+    yield (BOM + csv_lines([list(EXPORT_COLUMNS)])).encode("utf-8")
+    pending: list[list[str]] = []
+    async for lead in leads:
+        pending.append(export_row(lead))
+        if counter is not None:
+            counter[0] += 1
+        if len(pending) >= chunk:
+            yield csv_lines(pending).encode("utf-8")
+            pending = []
+    if pending:
+        yield csv_lines(pending).encode("utf-8")

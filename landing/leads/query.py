@@ -1,0 +1,47 @@
+"""LeadFilter -> SQL WHERE clause, shared by every store and tested without a database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from landing.leads.model import LeadFilter
+
+
+def _like(text: str) -> str:
+    return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
+
+
+def day_after(value: str) -> str:
+    """'until' is inclusive for a whole day: 2026-11-27 means before 2026-11-28."""
+    try:
+        return (dt.date.fromisoformat(value) + dt.timedelta(days=1)).isoformat()
+    except ValueError:
+        return value
+
+
+def where(lead_filter: LeadFilter) -> tuple[str, list[object]]:
+    """A WHERE clause (with ``?`` placeholders) and its arguments."""
+    clauses = ["spam = ?"]
+    args: list[object] = [int(lead_filter.spam)]
+    if lead_filter.since:
+        clauses.append("created_at >= ?")
+        args.append(lead_filter.since)
+    if lead_filter.until:
+        clauses.append("created_at < ?")
+        args.append(day_after(lead_filter.until))
+    for column in ("office", "treatment", "town", "status"):
+        value = getattr(lead_filter, column)
+        if value:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    search = (lead_filter.search or "").strip()
+    if search:
+        parts = ["LOWER(name) LIKE ? ESCAPE '\\'", "LOWER(email) LIKE ? ESCAPE '\\'"]
+        args += [_like(search.lower()), _like(search.lower())]
+        digits = re.sub(r"\D", "", search)
+        if len(digits) >= 3:
+            parts.append("phone LIKE ? ESCAPE '\\'")
+            args.append(_like(digits))
+        clauses.append("(" + " OR ".join(parts) + ")")
+    return " AND ".join(clauses), args

@@ -1,0 +1,327 @@
+"""The staff area: private, throttled and audited; leads listed, worked and exported as staff expect."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import io
+import re
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from landing.admin.auth import hash_password
+from landing.leads.store import SQLiteLeadStore
+from landing.settings import Settings
+from tests.conftest import ClientFactory
+from tests.html import Page
+from tests.leads_helpers import a_lead
+
+EMAIL, PASSWORD = "staff@example.com", "correct horse battery"
+ADMIN_PAGES = ["/admin/leads", "/admin/audit", "/admin/leads/some-id"]
+
+
+async def seed(settings: Settings, *leads: object, users: tuple[tuple[str, str], ...] = ((EMAIL, PASSWORD),)) -> None:
+    store = SQLiteLeadStore(Path(settings.database_url.removeprefix("sqlite:///")))
+    await store.open()
+    try:
+        for email, password in users:
+            await store.add_user(email, hash_password(password))
+        for lead in leads:
+            await store.add(lead, notify=False)  # type: ignore[arg-type]
+    finally:
+        await store.close()
+
+
+async def sign_in(client: httpx.AsyncClient, email: str = EMAIL, password: str = PASSWORD, next: str = "") -> httpx.Response:
+    page = Page((await client.get("/admin/login" + (f"?next={next}" if next else ""))).text)
+    token = page.all("input", name="token")[0]["value"]
+    form = {"email": email, "password": password, "token": token, "next": page.all("input", name="next")[0]["value"]}
+    return await client.post("/admin/login", data=form)
+
+
+def csrf_of(html: str) -> str:
+    return Page(html).all("input", name="csrf")[0]["value"]
+
+
+@pytest.fixture
+async def staff(make_client: ClientFactory, settings: Settings) -> Callable[..., Awaitable[httpx.AsyncClient]]:
+    async def factory(*leads: object) -> httpx.AsyncClient:
+        await seed(settings, *leads)
+        client = await make_client(base_url="http://testserver")
+        assert (await sign_in(client)).status_code == 303
+        return client
+
+    return factory
+
+
+# -- privacy -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ADMIN_PAGES)
+async def test_every_staff_page_sends_an_anonymous_visitor_to_sign_in(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin/login?next=" + path
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_the_csv_refuses_an_anonymous_visitor_with_401(client: httpx.AsyncClient) -> None:
+    response = await client.get("/admin/leads.csv")
+    assert response.status_code == 401 and "Jane" not in response.text
+
+
+async def test_anonymous_posts_change_nothing(client: httpx.AsyncClient, settings: Settings) -> None:
+    lead = a_lead()
+    await seed(settings, lead)
+    response = await client.post(f"/admin/leads/{lead.id}/status", data={"status": "closed"})
+    assert response.status_code == 303 and response.headers["location"].startswith("/admin/login")
+    with sqlite3.connect(settings.database_url.removeprefix("sqlite:///")) as db:
+        assert db.execute("SELECT status FROM leads").fetchone()[0] == "new"
+
+
+async def test_staff_pages_are_private_unframed_and_need_no_inline_code(staff) -> None:  # type: ignore[no-untyped-def]
+    client = await staff(a_lead())
+    for path in ["/admin/leads", "/admin/audit", "/admin/login"]:
+        response = await client.get(path)
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["x-robots-tag"] == "noindex, nofollow"
+        policy = response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+        assert "<script" not in response.text and " style=" not in response.text
+
+
+# -- signing in ---------------------------------------------------------------------------------------
+
+async def test_signing_in_sets_a_private_session_cookie_and_goes_where_asked(make_client: ClientFactory, settings: Settings) -> None:
+    await seed(settings)
+    client = await make_client(base_url="http://testserver")
+    response = await sign_in(client, next="/admin/audit")
+    assert response.status_code == 303 and response.headers["location"] == "/admin/audit"
+    cookie = next(v for k, v in response.headers.multi_items() if k == "set-cookie" and v.startswith("landing_session="))
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
+    assert (await client.get("/admin/audit")).status_code == 200
+
+
+async def test_the_session_cookie_is_secure_when_the_site_is_https(make_client: ClientFactory, settings: Settings) -> None:
+    await seed(settings)
+    client = await make_client(client_url="https://testserver")  # the site's base URL is https://pain.example.com
+    response = await sign_in(client)
+    cookie = next(v for k, v in response.headers.multi_items() if k == "set-cookie" and v.startswith("landing_session="))
+    assert "Secure" in cookie
+    assert response.headers["strict-transport-security"].startswith("max-age=")
+
+
+async def test_sign_in_never_sends_staff_to_another_site(make_client: ClientFactory, settings: Settings) -> None:
+    await seed(settings)
+    client = await make_client(base_url="http://testserver")
+    response = await sign_in(client, next="https://evil.example/")
+    assert response.headers["location"] == "/admin/leads"
+
+
+async def test_unknown_user_and_wrong_password_look_alike(make_client: ClientFactory, settings: Settings) -> None:
+    await seed(settings)
+    client = await make_client(base_url="http://testserver")
+    timings, texts = {}, {}
+    for label, email, password in [("unknown", "nobody@example.com", PASSWORD), ("wrong", EMAIL, "not the password!")]:
+        started = time.perf_counter()
+        response = await sign_in(client, email=email, password=password)
+        timings[label] = time.perf_counter() - started
+        assert response.status_code == 401
+        texts[label] = Page(response.text).text_of("p")
+    assert texts["unknown"] == texts["wrong"]
+    assert "That email and password do not match an active account." in texts["wrong"]
+    # Both verify an argon2 hash: the unknown user is not answered measurably faster.
+    assert timings["unknown"] > 0.5 * timings["wrong"]
+
+
+async def test_the_session_id_changes_at_every_sign_in(make_client: ClientFactory, settings: Settings) -> None:
+    await seed(settings)
+    client = await make_client(base_url="http://testserver")
+    await sign_in(client)
+    first = client.cookies["landing_session"]
+    csrf = csrf_of((await client.get("/admin/leads")).text)
+    await client.post("/admin/logout", data={"csrf": csrf})
+    client.cookies.clear()
+    client.cookies.set("landing_session", first, domain="testserver.local")  # an id someone kept or planted
+    await sign_in(client)
+    issued = [c.value for c in client.cookies.jar if c.name == "landing_session" and c.value != first]
+    assert len(issued) == 1
+    other = await make_client(base_url="http://testserver")
+    await sign_in(other)
+    assert other.cookies["landing_session"] != issued[0]
+
+
+async def test_the_sign_in_form_needs_its_own_token(make_client: ClientFactory, settings: Settings) -> None:
+    await seed(settings)
+    client = await make_client(base_url="http://testserver")
+    response = await client.post("/admin/login", data={"email": EMAIL, "password": PASSWORD})
+    assert response.status_code == 403
+
+
+async def test_five_failures_close_the_door_even_to_the_right_password(make_client: ClientFactory, settings: Settings) -> None:
+    await seed(settings)
+    client = await make_client(base_url="http://testserver")
+    for _ in range(5):
+        assert (await sign_in(client, password="wrong password!!")).status_code == 401
+    response = await sign_in(client)
+    assert response.status_code == 429
+    assert "Too many failed attempts" in response.text
+
+
+async def test_an_idle_session_expires_after_eight_hours(staff, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    client = await staff()
+    stale = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=8, minutes=1)).isoformat(timespec="microseconds")
+
+    def age_sessions() -> None:
+        with sqlite3.connect(settings.database_url.removeprefix("sqlite:///")) as db:
+            db.execute("UPDATE sessions SET last_seen = ?", (stale,))
+
+    await asyncio.to_thread(age_sessions)
+    assert (await client.get("/admin/leads")).status_code == 303
+
+
+async def test_signing_out_ends_the_session(staff) -> None:  # type: ignore[no-untyped-def]
+    client = await staff()
+    cookie = client.cookies["landing_session"]
+    csrf = csrf_of((await client.get("/admin/leads")).text)
+    response = await client.post("/admin/logout", data={"csrf": csrf})
+    assert response.status_code == 303 and response.headers["location"] == "/admin/login"
+    client.cookies.set("landing_session", cookie)
+    assert (await client.get("/admin/leads")).status_code == 303
+
+
+# -- working the leads --------------------------------------------------------------------------------
+
+def days_ago(days: int, hour: int = 12) -> str:
+    moment = dt.datetime.now(dt.timezone.utc).replace(hour=hour, minute=0, second=0, microsecond=0) - dt.timedelta(days=days)
+    return moment.isoformat(timespec="microseconds")
+
+
+LEADS = [
+    a_lead(name="Ann Newest", created_at=days_ago(0), office="barrington", town="barrington-il"),
+    a_lead(name="Bob Middle", created_at=days_ago(3), office="crystal-lake", email="bob@example.com", status="contacted"),
+    a_lead(name="Cy Oldest", created_at=days_ago(20), office="crystal-lake", phone="+18155550199"),
+    a_lead(name="Spam Bot", created_at=days_ago(1), spam=True, spam_reason="honeypot filled"),
+]
+
+
+def listed_names(html: str) -> list[str]:
+    return [text for text in Page(html).text_of("a") if text in {lead.name for lead in LEADS}]
+
+
+async def test_leads_are_listed_newest_first_without_spam(staff) -> None:  # type: ignore[no-untyped-def]
+    client = await staff(*LEADS)
+    html = (await client.get("/admin/leads")).text
+    assert listed_names(html) == ["Ann Newest", "Bob Middle", "Cy Oldest"]
+    assert "<svg" in html and "Leads per week by office" in html
+
+
+@pytest.mark.parametrize(
+    ("query", "names"),
+    [
+        ("office=crystal-lake", ["Bob Middle", "Cy Oldest"]),
+        ("status=contacted", ["Bob Middle"]),
+        ("q=bob%40example", ["Bob Middle"]),
+        ("q=815+555+0199", ["Cy Oldest"]),
+        ("q=ann", ["Ann Newest"]),
+        ("town=barrington-il", ["Ann Newest"]),
+        (f"since={days_ago(5)[:10]}", ["Ann Newest", "Bob Middle"]),
+        (f"until={days_ago(3)[:10]}", ["Bob Middle", "Cy Oldest"]),
+        ("spam=yes", ["Spam Bot"]),
+    ],
+)
+async def test_filters_narrow_the_list(staff, query: str, names: list[str]) -> None:  # type: ignore[no-untyped-def]
+    client = await staff(*LEADS)
+    assert listed_names((await client.get(f"/admin/leads?{query}")).text) == names
+
+
+async def test_the_list_is_paginated(staff) -> None:  # type: ignore[no-untyped-def]
+    client = await staff(*[a_lead(name=f"Patient {n:03}", created_at=days_ago(0, hour=0)) for n in range(60)])
+    first = Page((await client.get("/admin/leads")).text)
+    assert "Page 1 of 2" in (await client.get("/admin/leads")).text
+    older = [link for link in first.links() if "page=2" in link]
+    second = (await client.get(older[0])).text
+    assert "Page 2 of 2" in second and second.count("/admin/leads/0") + second.count("/admin/leads/") >= 10
+
+
+async def test_a_lead_shows_its_attribution_and_consent(staff) -> None:  # type: ignore[no-untyped-def]
+    lead = a_lead(utm_source="google", gclid="G-1", landing_url="https://pain.example.com/x/?utm_source=google",
+                  consent_text="I agree that Test Pain & Spine Clinic may contact me.")
+    client = await staff(lead)
+    html = (await client.get(f"/admin/leads/{lead.id}")).text
+    assert "utm_source" in html and "google" in html and "G-1" in html
+    assert "Version 2026-11-01" in html and "I agree that Test Pain &amp; Spine Clinic may contact me." in html
+
+
+async def test_stored_hostile_input_is_shown_escaped(staff) -> None:  # type: ignore[no-untyped-def]
+    lead = a_lead(name="<script>alert(1)</script>", message="<img src=x onerror=alert(2)>")
+    client = await staff(lead)
+    for path in ["/admin/leads", f"/admin/leads/{lead.id}"]:
+        html = (await client.get(path)).text
+        assert "<script>alert(1)" not in html and "<img src=x" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+async def test_status_changes_need_the_csrf_token_and_record_who_and_when(staff) -> None:  # type: ignore[no-untyped-def]
+    lead = a_lead()
+    client = await staff(lead)
+    refused = await client.post(f"/admin/leads/{lead.id}/status", data={"status": "contacted"})
+    assert refused.status_code == 403
+    csrf = csrf_of((await client.get(f"/admin/leads/{lead.id}")).text)
+    changed = await client.post(f"/admin/leads/{lead.id}/status", data={"status": "contacted", "csrf": csrf})
+    assert changed.status_code == 303
+    html = (await client.get(f"/admin/leads/{lead.id}")).text
+    assert "Status: contacted" in html and "contacted by staff@example.com" in html
+
+
+# -- export ---------------------------------------------------------------------------------------------
+
+def read_csv(response: httpx.Response) -> list[dict[str, str]]:
+    assert response.content.startswith("\ufeff".encode())
+    return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+
+async def test_the_csv_is_excel_ready_dated_and_in_the_documented_order(staff) -> None:  # type: ignore[no-untyped-def]
+    client = await staff(*LEADS)
+    response = await client.get("/admin/leads.csv")
+    assert response.status_code == 200 and response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"] == f'attachment; filename="leads-{dt.date.today().isoformat()}.csv"'
+    header = response.content.decode("utf-8-sig").splitlines()[0]
+    assert header == ("id,created_at,status,name,phone,email,contact,message,treatment,town,office,utm_source,"
+                      "utm_medium,utm_campaign,utm_term,utm_content,gclid,msclkid,fbclid,landing_url,referrer,"
+                      "consent_version,spam,spam_reason")
+    rows = read_csv(response)
+    assert [row["name"] for row in rows] == ["Ann Newest", "Bob Middle", "Cy Oldest"]
+    assert dt.datetime.fromisoformat(rows[0]["created_at"]).tzinfo is not None
+
+
+async def test_the_export_equals_what_the_filtered_list_shows(staff) -> None:  # type: ignore[no-untyped-def]
+    client = await staff(*LEADS)
+    page = Page((await client.get("/admin/leads?office=crystal-lake")).text)
+    csv_link = next(link for link in page.links() if link.startswith("/admin/leads.csv"))
+    assert csv_link == "/admin/leads.csv?office=crystal-lake"
+    shown = listed_names((await client.get("/admin/leads?office=crystal-lake")).text)
+    assert [row["name"] for row in read_csv(await client.get(csv_link))] == shown == ["Bob Middle", "Cy Oldest"]
+
+
+@pytest.mark.parametrize("prefix", ["=", "+", "-", "@", "\t", "\r"])
+async def test_no_cell_can_run_as_a_formula(staff, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    client = await staff(a_lead(name=f"{prefix}HYPERLINK(\"http://evil.example\")", message=f"{prefix}1+1"))
+    (row,) = read_csv(await client.get("/admin/leads.csv"))
+    assert row["name"] == f"'{prefix}HYPERLINK(\"http://evil.example\")"
+    assert row["message"] == f"'{prefix}1+1"
+    assert row["phone"] == "'+18475550142"
+
+
+async def test_every_export_is_in_the_audit_log(staff) -> None:  # type: ignore[no-untyped-def]
+    client = await staff(*LEADS)
+    await client.get("/admin/leads.csv?office=crystal-lake")
+    html = (await client.get("/admin/audit")).text
+    row = Page(html).text_of("td")
+    assert row[1:] == ["staff@example.com", "export", "office=crystal-lake", "2"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row[0])
