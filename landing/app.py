@@ -13,7 +13,7 @@ from starlette.routing import Route
 from landing import web
 from landing.admin import views as admin_views
 from landing.leads import views as lead_views
-from landing.leads.guard import FormTokens, Guards
+from landing.leads.guard import FormTokens, Guards, RedisGuards
 from landing.leads.notify import LogMailer, Mailer, Notifier, SMTPMailer
 from landing.leads.store import store_for
 from landing.settings import Settings, resolve_secret
@@ -38,8 +38,10 @@ def create_app(settings: Settings) -> Starlette:
         await store.open()
         notifier = Notifier(store, lambda: site.current.catalog, mailer, settings.mail_from,
                             retry_seconds=settings.notify_retry_seconds,
-                            poll_seconds=min(5.0, settings.notify_retry_seconds))
-        guards = Guards(per_address=settings.leads_per_address, global_burst=settings.leads_per_minute)
+                            poll_seconds=min(5.0, settings.notify_retry_seconds),
+                            lease_seconds=settings.notify_lease_seconds)
+        limits = {"per_address": settings.leads_per_address, "global_burst": settings.leads_per_minute}
+        guards = RedisGuards(settings.redis_url, **limits) if settings.redis_url else Guards(**limits)
         desk = lead_views.LeadDesk(store=store, tokens=tokens, guards=guards, secret=secret, notifier=notifier)
         tasks = [asyncio.create_task(notifier.run(), name="notifier")]
         if settings.reload_interval > 0:
@@ -55,6 +57,7 @@ def create_app(settings: Settings) -> Starlette:
             with contextlib.suppress(Exception):  # a crash instead would leave leases to expire; nothing is lost
                 await store.release_notices(notifier.worker)
             await store.close()
+            await guards.close()
 
     routes = [
         Route("/leads", lead_views.submit_lead, methods=["POST"], name="submit_lead"),

@@ -50,8 +50,11 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     from landing.snapshot import load_snapshot
 
     load_snapshot(settings)  # fail here, with every problem listed, rather than inside a worker
+    # Client addresses (for rate limits) come from X-Forwarded-For only when the proxy is one we trust.
+    trusted = settings.trusted_proxies.strip()
     uvicorn.run("landing.app:app_from_env", factory=True, host=args.host, port=args.port, reload=args.reload,
-                workers=args.workers, log_level="info", server_header=False, log_config=log_config())
+                workers=args.workers, log_level="info", server_header=False, log_config=log_config(),
+                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
     return 0
 
 

@@ -41,6 +41,12 @@ class Settings:
                                                  "time, up to an hour")
     leads_per_address: int = _setting(5, "Lead submissions allowed from one client address in 10 minutes")
     leads_per_minute: int = _setting(300, "Lead submissions allowed from everyone together in one minute")
+    redis_url: str | None = _setting(None, "Redis for lead rate limits shared by several instances, e.g. "
+                                           "redis://127.0.0.1:6379/0; when unset, each instance counts alone")
+    trusted_proxies: str = _setting("", "Comma-separated addresses of proxies whose X-Forwarded-For is believed "
+                                        "(client addresses for rate limits); empty: none")
+    notify_lease_seconds: float = _setting(120.0, "How long a worker may hold a notification before another "
+                                                  "worker may send it (after a crash)")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

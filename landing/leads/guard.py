@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -87,12 +88,50 @@ class RateLimit:
 
 
 class Guards:
-    """Per-address and global budgets for lead submissions."""
+    """Per-address and global budgets for lead submissions, kept in this process's memory."""
 
     def __init__(self, per_address: int = 5, per_address_window: float = 600.0, global_burst: int = 300,
                  global_window: float = 60.0) -> None:
         self.per_address = RateLimit(per_address, per_address_window)
         self.global_budget = RateLimit(global_burst, global_window)
 
-    def allow(self, client: str, now: float | None = None) -> bool:
+    async def allow(self, client: str, now: float | None = None) -> bool:
         return self.per_address.hit(client, now) and self.global_budget.hit("*", now)
+
+    async def close(self) -> None:
+        pass
+
+
+# A sliding window in one sorted set per key, checked and counted atomically inside Redis.
+_SLIDING_WINDOW = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1] - ARGV[2])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(ARGV[2] * 1000))
+return 1
+"""
+
+
+class RedisGuards:
+    """The same budgets shared by every instance through Redis (LANDING_REDIS_URL)."""
+
+    def __init__(self, url: str, per_address: int = 5, per_address_window: float = 600.0, global_burst: int = 300,
+                 global_window: float = 60.0, prefix: str = "landing:leads:") -> None:
+        import redis.asyncio as redis
+
+        self.redis = redis.from_url(url)
+        self.script = self.redis.register_script(_SLIDING_WINDOW)
+        self.limits = [("address:", per_address, per_address_window), ("all", global_burst, global_window)]
+        self.prefix = prefix
+
+    async def allow(self, client: str, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        member = f"{now:.6f}:{secrets.token_hex(4)}"
+        for name, limit, window in self.limits:
+            key = self.prefix + (name + client if name.endswith(":") else name)
+            if not await self.script(keys=[key], args=[now, window, limit, member]):
+                return False
+        return True
+
+    async def close(self) -> None:
+        await self.redis.aclose()

@@ -86,13 +86,14 @@ class Notifier:
     """Runs in the app's lifespan: sends due notices, retrying with backoff, until cancelled."""
 
     def __init__(self, store: LeadStore, catalog: Callable[[], Catalog], mailer: Mailer, sender: str,
-                 retry_seconds: float = 30.0, poll_seconds: float = 5.0) -> None:
+                 retry_seconds: float = 30.0, poll_seconds: float = 5.0, lease_seconds: float = LEASE_SECONDS) -> None:
         self.store = store
         self.catalog = catalog
         self.mailer = mailer
         self.sender = sender
         self.retry_seconds = retry_seconds
         self.poll_seconds = poll_seconds
+        self.lease_seconds = lease_seconds
         self._wake = asyncio.Event()
         self.worker = new_id()  # names this worker's leases, to give them back at shutdown
 
@@ -117,20 +118,31 @@ class Notifier:
 
     async def send_due(self) -> bool:
         """Send what is due now; True when anything was claimed."""
-        notices = await self.store.claim_notices(LEASE_SECONDS, worker=self.worker)
-        for notice in notices:
-            try:
-                await self.mailer.send(notice_email(notice, self.catalog(), self.sender))
-            except Exception as exc:  # noqa: BLE001 - any failure means: try again later
-                _reraise_cancellation()
-                delay = min(self.retry_seconds * 2 ** (notice.attempts - 1), MAX_RETRY_SECONDS)
-                log.warning("notification %s for office %s failed (attempt %d, %s); retrying in %.0f s",
-                            notice.id, notice.office, notice.attempts, type(exc).__name__, delay)
-                await self.store.notice_failed(notice.id, delay, f"{type(exc).__name__}: {exc}")
-                continue
-            await self.store.notice_sent(notice.id)
-            log.info("notification %s sent to office %s", notice.id, notice.office)
+        notices = await self.store.claim_notices(self.lease_seconds, worker=self.worker)
+        sent: list[str] = []
+        try:
+            for notice in notices:
+                if await self.send(notice):
+                    sent.append(notice.id)
+        finally:
+            # One write for the round; a crash before it means at most this round is sent again.
+            if sent:
+                await asyncio.shield(self.store.notices_sent(sent))
         return bool(notices)
+
+    async def send(self, notice: Notice) -> bool:
+        """Send one notice; on failure schedule its retry. True when it went out."""
+        try:
+            await self.mailer.send(notice_email(notice, self.catalog(), self.sender))
+        except Exception as exc:  # noqa: BLE001 - any failure means: try again later
+            _reraise_cancellation()
+            delay = min(self.retry_seconds * 2 ** (notice.attempts - 1), MAX_RETRY_SECONDS)
+            log.warning("notification %s for office %s failed (attempt %d, %s); retrying in %.0f s",
+                        notice.id, notice.office, notice.attempts, type(exc).__name__, delay)
+            await self.store.notice_failed(notice.id, delay, f"{type(exc).__name__}: {exc}")
+            return False
+        log.info("notification %s sent to office %s", notice.id, notice.office)
+        return True
 
 
 def _reraise_cancellation() -> None:

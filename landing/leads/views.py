@@ -16,7 +16,7 @@ from starlette.types import Scope
 from landing.catalog import Catalog, LandingPage
 from landing.leads.form import (ATTRIBUTION_FIELDS, HONEYPOT, MAX_MESSAGE, TOKEN, Submission, attribution_from_request,
                                 check_submission, first_values, hidden_fields)
-from landing.leads.guard import FormTokens, Guards, TokenVerdict, client_hash
+from landing.leads.guard import FormTokens, Guards, RedisGuards, TokenVerdict, client_hash
 from landing.leads.model import Lead, new_id, utc_now
 from landing.leads.notify import Notifier
 from landing.leads.store import LeadStore, StoreError
@@ -34,7 +34,7 @@ class LeadDesk:
 
     store: LeadStore
     tokens: FormTokens
-    guards: Guards
+    guards: Guards | RedisGuards
     secret: str
     notifier: Notifier | None = None
 
@@ -113,7 +113,7 @@ async def submit_lead(request: Request) -> Response:
     catalog, renderer = snapshot.catalog, snapshot.renderer
     page = catalog.pages.get(f"/{values.get('treatment', '')}/{values.get('town', '')}/")
     hashed = client_hash(leads.secret, client_address(request))
-    if not leads.guards.allow(hashed):
+    if not await leads.guards.allow(hashed):
         return message(renderer, 429, "Please wait a few minutes",
                        "We have received several enquiries from your connection in a short time. Please try again "
                        "in a few minutes, or call us.", page)

@@ -1,0 +1,116 @@
+"""The PostgreSQL lead store: the shared SQL of store.SQLStore over an asyncpg pool.
+
+Several instances of the service share one database. Migrations run under an advisory lock so that
+instances starting together do not race; notices are claimed with FOR UPDATE SKIP LOCKED so that two
+workers never take the same one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from landing.leads.migrations import MIGRATIONS
+from landing.leads.model import Lead, Notice, utc_in, utc_now
+from landing.leads.store import _INSERT_LEAD, _INSERT_NOTICE, SQLStore, StoreError, lead_row, notice_row
+
+_MIGRATION_LOCK = 7_246_101  # any constant: the advisory lock that serializes migrations across instances
+_CLAIM = ("UPDATE outbox SET claimed_until = ?, claimed_by = ?, attempts = attempts + 1 WHERE id IN ("
+          "SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ? "
+          "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_attempt_at LIMIT ? "
+          "FOR UPDATE SKIP LOCKED) "
+          "RETURNING id, lead_id, office, treatment, town, lead_created_at, attempts")
+
+
+def numbered(sql: str, cache: dict[str, str] = {}) -> str:  # noqa: B006 - a deliberate module-wide cache
+    """SQLite's ? placeholders -> PostgreSQL's $1, $2, ... (our SQL has no ? inside string literals)."""
+    if sql not in cache:
+        counter = iter(range(1, 10_000))
+        cache[sql] = re.sub(r"\?", lambda _: f"${next(counter)}", sql)
+    return cache[sql]
+
+
+def _count(status: str) -> int:
+    """'UPDATE 3' -> 3."""
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+class PostgresLeadStore(SQLStore):
+    def __init__(self, dsn: str, pool_size: int = 10) -> None:
+        self.dsn = dsn
+        self.pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.pool_size)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StoreError(f"cannot reach the PostgreSQL database ({type(exc).__name__}); check "
+                             "LANDING_DATABASE_URL and that the server is running") from None
+        async with self.pool.acquire() as connection, connection.transaction():
+            await connection.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await connection.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                                     "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+            applied = {row[0] for row in await connection.fetch("SELECT name FROM schema_migrations")}
+            for name, statements in MIGRATIONS:
+                if name in applied:
+                    continue
+                for statement in statements:
+                    await connection.execute(statement)
+                await connection.execute("INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)",
+                                         name, utc_now())
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreError("the lead store is not open")
+        return self._pool
+
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            rows = await self.pool.fetch(numbered(sql), *args)
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"could not read the lead database ({type(exc).__name__})") from None
+        return [tuple(row) for row in rows]
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
+        return (await self.execute_many([(sql, args)]))[0]
+
+    async def execute_many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+        try:
+            async with self.pool.acquire() as connection, connection.transaction():
+                return [_count(await connection.execute(numbered(sql), *args)) for sql, args in statements]
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"could not write to the lead database ({type(exc).__name__})") from None
+
+    async def execute_returning(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            async with self.pool.acquire() as connection, connection.transaction():
+                return [tuple(row) for row in await connection.fetch(numbered(sql), *args)]
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"could not write to the lead database ({type(exc).__name__})") from None
+
+    async def add(self, lead: Lead, notify: bool) -> None:
+        # PostgreSQL commits concurrent transactions together (group commit), so one transaction per lead
+        # is both simple and fast; the commit has happened when this returns.
+        try:
+            async with self.pool.acquire() as connection, connection.transaction():
+                await connection.execute(numbered(_INSERT_LEAD), *lead_row(lead))
+                if notify:
+                    await connection.execute(numbered(_INSERT_NOTICE), *notice_row(lead))
+        except (asyncpg.PostgresError, OSError) as exc:
+            raise StoreError(f"could not write to the lead database ({type(exc).__name__})") from None
+
+    async def claim_notices(self, lease_seconds: float, limit: int = 20, worker: str = "") -> list[Notice]:
+        now = utc_now()
+        rows = await self.execute_returning(_CLAIM, (utc_in(lease_seconds), worker, now, now, limit))
+        return [Notice(*row) for row in rows]
