@@ -3,52 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.leads_helpers import SECRET, valid_form
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(site_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("LANDING_")},
-        "LANDING_DATABASE_URL": f"sqlite:///{site_dir / 'leads.sqlite3'}",
-        "LANDING_SECRET_KEY": SECRET,
-        "LANDING_RELOAD_INTERVAL": "0",
-        "LANDING_LEADS_PER_ADDRESS": "1000000",
-        "LANDING_LEADS_PER_MINUTE": "1000000",
-    }
-    return subprocess.Popen([sys.executable, "-m", "landing", "serve", "--port", str(port)], cwd=site_dir, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-async def wait_until_up(port: int, server: subprocess.Popen[bytes]) -> None:
-    async with httpx.AsyncClient() as client:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                pytest.fail("landing serve did not start")
-            await asyncio.sleep(0.1)
+from tests.leads_helpers import valid_form
+from tests.servers import free_port, start_server, wait_until_up
 
 
 @pytest.mark.slow

@@ -70,6 +70,8 @@ def notice_email(notice: Notice, catalog: Catalog, sender: str) -> EmailMessage:
     message["From"] = sender
     message["To"] = office.email if office else sender
     message["Subject"] = f"New enquiry: {treatment_name}, {town}"
+    # One id per notice: if a crash makes a worker send it again, mail systems can tell it is the same.
+    message["Message-ID"] = f"<{notice.id}@landing.notice>"
     link = catalog.url(f"/admin/leads/{notice.lead_id}")
     message.set_content(
         f"A new enquiry has arrived for the {office.name if office else notice.office}.\n\n"

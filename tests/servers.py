@@ -1,0 +1,60 @@
+"""Real `landing serve` processes for tests: start on a free loopback port, wait until up, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.leads_helpers import SECRET
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(site_dir: Path, port: int, **settings: str) -> subprocess.Popen[bytes]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LANDING_")},
+        "LANDING_DATABASE_URL": f"sqlite:///{site_dir / 'leads.sqlite3'}",
+        "LANDING_SECRET_KEY": SECRET,
+        "LANDING_RELOAD_INTERVAL": "0",
+        "LANDING_LEADS_PER_ADDRESS": "1000000",
+        "LANDING_LEADS_PER_MINUTE": "1000000",
+        **{f"LANDING_{key.upper()}": value for key, value in settings.items()},
+    }
+    return subprocess.Popen([sys.executable, "-m", "landing", "serve", "--port", str(port)], cwd=site_dir, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def wait_until_up(port: int, server: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    async with httpx.AsyncClient() as client:
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                pytest.fail("landing serve did not start")
+            await asyncio.sleep(0.1)
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=10)
