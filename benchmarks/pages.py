@@ -3,19 +3,23 @@
 What it measures, on a site generated into a temporary folder (the example site's site.toml, templates
 and static files, plus a locations.csv of N towns spread over the US, made with a fixed random seed):
 
-1. load and validate: `landing.snapshot.load_snapshot(Settings(...))`, best of 3 (target <= 2 s);
-2. resident memory of a fresh process before and after loading, and after the first landing page
-   (which builds the nearby-towns index) (target <= 250 MB after loading);
-3. render rate, uncached: `Renderer.render_landing(page)` (render only) and `Renderer._response(path)`
-   (render + encode + gzip + ETag), in pages per second;
+1. load and validate: `landing.snapshot.load_snapshot(Settings(...))` (catalog + renderer), best of 3
+   (target <= 2 s);
+2. resident memory (VmRSS) of a fresh process after its imports, after loading, and after the first
+   landing page, which builds the nearby-towns index (target <= 250 MB after loading);
+3. render rate, uncached, over a fixed sample of pages: `Renderer.render_landing(page)` (render only)
+   and `Renderer._response(path)` (render + encode + gzip + ETag), in pages per second; and how long
+   the first landing page after a load takes;
 4. HTTP throughput: the real `landing serve` against a bare Starlette app whose single route returns the
    same landing page's bytes, both under the uvicorn options `landing serve` itself uses (they are taken
    from `landing.cli.run_serve` at run time, so the comparison stays fair when cli.py changes). wrk runs
    (-t1 -c32) alternate landing, bare, landing, bare..., for plain clients and for clients that accept
    gzip (the bare route answers those with the same plain bytes: it is the baseline of "a route that
-   returns constant bytes"). Reported: the median requests/s of each and landing/bare (target >= 0.85).
+   returns constant bytes"). Reported: the median requests/s of each and landing/bare (target >= 0.85);
+   also each server's CPU time per request (from /proc), whose ratio is steadier than requests/s when
+   other work shares the machine's cores (how busy they are is printed before the runs).
    Both servers write uvicorn's access log (if on) to /dev/null and their other logs to files in the
-   temporary folder; they listen on 127.0.0.1 only and are killed when the benchmark ends.
+   temporary folder; they listen on 127.0.0.1 only and are stopped when the benchmark ends.
 
 It prints figures and never fails on them. Run from the project root:
 
@@ -29,6 +33,7 @@ Needs `wrk` on PATH for step 4 (Debian: apt-get install wrk); without it that st
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import gc
 import gzip
@@ -50,13 +55,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python benchmarks/pages.py` puts benchmarks/, not the root, on the path
 
-from landing.settings import Settings  # noqa: E402
-from landing.snapshot import Snapshot, load_snapshot  # noqa: E402
+from landing.settings import Settings
+from landing.snapshot import Snapshot, load_snapshot
 
 SEED = 20261127
 LOAD_TARGET_SECONDS = 2.0
@@ -241,7 +247,10 @@ def report_render(snapshot: Snapshot, count: int) -> None:
     renderer = snapshot.renderer
     pages = list(snapshot.catalog.pages.values())
     sample = random.Random(SEED).sample(pages, min(count, len(pages)))
-    renderer.render_landing(pages[0])  # compiles the templates and builds the nearby index: not timed
+    started = time.perf_counter()
+    renderer.render_landing(pages[0])  # compiles the templates and builds the nearby-towns index
+    figure("first landing page after a load", f"{(time.perf_counter() - started) * 1000:,.0f} ms",
+           "templates + nearby index")
     rates = {
         "render_landing (render only)": timed_rate(sample, renderer.render_landing),
         "_response (render + gzip + ETag)": timed_rate(sample, lambda page: renderer._response(page.path)),
@@ -322,18 +331,46 @@ def wait_ready(server: Server, path: str, timeout: float = READY_TIMEOUT_SECONDS
 
 
 def stop_server(server: Server) -> None:
-    if server.process.poll() is not None:
-        return
-    os.killpg(server.process.pid, signal.SIGTERM)  # the group is the server's own session (start_new_session)
-    try:
-        server.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.process.pid, signal.SIGKILL)
-        server.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    """SIGTERM, then SIGKILL after a grace period, to the server's own process group (start_new_session)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if server.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.process.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.process.wait(timeout=STOP_TIMEOUT_SECONDS)
 
 
-def wrk(url: str, seconds: float, accept_gzip: bool) -> float:
-    """Requests per second from one wrk run (-t1 -c32); warns about errors and non-2xx answers."""
+@dataclass(frozen=True)
+class Run:
+    """One wrk run against one server."""
+
+    rps: float
+    cpu_us: float  # the server's CPU time (user + system) per request: steadier than rps on a busy machine
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def busy_cores(seconds: float = 1.0) -> float:
+    """How many cores the machine kept busy over ``seconds`` (from /proc/stat): the load of everything else."""
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as stat:
+            values = [int(value) for value in stat.readline().split()[1:]]
+        return sum(values), values[3] + values[4]  # total, idle + iowait
+    total_before, idle_before = sample()
+    time.sleep(seconds)
+    total_after, idle_after = sample()
+    total = total_after - total_before
+    return (os.cpu_count() or 1) * (1 - (idle_after - idle_before) / total) if total else 0.0
+
+
+def wrk(url: str, seconds: float, accept_gzip: bool) -> tuple[int, float]:
+    """(requests, requests per second) of one wrk run (-t1 -c32); warns about errors and non-2xx answers."""
     command = ["wrk", "-t1", f"-c{WRK_CONNECTIONS}", f"-d{seconds:g}s", url]
     if accept_gzip:
         command[1:1] = ["-H", "Accept-Encoding: gzip"]
@@ -342,10 +379,18 @@ def wrk(url: str, seconds: float, accept_gzip: bool) -> float:
         if problem in result.stdout:
             print(f"  warning: wrk against {url}: " + next(line.strip() for line in result.stdout.splitlines()
                                                           if problem in line), flush=True)
-    match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
-    if not match:
-        raise RuntimeError(f"no Requests/sec in wrk's output:\n{result.stdout}\n{result.stderr}")
-    return float(match.group(1))
+    count = re.search(r"(\d+) requests in", result.stdout)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    if not count or not rate:
+        raise RuntimeError(f"unexpected wrk output:\n{result.stdout}\n{result.stderr}")
+    return int(count.group(1)), float(rate.group(1))
+
+
+def measured_run(server: Server, path: str, seconds: float, accept_gzip: bool) -> Run:
+    cpu_before = cpu_seconds(server.process.pid)
+    requests, rps = wrk(server.url(path), seconds, accept_gzip)
+    cpu_used = cpu_seconds(server.process.pid) - cpu_before
+    return Run(rps, cpu_used / max(requests, 1) * 1e6)
 
 
 def landing_command() -> list[str]:
@@ -386,18 +431,41 @@ def report_page_sizes(server: Server, path: str) -> bytes:
     return plain.body
 
 
-def interleaved_medians(servers: list[Server], path: str, seconds: float, rounds: int,
-                        accept_gzip: bool) -> dict[str, float]:
-    """Median requests/s per server over ``rounds`` alternating wrk runs, after a short warm-up run each."""
+def interleaved_runs(servers: list[Server], path: str, seconds: float, rounds: int,
+                     accept_gzip: bool) -> dict[str, list[Run]]:
+    """``rounds`` wrk runs per server, alternating servers, after a short warm-up run each."""
     for server in servers:
         wrk(server.url(path), 1, accept_gzip)
-    results: dict[str, list[float]] = {server.name: [] for server in servers}
+    runs: dict[str, list[Run]] = {server.name: [] for server in servers}
     for _ in range(rounds):
         for server in servers:
-            results[server.name].append(wrk(server.url(path), seconds, accept_gzip))
-    for name, values in results.items():
-        figure(f"  {name} runs", " ".join(f"{value:,.0f}" for value in values))
-    return {name: statistics.median(values) for name, values in results.items()}
+            runs[server.name].append(measured_run(server, path, seconds, accept_gzip))
+    return runs
+
+
+def report_comparison(label: str, runs: dict[str, list[Run]]) -> None:
+    """Each run's figures, then landing/bare: of the median rates, per round, and of CPU time per request."""
+    landing, bare = runs["landing"], runs["bare"]
+    for name, values in runs.items():
+        figure(f"  {name} requests/s", " ".join(f"{run.rps:,.0f}" for run in values))
+        figure(f"  {name} server CPU us/request", " ".join(f"{run.cpu_us:.0f}" for run in values))
+    landing_rps, bare_rps = statistics.median(r.rps for r in landing), statistics.median(r.rps for r in bare)
+    ratio = landing_rps / bare_rps
+    figure("median requests/s landing / bare", f"{landing_rps:,.0f} / {bare_rps:,.0f}")
+    figure(f"ratio landing/bare ({label})", f"{ratio:.3f}", f"target >= {RATIO_TARGET:g}", ratio >= RATIO_TARGET)
+    per_round = statistics.median(a.rps / b.rps for a, b in zip(landing, bare))
+    figure("  median of per-round ratios", f"{per_round:.3f}")
+    cpu_ratio = statistics.median(r.cpu_us for r in bare) / statistics.median(r.cpu_us for r in landing)
+    figure("  CPU-time ratio bare/landing", f"{cpu_ratio:.3f}", "= rps ratio if CPU-bound")
+
+
+def report_background_load() -> None:
+    """Other work on the machine skews requests/s (not so much CPU time per request): say how much there is."""
+    busy = busy_cores()
+    figure("  cores busy before the runs (other work)", f"{busy:.2f} of {os.cpu_count()}")
+    if busy > 0.2:
+        print("  warning: the machine is busy with other work: requests/s are noisy; "
+              "the CPU-time ratio is the steadier figure", flush=True)
 
 
 def report_http(settings: Settings, snapshot: Snapshot, folder: Path, seconds: float, rounds: int) -> None:
@@ -411,7 +479,11 @@ def report_http(settings: Settings, snapshot: Snapshot, folder: Path, seconds: f
     try:
         landing = start_server("landing", landing_command(), site_environment(settings), folder)
         servers.append(landing)
-        wait_ready(landing, path)
+        wait_ready(landing, "/healthz")
+        started = time.perf_counter()
+        fetch(landing.url(path), timeout=READY_TIMEOUT_SECONDS)
+        figure("first landing page request (HTTP)", f"{(time.perf_counter() - started) * 1000:,.0f} ms",
+               "render + nearby index")
         body = report_page_sizes(landing, path)
         body_file = folder / "page.html"
         body_file.write_bytes(body)
@@ -419,14 +491,12 @@ def report_http(settings: Settings, snapshot: Snapshot, folder: Path, seconds: f
         servers.append(bare)
         wait_ready(bare, path)
         check_bare(bare, path, body)
-        figure("uvicorn options (from landing serve)", "", uvicorn_options_used(bare))
+        print(f"  uvicorn options of landing serve, used for both: {uvicorn_options_used(bare)}", flush=True)
         figure("server RSS after start: landing / bare", f"{landing.rss_mb():.0f} / {bare.rss_mb():.0f} MB")
         for label, accept_gzip in (("plain", False), ("gzip", True)):
-            print(f"  -- {label} clients (requests/s)", flush=True)
-            medians = interleaved_medians(servers, path, seconds, rounds, accept_gzip)
-            ratio = medians["landing"] / medians["bare"]
-            figure(f"median landing / bare ({label})", f"{medians['landing']:,.0f} / {medians['bare']:,.0f}")
-            figure(f"ratio landing/bare ({label})", f"{ratio:.3f}", f"target >= {RATIO_TARGET:g}", ratio >= RATIO_TARGET)
+            print(f"  -- {label} clients", flush=True)
+            report_background_load()
+            report_comparison(label, interleaved_runs(servers, path, seconds, rounds, accept_gzip))
         figure("server RSS after runs: landing / bare", f"{landing.rss_mb():.0f} / {bare.rss_mb():.0f} MB")
     finally:
         for server in servers:
@@ -460,12 +530,17 @@ def serve_bare(body_file: Path, path: str, port: int) -> None:
     real_run = uvicorn.run
 
     def run_bare(_app: Any, **options: Any) -> None:
-        print(f"uvicorn options: {options}", file=sys.stderr, flush=True)
+        shown = {name: ("{...}" if isinstance(value, dict) else value) for name, value in options.items()
+                 if name not in ("host", "port")}
+        access_log = "on" if options.get("access_log", True) else "off"
+        print(f"uvicorn options: {shown}, so uvicorn's access log is {access_log}", file=sys.stderr, flush=True)
         real_run(lambda: app, **options)  # a factory, so that factory=True keeps its meaning
 
-    uvicorn.run = run_bare
-    landing.snapshot.load_snapshot = lambda settings: None  # type: ignore[assignment, return-value]
-    sys.exit(cli.main(["serve", "--port", str(port)]))
+    def skip_load(*args: Any, **kwargs: Any) -> None:
+        """`landing serve` validates the site before serving: the bare server has none to validate."""
+
+    with mock.patch.object(uvicorn, "run", run_bare), mock.patch.object(landing.snapshot, "load_snapshot", skip_load):
+        sys.exit(cli.main(["serve", "--port", str(port)]))
 
 
 # -- command line --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import TypedDict
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from landing import web
@@ -65,7 +66,7 @@ def create_app(settings: Settings) -> Starlette:
         *admin_views.routes(),
         *web.routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(web.CachedPages, site=site)])
     app.state.site = site
     return app
 

@@ -54,7 +54,9 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     trusted = settings.trusted_proxies.strip()
     uvicorn.run("landing.app:app_from_env", factory=True, host=args.host, port=args.port, reload=args.reload,
                 workers=args.workers, log_level="info", server_header=False, log_config=log_config(),
-                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
+                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None,
+                # An access log would keep each visitor's address beside the treatment page they read.
+                access_log=False)
     return 0
 
 

@@ -35,8 +35,9 @@ class GridIndex(Generic[T]):
         for item in items:
             self.cells[self._key(*position(item))].append(item)
         self.size = len(items)
-        keys = self.cells.keys()
-        self.span = max((max(abs(a - c), abs(b - d)) for a, b in keys for c, d in (min(keys), max(keys))), default=0) + 1
+        rows = [row for row, _ in self.cells] or [0]
+        cols = [col for _, col in self.cells] or [0]
+        self.span = max(max(rows) - min(rows), max(cols) - min(cols)) + 1  # rings needed to cover every cell
 
     def _key(self, lat: float, lon: float) -> tuple[int, int]:
         return (math.floor(lat / self.cell), math.floor(lon / self.cell))

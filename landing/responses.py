@@ -116,41 +116,58 @@ class SplicedResponse(CachedResponse):
 
     The page around the slot is rendered and compressed once. Per request, the slot's bytes go between
     them: as plain bytes, or, for gzip, as a stored (uncompressed) deflate block between the two
-    precompressed halves, so a fresh token costs a join and a CRC, not a render or a compression.
+    precompressed halves, so a fresh token costs a join and a CRC, not a render or a compression. The
+    token changes once a second and most visits carry no attribution, so the last assembly is reused
+    while the slot's bytes stay the same.
     """
 
     __slots__ = ("slot", "prefix", "suffix", "deflated_prefix", "deflated_suffix", "prefix_crc", "plain_common",
-                 "gzip_common")
+                 "gzip_common", "_last_plain", "_last_gzip")
 
     def __init__(self, body: bytes, media_type: str, cache_control: str, slot: Callable[[Scope], bytes],
                  extra_headers: Iterable[tuple[bytes, bytes]] = PUBLIC_SECURITY_HEADERS) -> None:
-        super().__init__(body.replace(SLOT, b""), media_type, cache_control, extra_headers=extra_headers)
+        self.status = 200
         self.slot = slot
         self.prefix, _, self.suffix = body.partition(SLOT)
-        head = zlib.compressobj(9, zlib.DEFLATED, -15)
+        head = zlib.compressobj(6, zlib.DEFLATED, -15)
         # A full flush ends the first half on a byte boundary with no references past it.
         self.deflated_prefix = _GZIP_HEADER + head.compress(self.prefix) + head.flush(zlib.Z_FULL_FLUSH)
-        tail = zlib.compressobj(9, zlib.DEFLATED, -15)
+        tail = zlib.compressobj(6, zlib.DEFLATED, -15)
         self.deflated_suffix = tail.compress(self.suffix) + tail.flush(zlib.Z_FINISH)
         self.prefix_crc = zlib.crc32(self.prefix)
+        digest = hashlib.blake2b(self.prefix + self.suffix, digest_size=12).hexdigest()
+        self.etag = f'"{digest}"'.encode()
         # The body differs per request in the slot only, so the ETag is weak: same page, different token.
-        weak = b"W/" + self.etag
-        self.plain_common = [(k, v) for k, v in self.plain_headers if k not in (b"etag", b"content-length")] + [(b"etag", weak)]
-        self.gzip_common = [(k, v) for k, v in self.gzip_headers if k not in (b"etag", b"content-length")] + [(b"etag", weak)]
+        self.plain_common = [
+            (b"content-type", media_type.encode()),
+            (b"cache-control", cache_control.encode()),
+            (b"vary", b"Accept-Encoding"),
+            *extra_headers,
+            (b"etag", b"W/" + self.etag),
+        ]
+        self.gzip_common = [*self.plain_common, (b"content-encoding", b"gzip")]
         self.not_modified_headers = [(k, v) for k, v in self.plain_common if k in _KEPT_ON_304]
         self.gzip_not_modified_headers = [(k, v) for k, v in self.gzip_common if k in _KEPT_ON_304]
+        self._last_plain: tuple[bytes, list[tuple[bytes, bytes]], bytes] = (b"\0", [], b"")
+        self._last_gzip: tuple[bytes, list[tuple[bytes, bytes]], bytes] = (b"\0", [], b"")
 
     def assemble(self, scope: Scope, zipped: bool) -> tuple[list[tuple[bytes, bytes]], bytes]:
         middle = self.slot(scope)
+        last = self._last_gzip if zipped else self._last_plain
+        if last[0] == middle:
+            return last[1], last[2]
         if zipped:
             size = len(self.prefix) + len(middle) + len(self.suffix)
             crc = zlib.crc32(self.suffix, zlib.crc32(middle, self.prefix_crc))
-            stored = b"".join(_stored_blocks(middle))
-            body = b"".join((self.deflated_prefix, stored, self.deflated_suffix,
+            body = b"".join((self.deflated_prefix, *_stored_blocks(middle), self.deflated_suffix,
                              struct.pack("<II", crc, size & 0xFFFFFFFF)))
-            return [*self.gzip_common, (b"content-length", str(len(body)).encode())], body
-        body = b"".join((self.prefix, middle, self.suffix))
-        return [*self.plain_common, (b"content-length", str(len(body)).encode())], body
+            headers = [*self.gzip_common, (b"content-length", str(len(body)).encode())]
+            self._last_gzip = (middle, headers, body)
+        else:
+            body = b"".join((self.prefix, middle, self.suffix))
+            headers = [*self.plain_common, (b"content-length", str(len(body)).encode())]
+            self._last_plain = (middle, headers, body)
+        return headers, body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if_none_match = accept_encoding = b""

@@ -8,7 +8,7 @@ import time
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from landing.pages import Renderer
 from landing.responses import PUBLIC_SECURITY_HEADERS
@@ -19,6 +19,26 @@ NOT_FOUND_HEADERS = {
     "x-robots-tag": "noindex",
     **{name.decode(): value.decode() for name, value in PUBLIC_SECURITY_HEADERS},
 }
+
+
+class CachedPages:
+    """Middleware answering GET and HEAD of a page straight from the render cache, before routing.
+
+    A landing page is the hot path; matching it against every route first would cost more than
+    sending it. Anything that is not a known page goes on to the router as usual.
+    """
+
+    def __init__(self, app: ASGIApp, site: LiveSite) -> None:
+        self.app = app
+        self.site = site
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            response = self.site.current.renderer.response(scope["path"])
+            if response is not None:
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def live_site(request: Request) -> LiveSite:

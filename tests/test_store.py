@@ -91,7 +91,7 @@ async def test_migrations_are_recorded_and_applied_once(open_store: Opener) -> N
     store = await open_store()  # opening again must not fail or re-apply
     assert isinstance(store, SQLStore)
     applied = [row[0] for row in await store.fetch("SELECT name FROM schema_migrations ORDER BY name")]
-    assert applied == [name for name, _ in MIGRATIONS] == ["0001_leads_and_outbox", "0002_staff"]
+    assert applied == [name for name, _ in MIGRATIONS] == ["0001_leads_and_outbox", "0002_staff", "0003_leads_by_time_and_id"]
 
 
 async def test_notices_are_leased_so_two_workers_never_take_the_same_one(open_store: Opener) -> None:

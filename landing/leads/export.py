@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import operator
 from collections.abc import AsyncIterator, Iterable
 
 from landing.leads.model import Lead
@@ -15,19 +16,22 @@ EXPORT_COLUMNS = (
     "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "gclid", "msclkid", "fbclid",
     "landing_url", "referrer", "consent_version", "spam", "spam_reason",
 )
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = frozenset("=+-@\t\r")
 BOM = "\ufeff"
+_values = operator.attrgetter(*EXPORT_COLUMNS)
+_SPAM = EXPORT_COLUMNS.index("spam")
 
 
 def neutralize(value: str) -> str:
     """A cell a spreadsheet could read as a formula gets a leading apostrophe, which shows it as text."""
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+    return "'" + value if value and value[0] in _FORMULA_STARTS else value
 
 
 def export_row(lead: Lead) -> list[str]:
-    values = {column: getattr(lead, column) for column in EXPORT_COLUMNS}
-    values["spam"] = "yes" if lead.spam else "no"
-    return [neutralize(str(values[column])) for column in EXPORT_COLUMNS]
+    row: list[str] = list(_values(lead))
+    row[_SPAM] = "yes" if lead.spam else "no"
+    # Inlined neutralize(): this runs for every cell of a million-row export.
+    return ["'" + value if value and value[0] in _FORMULA_STARTS else value for value in row]
 
 
 def csv_lines(rows: Iterable[list[str]]) -> str:

@@ -91,3 +91,6 @@ MIGRATIONS.append(("0002_staff", [
     )""",
     "CREATE INDEX audit_log_by_time ON audit_log (at)",
 ]))
+
+# Newest-first lists and keyset-paged exports walk this index instead of sorting the table per page.
+MIGRATIONS.append(("0003_leads_by_time_and_id", ["CREATE INDEX leads_by_time_and_id ON leads (created_at, id)"]))

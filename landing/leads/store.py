@@ -163,8 +163,8 @@ class SQLStore:
             if after is None:
                 sql, page_args = f"{_LEAD_SELECT} WHERE {clause}", list(args)
             else:
-                sql = f"{_LEAD_SELECT} WHERE {clause} AND (created_at < ? OR (created_at = ? AND id < ?))"
-                page_args = [*args, after[0], after[0], after[1]]
+                sql = f"{_LEAD_SELECT} WHERE {clause} AND (created_at, id) < (?, ?)"
+                page_args = [*args, after[0], after[1]]
             rows = await self.fetch(f"{sql} ORDER BY created_at DESC, id DESC LIMIT ?", (*page_args, EXPORT_CHUNK))
             for row in rows:
                 yield lead_from_row(row)
@@ -309,10 +309,13 @@ def week_totals(days: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
     return sorted((week, office, n) for (week, office), n in totals.items())
 
 
+_SPAM = LEAD_COLUMNS.index("spam")
+
+
 def lead_from_row(row: Sequence[Any]) -> Lead:
-    values = dict(zip(LEAD_COLUMNS, tuple(row)))
-    values["spam"] = bool(values["spam"])
-    return Lead(**values)
+    values = list(row)
+    values[_SPAM] = bool(values[_SPAM])
+    return Lead(*values)
 
 
 _lead_values = operator.attrgetter(*LEAD_COLUMNS)  # astuple() deep-copies every field: 20x slower
