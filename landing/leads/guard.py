@@ -102,12 +102,19 @@ class Guards:
         pass
 
 
-# A sliding window in one sorted set per key, checked and counted atomically inside Redis.
-_SLIDING_WINDOW = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1] - ARGV[2])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
-redis.call('PEXPIRE', KEYS[1], math.ceil(ARGV[2] * 1000))
+# Sliding windows, one sorted set per key, checked and counted atomically inside Redis in one call:
+# KEYS are the windows; ARGV is now, member, then (window, limit) per key. 1 when every window has room.
+_SLIDING_WINDOWS = """
+local now, member = tonumber(ARGV[1]), ARGV[2]
+for i, key in ipairs(KEYS) do
+  local window, limit = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', key, 0, now - window)
+  if redis.call('ZCARD', key) >= limit then return 0 end
+end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, member)
+  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[1 + 2 * i]) * 1000))
+end
 return 1
 """
 
@@ -120,18 +127,15 @@ class RedisGuards:
         import redis.asyncio as redis
 
         self.redis = redis.from_url(url)
-        self.script = self.redis.register_script(_SLIDING_WINDOW)
-        self.limits = [("address:", per_address, per_address_window), ("all", global_burst, global_window)]
+        self.script = self.redis.register_script(_SLIDING_WINDOWS)
+        self.windows = [per_address_window, per_address, global_window, global_burst]
         self.prefix = prefix
 
     async def allow(self, client: str, now: float | None = None) -> bool:
         now = time.time() if now is None else now
+        keys = [f"{self.prefix}address:{client}", f"{self.prefix}all"]
         member = f"{now:.6f}:{secrets.token_hex(4)}"
-        for name, limit, window in self.limits:
-            key = self.prefix + (name + client if name.endswith(":") else name)
-            if not await self.script(keys=[key], args=[now, window, limit, member]):
-                return False
-        return True
+        return bool(await self.script(keys=keys, args=[now, member, *self.windows]))
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -28,7 +28,7 @@ MAX_RETRY_SECONDS = 3600.0
 
 
 class Mailer(Protocol):
-    async def send(self, message: EmailMessage) -> None: ...
+    async def send(self, notice: Notice, catalog: Catalog, sender: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,8 @@ class SMTPMailer:
     url: str
     timeout: float = 20.0
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, notice: Notice, catalog: Catalog, sender: str) -> None:
+        message = notice_email(notice, catalog, sender)
         parts = urlsplit(self.url)
         implicit_tls = parts.scheme == "smtps"
         await aiosmtplib.send(
@@ -56,8 +57,11 @@ class SMTPMailer:
 class LogMailer:
     """Without a mail server, say in the log that a notice would have gone out (it holds no personal data)."""
 
-    async def send(self, message: EmailMessage) -> None:
-        log.info("notification (no SMTP configured) to %s: %s", message["To"], message["Subject"])
+    async def send(self, notice: Notice, catalog: Catalog, sender: str) -> None:
+        # Not built as an email: that costs more than storing the lead did.
+        office = catalog.site.offices_by_id.get(notice.office)
+        log.info("notification (no SMTP configured) to %s: new enquiry %s for %s, %s",
+                 office.email if office else sender, notice.lead_id, notice.treatment, notice.town)
 
 
 def notice_email(notice: Notice, catalog: Catalog, sender: str) -> EmailMessage:
@@ -135,7 +139,7 @@ class Notifier:
     async def send(self, notice: Notice) -> bool:
         """Send one notice; on failure schedule its retry. True when it went out."""
         try:
-            await self.mailer.send(notice_email(notice, self.catalog(), self.sender))
+            await self.mailer.send(notice, self.catalog(), self.sender)
         except Exception as exc:  # noqa: BLE001 - any failure means: try again later
             _reraise_cancellation()
             delay = min(self.retry_seconds * 2 ** (notice.attempts - 1), MAX_RETRY_SECONDS)

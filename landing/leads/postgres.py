@@ -15,7 +15,7 @@ import asyncpg
 
 from landing.leads.migrations import MIGRATIONS
 from landing.leads.model import Lead, Notice, utc_in, utc_now
-from landing.leads.store import _INSERT_LEAD, _INSERT_NOTICE, SQLStore, StoreError, lead_row, notice_row
+from landing.leads.store import _INSERT_LEAD, SQLStore, StoreError, lead_row, notice_row
 
 _MIGRATION_LOCK = 7_246_101  # any constant: the advisory lock that serializes migrations across instances
 _CLAIM = ("UPDATE outbox SET claimed_until = ?, claimed_by = ?, attempts = attempts + 1 WHERE id IN ("
@@ -37,6 +37,14 @@ def _count(status: str) -> int:
     """'UPDATE 3' -> 3."""
     last = status.rsplit(" ", 1)[-1]
     return int(last) if last.isdigit() else 0
+
+
+# The lead and its notice in one statement (so one round trip), the notice reading the new lead's id.
+_ADD_WITH_NOTICE = numbered(
+    f"WITH lead AS ({_INSERT_LEAD} RETURNING id) "
+    "INSERT INTO outbox (id, lead_id, office, treatment, town, lead_created_at, next_attempt_at) "
+    "SELECT ?, lead.id, ?, ?, ?, ?, ? FROM lead"
+)
 
 
 class PostgresLeadStore(SQLStore):
@@ -83,7 +91,10 @@ class PostgresLeadStore(SQLStore):
         return [tuple(row) for row in rows]
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
-        return (await self.execute_many([(sql, args)]))[0]
+        try:
+            return _count(await self.pool.execute(numbered(sql), *args))  # one statement: its own transaction
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"could not write to the lead database ({type(exc).__name__})") from None
 
     async def execute_many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
         try:
@@ -94,19 +105,18 @@ class PostgresLeadStore(SQLStore):
 
     async def execute_returning(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
-            async with self.pool.acquire() as connection, connection.transaction():
-                return [tuple(row) for row in await connection.fetch(numbered(sql), *args)]
+            return [tuple(row) for row in await self.pool.fetch(numbered(sql), *args)]
         except asyncpg.PostgresError as exc:
             raise StoreError(f"could not write to the lead database ({type(exc).__name__})") from None
 
     async def add(self, lead: Lead, notify: bool) -> None:
-        # PostgreSQL commits concurrent transactions together (group commit), so one transaction per lead
-        # is both simple and fast; the commit has happened when this returns.
+        # One statement is one implicit transaction: committed when execute() returns, in one round trip.
+        # PostgreSQL commits concurrent ones together (group commit), so no batching is needed here.
+        sql = _ADD_WITH_NOTICE if notify else numbered(_INSERT_LEAD)
+        notice_id, _, *notice = notice_row(lead)
+        values = (*lead_row(lead), notice_id, *notice) if notify else lead_row(lead)
         try:
-            async with self.pool.acquire() as connection, connection.transaction():
-                await connection.execute(numbered(_INSERT_LEAD), *lead_row(lead))
-                if notify:
-                    await connection.execute(numbered(_INSERT_NOTICE), *notice_row(lead))
+            await self.pool.execute(sql, *values)
         except (asyncpg.PostgresError, OSError) as exc:
             raise StoreError(f"could not write to the lead database ({type(exc).__name__})") from None
 
