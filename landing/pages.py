@@ -19,7 +19,7 @@ from starlette.types import Scope
 from landing import structured_data
 from landing.catalog import Catalog, Hub, LandingPage
 from landing.leads.form import CONTACT_CHOICES, Submission
-from landing.responses import SLOT, CachedResponse, SplicedResponse
+from landing.responses import PUBLIC_SECURITY_HEADERS, SLOT, CachedResponse, SplicedResponse
 from landing.site import Office, Practice
 
 TITLE_LIMIT = 60
@@ -233,8 +233,17 @@ class Renderer:
     def _response(self, path: str) -> CachedResponse:
         body = self.render_path(path).encode()
         if self.form_fields is not None and SLOT in body:
-            return SplicedResponse(body, "text/html; charset=utf-8", self.cache_control, self.form_fields)
-        return CachedResponse(body.replace(SLOT, b""), "text/html; charset=utf-8", self.cache_control)
+            return SplicedResponse(body, "text/html; charset=utf-8", self.cache_control, self.form_fields,
+                                   extra_headers=self.security_headers)
+        return CachedResponse(body.replace(SLOT, b""), "text/html; charset=utf-8", self.cache_control,
+                              extra_headers=self.security_headers)
+
+    @functools.cached_property
+    def security_headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        """The public pages' security headers, with HSTS once the site is served over https."""
+        if self.catalog.base_url.startswith("https://"):
+            return (*PUBLIC_SECURITY_HEADERS, (b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+        return PUBLIC_SECURITY_HEADERS
 
     def render_path(self, path: str) -> str:
         if path == "/":

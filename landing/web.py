@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 
@@ -88,17 +89,25 @@ async def static_file(request: Request) -> ASGIApp:
 
 
 async def healthz(request: Request) -> Response:
+    """For load balancers: 200 when pages are loaded and the lead database answers, else 503."""
     site = live_site(request)
     catalog = site.current.catalog
+    try:
+        await asyncio.wait_for(request.state.leads.store.ping(), timeout=5)
+        database = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure is "not healthy", said by its kind only
+        database = f"unavailable ({type(exc).__name__})"
     return JSONResponse(
         {
-            "status": "ok",
+            "status": "ok" if database == "ok" else "unavailable",
+            "database": database,
             "pages": len(catalog.pages),
             "towns": len(catalog.locations),
             "treatments": len(catalog.hubs),
             "loaded_seconds_ago": round(time.time() - site.current.loaded_at, 1),
             "reload_error": site.last_error is not None,
         },
+        status_code=200 if database == "ok" else 503,
         headers={"cache-control": "no-store"},
     )
 

@@ -225,6 +225,13 @@ async def test_pages_carry_cdn_friendly_cache_headers(client: httpx.AsyncClient)
         assert response.headers["x-content-type-options"] == "nosniff"
 
 
+async def test_https_sites_ask_browsers_to_stay_on_https(make_client) -> None:  # type: ignore[no-untyped-def]
+    secure = await make_client()  # base URL https://pain.example.com
+    assert (await secure.get(LANDING)).headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+    plain = await make_client(base_url="http://127.0.0.1:8000")
+    assert "strict-transport-security" not in (await plain.get(LANDING)).headers
+
+
 async def test_css_is_fingerprinted_and_cached_for_a_year(client: httpx.AsyncClient) -> None:
     page = await get_page(client, LANDING)
     (stylesheet,) = page.all("link", rel="stylesheet")

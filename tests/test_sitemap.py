@@ -80,5 +80,7 @@ async def test_healthz_reports_the_loaded_site(client: httpx.AsyncClient) -> Non
     response = await client.get("/healthz")
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     body = response.json()
-    assert body["status"] == "ok" and body["pages"] == 18 and body["towns"] == 10 and body["treatments"] == 2
+    assert body["status"] == "ok" and body["database"] == "ok"
+    assert body["pages"] == 18 and body["towns"] == 10 and body["treatments"] == 2
     assert body["reload_error"] is False
+
