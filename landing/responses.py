@@ -102,9 +102,13 @@ class CachedResponse:
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
-        headers, body = (self.gzip_headers, self.gzipped) if zipped else (self.plain_headers, self.body)
+        headers, body = self.assemble(scope, zipped)
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+    def assemble(self, scope: Scope, zipped: bool) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        """The headers and body to send (subclasses build them per request)."""
+        return (self.gzip_headers, self.gzipped) if zipped else (self.plain_headers, self.body)
 
 
 SLOT = b"<!--landing:slot-->"
@@ -168,23 +172,6 @@ class SplicedResponse(CachedResponse):
             headers = [*self.plain_common, (b"content-length", str(len(body)).encode())]
             self._last_plain = (middle, headers, body)
         return headers, body
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if_none_match = accept_encoding = b""
-        for name, value in scope["headers"]:
-            if name == b"accept-encoding":
-                accept_encoding = value
-            elif name == b"if-none-match":
-                if_none_match = value
-        zipped = bool(accept_encoding) and accepts_gzip(accept_encoding)
-        if if_none_match and etag_matches(if_none_match, self.etag):
-            headers = self.gzip_not_modified_headers if zipped else self.not_modified_headers
-            await send({"type": "http.response.start", "status": 304, "headers": headers})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        headers, body = self.assemble(scope, zipped)
-        await send({"type": "http.response.start", "status": self.status, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
 
 def _stored_blocks(data: bytes) -> list[bytes]:

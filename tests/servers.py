@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -58,3 +59,12 @@ def stop(server: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait(timeout=10)
+
+
+async def until(check: Callable[[], bool], seconds: float = 30.0) -> None:
+    """Wait until ``check()`` is true, failing the test after ``seconds``."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"not true within {seconds} s")
+        await asyncio.sleep(0.05)

@@ -15,7 +15,7 @@ import pytest
 
 from tests.leads_helpers import valid_form
 from tests.mail import smtp_server
-from tests.servers import free_port, start_server, stop, wait_until_up
+from tests.servers import free_port, start_server, stop, until, wait_until_up
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
@@ -23,14 +23,6 @@ PASSWORD = "correct horse battery"
 
 def lead_ids(inbox) -> list[str]:  # type: ignore[no-untyped-def]
     return [re.search(r"/admin/leads/(\w+)", m.get_payload(decode=True).decode()).group(1) for m in inbox.messages]
-
-
-async def until(check, seconds: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"not true within {seconds} s")
-        await asyncio.sleep(0.1)
 
 
 @pytest.fixture

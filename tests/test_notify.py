@@ -10,14 +10,7 @@ import pytest
 from tests.conftest import ClientFactory
 from tests.leads_helpers import valid_form
 from tests.mail import free_port, smtp_server
-
-
-async def until(check, seconds: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"not true within {seconds} s")
-        await asyncio.sleep(0.05)
+from tests.servers import until
 
 
 async def send_lead(client: httpx.AsyncClient, **changes: str) -> None:
