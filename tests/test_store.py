@@ -202,3 +202,18 @@ async def test_users_sessions_throttling_and_audit(open_store: Opener) -> None:
     await store.audit("staff@example.com", "export", "office=barrington", 12)
     (entry,) = await other_instance.audit_log()
     assert (entry.actor, entry.action, entry.detail, entry.rows) == ("staff@example.com", "export", "office=barrington", 12)
+
+
+async def test_exports_page_through_every_row_even_with_equal_times(store: LeadStore,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import landing.leads.store as store_module
+
+    monkeypatch.setattr(store_module, "EXPORT_CHUNK", 2)  # many small pages instead of a million rows
+    same_moment = "2026-11-05T10:00:00.000000+00:00"
+    leads = [a_lead(name=f"P{n}", created_at=same_moment if n % 2 else f"2026-11-0{n // 2 + 1}T09:00:00.000000+00:00")
+             for n in range(7)]
+    for lead in leads:
+        await store.add(lead, notify=False)
+    names = [row[0] async for row in store.iter_rows(LeadFilter(), ["name"])]
+    assert sorted(names) == sorted(lead.name for lead in leads) and len(names) == 7
+    assert [lead.name async for lead in store.iter_leads(LeadFilter())] == names

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from landing.admin import auth
 from landing.errors import LandingError
-from landing.leads.export import csv_chunks
+from landing.leads.export import EXPORT_COLUMNS, csv_chunks
 from landing.leads.model import STATUSES, LeadFilter
 from landing.leads.store import LeadStore, store_for
 from landing.settings import Settings
@@ -124,7 +124,7 @@ def run_leads_export(args: argparse.Namespace, settings: Settings) -> int:
         rows = [0]
         target = args.output.open("wb") if args.output else sys.stdout.buffer
         try:
-            async for chunk in csv_chunks(store.iter_leads(lead_filter), rows):
+            async for chunk in csv_chunks(store.iter_rows(lead_filter, EXPORT_COLUMNS), rows):
                 target.write(chunk)
         finally:
             if args.output:

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from landing.admin import auth
 from landing.admin.chart import weekly_chart
 from landing.catalog import Catalog
-from landing.leads.export import csv_chunks
+from landing.leads.export import EXPORT_COLUMNS, csv_chunks
 from landing.leads.guard import client_hash
 from landing.leads.model import STATUSES, AuditEntry, Lead, LeadEvent, LeadFilter, Session
 from landing.leads.store import LeadStore
@@ -286,7 +286,7 @@ async def export_leads(request: Request, session: Session, form: dict[str, str])
 
     async def body() -> AsyncIterator[bytes]:
         try:
-            async for chunk in csv_chunks(leads.iter_leads(lead_filter), rows):
+            async for chunk in csv_chunks(leads.iter_rows(lead_filter, EXPORT_COLUMNS), rows):
                 yield chunk
         finally:
             await leads.audit(session.email, "export", detail, rows[0])

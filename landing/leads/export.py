@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import operator
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import Any
 
 from landing.leads.model import Lead
 
@@ -28,8 +29,13 @@ def neutralize(value: str) -> str:
 
 
 def export_row(lead: Lead) -> list[str]:
-    row: list[str] = list(_values(lead))
-    row[_SPAM] = "yes" if lead.spam else "no"
+    return export_values(_values(lead))
+
+
+def export_values(values: Sequence[Any]) -> list[str]:
+    """One CSV row from values in EXPORT_COLUMNS order (as a Lead or a database row holds them)."""
+    row = list(values)
+    row[_SPAM] = "yes" if row[_SPAM] else "no"
     # Inlined neutralize(): this runs for every cell of a million-row export.
     return ["'" + value if value and value[0] in _FORMULA_STARTS else value for value in row]
 
@@ -40,12 +46,16 @@ def csv_lines(rows: Iterable[list[str]]) -> str:
     return buffer.getvalue()
 
 
-async def csv_chunks(leads: AsyncIterator[Lead], counter: list[int] | None = None, chunk: int = 500) -> AsyncIterator[bytes]:
-    """The CSV in pieces: BOM and header first, then ``chunk`` rows at a time. ``counter[0]`` counts rows."""
+async def csv_chunks(rows: AsyncIterator[Sequence[Any]], counter: list[int] | None = None,
+                     chunk: int = 500) -> AsyncIterator[bytes]:
+    """The CSV in pieces: BOM and header first, then ``chunk`` rows at a time. ``counter[0]`` counts rows.
+
+    ``rows`` hold EXPORT_COLUMNS in order: ``store.iter_rows(filter, EXPORT_COLUMNS)``.
+    """
     yield (BOM + csv_lines([list(EXPORT_COLUMNS)])).encode("utf-8")
     pending: list[list[str]] = []
-    async for lead in leads:
-        pending.append(export_row(lead))
+    async for values in rows:
+        pending.append(export_values(values))
         if counter is not None:
             counter[0] += 1
         if len(pending) >= chunk:

@@ -52,6 +52,8 @@ class LeadStore(Protocol):
     async def count_leads(self, lead_filter: LeadFilter) -> int: ...
     def iter_leads(self, lead_filter: LeadFilter) -> AsyncIterator[Lead]:
         """Every matching lead, newest first, read in chunks so memory stays flat."""
+    def iter_rows(self, lead_filter: LeadFilter, columns: Sequence[str]) -> AsyncIterator[tuple[Any, ...]]:
+        """The same, as plain rows of ``columns`` (an export needs no Lead objects)."""
     async def weekly_counts(self, lead_filter: LeadFilter) -> list[tuple[str, str, int]]:
         """(first day of the ISO week, office, leads) for the matching leads."""
     async def set_status(self, lead_id: str, status: str, actor: str) -> bool: ...
@@ -155,23 +157,26 @@ class SQLStore:
         return int(row[0]) if row else 0
 
     async def iter_leads(self, lead_filter: LeadFilter) -> AsyncIterator[Lead]:
+        async for row in self.iter_rows(lead_filter, LEAD_COLUMNS):
+            yield lead_from_row(row)
+
+    async def iter_rows(self, lead_filter: LeadFilter, columns: Sequence[str]) -> AsyncIterator[tuple[Any, ...]]:
         # Keyset pagination: each chunk starts below the last one, so a million rows never sit in memory
         # and rows added during the export do not shift the pages.
         clause, args = where(lead_filter)
+        select = f"SELECT {', '.join(columns)}, created_at, id FROM leads WHERE {clause}"
         after: tuple[str, str] | None = None
         while True:
             if after is None:
-                sql, page_args = f"{_LEAD_SELECT} WHERE {clause}", list(args)
+                sql, page_args = select, list(args)
             else:
-                sql = f"{_LEAD_SELECT} WHERE {clause} AND (created_at, id) < (?, ?)"
-                page_args = [*args, after[0], after[1]]
+                sql, page_args = f"{select} AND (created_at, id) < (?, ?)", [*args, *after]
             rows = await self.fetch(f"{sql} ORDER BY created_at DESC, id DESC LIMIT ?", (*page_args, EXPORT_CHUNK))
             for row in rows:
-                yield lead_from_row(row)
+                yield row[:-2]
             if len(rows) < EXPORT_CHUNK:
                 return
-            last = lead_from_row(rows[-1])
-            after = (last.created_at, last.id)
+            after = (rows[-1][-2], rows[-1][-1])
 
     async def weekly_counts(self, lead_filter: LeadFilter) -> list[tuple[str, str, int]]:
         clause, args = where(lead_filter)
