@@ -21,6 +21,14 @@ _FORMULA_STARTS = frozenset("=+-@\t\r")
 BOM = "\ufeff"
 _values = operator.attrgetter(*EXPORT_COLUMNS)
 _SPAM = EXPORT_COLUMNS.index("spam")
+_PHONE = EXPORT_COLUMNS.index("phone")
+
+
+def us_phone(e164: str) -> str:
+    """+18475550142 -> (847) 555-0142: how staff dial it, and a cell no spreadsheet takes for a formula."""
+    if len(e164) == 12 and e164.startswith("+1") and e164[2:].isdigit():
+        return f"({e164[2:5]}) {e164[5:8]}-{e164[8:]}"
+    return e164
 
 
 def neutralize(value: str) -> str:
@@ -36,6 +44,7 @@ def export_values(values: Sequence[Any]) -> list[str]:
     """One CSV row from values in EXPORT_COLUMNS order (as a Lead or a database row holds them)."""
     row = list(values)
     row[_SPAM] = "yes" if row[_SPAM] else "no"
+    row[_PHONE] = us_phone(row[_PHONE])
     # Inlined neutralize(): this runs for every cell of a million-row export.
     return ["'" + value if value and value[0] in _FORMULA_STARTS else value for value in row]
 

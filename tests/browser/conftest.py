@@ -1,0 +1,186 @@
+"""Fixtures for the browser tests: the real `landing serve` on a free loopback port serving the project's own
+site, and Debian's Chromium driven by Playwright.
+
+Without Playwright or /usr/bin/chromium these tests skip, saying what is missing; with CI set they fail
+instead, because CI must provide every part (`.ci/run` installs Chromium; the test extras bring Playwright
+and axe-core).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser.parts import CHROMIUM, need, need_module
+from tests.leads_helpers import SECRET, valid_form
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+# This machine is root with no network: without these, Chromium refuses to start or waits on the network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+PHONE: dict[str, Any] = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
+                         "device_scale_factor": 1}
+DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
+STAFF_EMAIL, STAFF_PASSWORD = "front.desk@example.com", "a long staff password"
+REPORT: list[str] = []  # measurements worth reading after a run, printed at the end of pytest's output
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A running `landing serve` with the project's site, and its own database in a temporary folder."""
+
+    base_url: str
+    database: Path
+    env: dict[str, str]
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def landing(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        """The real command line, against the same database as the server."""
+        return subprocess.run([sys.executable, "-m", "landing", *args], input=stdin, capture_output=True, text=True,
+                              env=self.env, cwd=self.database.parent, timeout=60)
+
+    def send_lead(self, **changes: str) -> None:
+        """A lead posted as a form would post it, with a token served a minute ago (for the staff pages)."""
+        response = httpx.post(self.url("/leads"), data=valid_form(**changes), timeout=10)
+        assert response.status_code == 303, response.text
+
+    def leads(self) -> list[dict[str, Any]]:
+        """Every stored lead, oldest first, as the database holds it."""
+        with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True) as db:
+            db.row_factory = sqlite3.Row
+            return [dict(row) for row in db.execute("SELECT * FROM leads ORDER BY created_at")]
+
+
+def start_server(folder: Path) -> Iterator[Server]:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LANDING_")},
+        "LANDING_BASE_URL": base_url,
+        "LANDING_SITE_FILE": str(ROOT / "site.toml"),
+        "LANDING_LOCATIONS_FILE": str(ROOT / "locations.csv"),
+        "LANDING_TEMPLATES_DIR": str(ROOT / "templates"),
+        "LANDING_STATIC_DIR": str(ROOT / "static"),
+        "LANDING_DATABASE_URL": f"sqlite:///{folder / 'leads.sqlite3'}",
+        "LANDING_SECRET_KEY": SECRET,
+        "LANDING_RELOAD_INTERVAL": "0",
+        "LANDING_LEADS_PER_ADDRESS": "1000",
+    }
+    log = (folder / "server.log").open("wb")
+    server = subprocess.Popen([sys.executable, "-m", "landing", "serve", "--port", str(port)], cwd=folder, env=env,
+                              stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail("landing serve did not start:\n" + (folder / "server.log").read_text(errors="replace"))
+            time.sleep(0.1)
+        yield Server(base_url, folder / "leads.sqlite3", env)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One real server per test module."""
+    yield from start_server(tmp_path_factory.mktemp("server"))
+
+
+@pytest.fixture(scope="module")
+def staff_user(server: Server) -> tuple[str, str]:
+    """A staff account made the way an administrator makes one: `landing users add`, password on stdin."""
+    added = server.landing("users", "add", STAFF_EMAIL, stdin=STAFF_PASSWORD + "\n")
+    assert added.returncode == 0, added.stderr
+    return STAFF_EMAIL, STAFF_PASSWORD
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Any]:
+    """One Chromium for all browser tests."""
+    sync_api = need_module("playwright.sync_api", "Playwright (pip install -e '.[test]')")
+    need(CHROMIUM.exists(), f"Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does it)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def new_context(browser: Any) -> Iterator[Callable[..., Any]]:
+    """new_context(PHONE or DESKTOP, **options): a fresh browser context (its own cookies), closed after the test."""
+    contexts: list[Any] = []
+
+    def make(device: dict[str, Any], **options: Any) -> Any:
+        context = browser.new_context(**device, **options)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture(scope="package")
+def expect(browser: Any) -> Any:
+    """Playwright's web-first assertions (they wait for the page to get there)."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=10_000)  # a busy two-core CI machine is slower than a laptop
+    return expect
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """Where screenshots go for a person to look at after a run (ignored by git)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    REPORT.append(f"screenshots in {SCREENSHOTS}")
+    return SCREENSHOTS
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in REPORT:
+        terminalreporter.write_line(f"browser tests: {line}")
+
+
+def sign_in(page: Any, server: Server, email: str, password: str, path: str = "/admin/leads") -> None:
+    """Open a staff page, get sent to the sign-in form, fill it in as a person would, and land where asked."""
+    page.goto(server.url(path))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(server.url(path))
