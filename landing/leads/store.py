@@ -476,4 +476,4 @@ class SQLiteLeadStore(SQLStore):
         if self._reader is None:
             raise StoreError("the lead store is not open")
         async with self._reader.execute(sql, args) as cursor:
-            return [tuple(row) for row in await cursor.fetchall()]
+            return await cursor.fetchall()  # type: ignore[return-value]  # plain tuples: no row factory is set
