@@ -1,18 +1,48 @@
-"""`landing check`: load everything and render every page, so a marketer learns of problems before visitors do."""
+"""`landing check`: load everything and render every page, so a marketer learns of problems before visitors do.
+
+Besides the problems that stop the site (raised as one ConfigError), the check reports on page quality:
+how similar each landing page is to its closest sibling, which pages the quality gate holds back, and
+findings that do not stop the site but cost it in search (long titles, towns far from their office, a
+slug changed without an alias...). With ``--diff`` it previews what a changed locations.csv would do.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 import traceback
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
-from landing import structured_data
-from landing.errors import ConfigError
+from landing import quality, structured_data
+from landing.build import page_facts, read_manifest, site_fingerprint, town_record
+from landing.catalog import Catalog, LandingPage, SourceFiles, load_catalog
+from landing.errors import ConfigError, LandingError
+from landing.pages import own_names
 from landing.settings import Settings
 from landing.snapshot import load_snapshot
+
+SHOWN = 10  # pages listed per section of the text report (--json lists all)
+
+@dataclass(frozen=True)
+class QualityReport:
+    """What `landing check` says about page quality; nothing in it stops the site."""
+
+    similarity: dict[str, quality.Distribution]  # by treatment slug
+    pages: tuple[quality.Similar, ...]  # every landing page, most similar first
+    facts: dict[str, quality.PageFacts]  # by path
+    gate: float | None
+    held_back: frozenset[str]
+    findings: tuple[quality.Finding, ...]
+    slug_record: dict[str, list[str]]  # what the next check compares slugs with
+
+    def above(self, threshold: float) -> list[quality.Similar]:
+        return [page for page in self.pages if page.similarity > threshold]
 
 
 @dataclass(frozen=True)
@@ -20,6 +50,8 @@ class CheckReport:
     towns: int
     treatments: int
     pages: int
+    quality: QualityReport | None = None
+    catalog: Catalog | None = field(default=None, repr=False, compare=False)
 
     @property
     def summary(self) -> str:
@@ -27,12 +59,25 @@ class CheckReport:
         return f"ok: {self.towns} towns, {self.treatments} treatment{plural}, {self.pages} pages"
 
 
-def check_site(settings: Settings) -> CheckReport:
-    """Raise ConfigError with every problem found, or return what was checked."""
+def check_site(settings: Settings, previous_slugs: Mapping[str, Sequence[str]] | None = None) -> CheckReport:
+    """Raise ConfigError with every problem found, or return what was checked and the quality report.
+
+    ``previous_slugs`` is the record an earlier check left (town -> slugs), to report slug changes.
+    """
     snapshot = load_snapshot(settings)
     renderer = snapshot.renderer
     catalog = snapshot.catalog
+    nearby: dict[str, list[tuple[float, LandingPage]]] = {}
+
+    def remember_nearby(page: LandingPage) -> list[tuple[float, LandingPage]]:
+        found = nearby[page.path] = catalog.nearby(page)
+        return found
+
+    renderer.nearby_towns = remember_nearby  # the advice compares a page's nearby towns with its twin's
+    # With a gate, the renderer measured every page already; without, measure the pages rendered here.
+    meter = quality.SimilarityMeter() if catalog.site.quality.gate is None else None
     problems: dict[str, str] = {}  # one message per template or markup problem, not one per page
+    findings: list[quality.Finding] = []
     paths = ["/", *(hub.path for hub in catalog.hubs.values()), *catalog.pages]
     for path in paths:
         try:
@@ -43,6 +88,9 @@ def check_site(settings: Settings) -> CheckReport:
             continue
         for message in page_markup_problems(html, catalog.url(path)):
             problems.setdefault(message, f"{message} (first seen on {path})")
+        findings += quality.length_findings(path, *quality.head_texts(html))
+        if meter is not None and (page := catalog.pages.get(path)) is not None:
+            meter.add(page.treatment.slug, path, html, own_names(page), (page.treatment.name,))
     try:
         html = renderer.render_not_found("/no-such-page/")
     except jinja2.TemplateError as exc:
@@ -57,7 +105,252 @@ def check_site(settings: Settings) -> CheckReport:
         problems.setdefault(message, message)
     if problems:
         raise ConfigError(list(problems.values()))
-    return CheckReport(towns=len(catalog.locations), treatments=len(catalog.hubs), pages=len(catalog.pages))
+    measured = meter.results() if meter is not None else renderer.similarity
+    report = quality_report(catalog, measured, nearby, renderer.held_back, findings, source, settings,
+                            previous_slugs or {})
+    return CheckReport(towns=len(catalog.locations), treatments=len(catalog.hubs), pages=len(catalog.pages),
+                       quality=report, catalog=catalog)
+
+
+def quality_report(catalog: Catalog, measured: Mapping[str, quality.Measured],
+                   nearby: Mapping[str, list[tuple[float, LandingPage]]], held_back: frozenset[str],
+                   findings: list[quality.Finding], site_source: str, settings: Settings,
+                   previous_slugs: Mapping[str, Sequence[str]]) -> QualityReport:
+    facts = {path: quality.PageFacts(
+        path=path, place=page.location.place, line=page.location.line, intro=bool(page.location.intro),
+        county=bool(page.location.county), coordinates=page.location.has_coordinates, office=page.office.id,
+        nearby=tuple(other.path for _, other in nearby.get(path, ()))) for path, page in catalog.pages.items()}
+    pages = sorted(
+        (quality.Similar(path, found.twin, found.similarity,
+                         quality.advice(facts[path], facts[found.twin] if found.twin else None))
+         for path, found in measured.items()),
+        key=lambda page: (-page.similarity, page.path))
+    similarity = {slug: quality.distribution([measured[page.path].similarity for page in hub.pages])
+                  for slug, hub in catalog.hubs.items() if hub.pages}
+    towns = town_facts(catalog)
+    locations_file = settings.locations_file.name
+    site_file = settings.site_file.name
+    findings = findings + quality.town_findings(towns, locations_file, catalog.site.quality.max_office_miles)
+    empty = [(slug, _line_of(site_source, rf"""^\s*slug\s*=\s*["']{re.escape(slug)}["']"""))
+             for slug, hub in catalog.hubs.items() if not hub.pages]
+    findings += quality.empty_treatment_findings(empty, site_file)
+    findings += quality.slug_findings(towns, previous_slugs, locations_file, str(settings.check_record))
+    return QualityReport(similarity=similarity, pages=tuple(pages), facts=facts, gate=catalog.site.quality.gate,
+                         held_back=held_back, findings=tuple(findings),
+                         slug_record=quality.slug_record(towns, previous_slugs))
+
+
+def town_facts(catalog: Catalog) -> list[quality.TownFacts]:
+    """Each town with its serving office and distance (the same on all its pages)."""
+    first: dict[str, LandingPage] = {}
+    for page in catalog.pages.values():
+        first.setdefault(page.location.slug, page)
+    towns = []
+    for location in catalog.locations:
+        page = first.get(location.slug)
+        towns.append(quality.TownFacts(
+            key=quality.town_key(location.town, location.state), place=location.place, slug=location.slug,
+            aliases=location.aliases, line=location.line, coordinates=location.has_coordinates,
+            office=page.office.name if page else "", office_miles=page.distance_miles if page else None))
+    return towns
+
+
+def _line_of(source: str, pattern: str) -> int | None:
+    found = re.compile(pattern)
+    return next((number for number, line in enumerate(source.splitlines(), start=1) if found.search(line)), None)
+
+
+# -- the slug record ------------------------------------------------------------------------------------
+
+
+def read_slug_record(path: Path) -> dict[str, list[str]]:
+    """The slugs an earlier check saw, by town; none when there was no earlier check."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise LandingError(f"{path}: cannot read the record of the last check ({exc}); delete the file and "
+                           "run landing check again") from None
+    towns = data.get("towns", {}) if isinstance(data, dict) else {}
+    return {str(key): [str(slug) for slug in slugs] for key, slugs in towns.items() if isinstance(slugs, list)}
+
+
+def write_slug_record(path: Path, record: Mapping[str, Sequence[str]]) -> None:
+    from landing.build import write_atomically
+
+    text = json.dumps({"version": 1, "towns": record}, ensure_ascii=False, indent=1, sort_keys=True)
+    write_atomically(path, (text + "\n").encode())
+
+
+# -- previewing a change of locations.csv -----------------------------------------------------------------
+
+_FIELD_NAMES = {"town": "town name", "state": "state", "county": "county", "zip": "zip", "coordinates": "coordinates",
+                "intro": "intro", "office": "office", "distance_miles": "distance", "nearby": "nearby towns"}
+
+
+@dataclass(frozen=True)
+class Move:
+    """A town whose slug changes: its old pages need a 301 each to the new ones."""
+
+    place: str
+    old: str
+    new: str
+    redirects: tuple[tuple[str, str], ...]  # (old path, new path)
+    aliased: bool  # the new file lists the old slug in 'aliases', so the 301s are there
+
+
+@dataclass(frozen=True)
+class SiteDiff:
+    against: str
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    changed: tuple[tuple[str, tuple[str, ...]], ...]  # path, what changed
+    moves: tuple[Move, ...]
+    site_changed: bool = False  # site.toml, templates or static files differ too: every page changes
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "against": self.against, "added": list(self.added), "removed": list(self.removed),
+            "changed": [{"path": path, "fields": list(fields)} for path, fields in self.changed],
+            "slug_changes": [{"town": move.place, "old": move.old, "new": move.new, "aliased": move.aliased,
+                              "redirects": [{"from": old, "to": new} for old, new in move.redirects]}
+                             for move in self.moves],
+            "site_changed": self.site_changed,
+        }
+
+
+def compare_pages(against: str, old_pages: Mapping[str, Mapping[str, Any]], old_towns: Mapping[str, Mapping[str, Any]],
+                  new_pages: Mapping[str, Mapping[str, Any]], new_towns: Mapping[str, Mapping[str, Any]],
+                  site_changed: bool = False) -> SiteDiff:
+    """Pages added, removed and changed, and towns moved to a new slug, from each side's page facts."""
+    moves = []
+    moved_paths: set[str] = set()
+    for key, town in sorted(new_towns.items()):
+        before = old_towns.get(key)
+        if before is None or before["slug"] == town["slug"]:
+            continue
+        redirects = tuple(sorted((path, path.replace(f"/{before['slug']}/", f"/{town['slug']}/"))
+                                 for path in old_pages if path.endswith(f"/{before['slug']}/")))
+        redirects = tuple((old, new) for old, new in redirects if new in new_pages)
+        moved_paths.update(path for pair in redirects for path in pair)
+        moves.append(Move(town["place"], before["slug"], town["slug"], redirects, before["slug"] in town["aliases"]))
+    added = tuple(path for path in new_pages if path not in old_pages and path not in moved_paths)
+    removed = tuple(path for path in old_pages if path not in new_pages and path not in moved_paths)
+    changed = []
+    for path, facts in new_pages.items():
+        before = old_pages.get(path)
+        if before is not None and before != facts:
+            fields = tuple(_FIELD_NAMES.get(name, name) for name in facts if before.get(name) != facts.get(name))
+            changed.append((path, fields))
+    return SiteDiff(against, added, removed, tuple(changed), tuple(moves), site_changed)
+
+
+def diff_site(settings: Settings, against: Path, catalog: Catalog | None = None) -> SiteDiff:
+    """What replacing ``against`` (an older locations.csv, or the folder of an earlier `landing build`) with the
+    current files changes. ``catalog``: the current one, if already loaded."""
+    catalog = catalog or load_catalog(SourceFiles(settings.site_file, settings.locations_file, settings.templates_dir),
+                                      settings.base_url)
+    new_pages = {path: page_facts(page, catalog.nearby(page)) for path, page in catalog.pages.items()}
+    new_towns = town_record(catalog.locations)
+    if against.is_dir():
+        manifest = read_manifest(against)
+        if manifest is None:
+            raise LandingError(f"{against} holds no record of a landing build (.landing-build.json); give the "
+                               "folder a build was made into, or an older locations.csv")
+        return compare_pages(str(against), manifest["pages"], manifest["towns"], new_pages, new_towns,
+                             site_changed=manifest.get("site") != site_fingerprint(settings))
+    old = load_catalog(SourceFiles(settings.site_file, against, settings.templates_dir), settings.base_url)
+    old_pages = {path: page_facts(page, old.nearby(page)) for path, page in old.pages.items()}
+    return compare_pages(str(against), old_pages, town_record(old.locations), new_pages, new_towns)
+
+
+# -- the text report ----------------------------------------------------------------------------------------
+
+
+def quality_text(report: QualityReport, locations_file: str, shown: int = SHOWN) -> str:
+    lines = ["Similarity to the closest sibling page (visible text as 5-word shingles, the page's own town, state "
+             "and treatment names left out):"]
+    for slug, found in report.similarity.items():
+        lines.append(f"  {slug}: {found.pages:,} page{'s' if found.pages != 1 else ''}, median {found.median:.3f}, "
+                     f"90th percentile {found.p90:.3f}, max {found.max:.3f}")
+    if report.pages:
+        lines.append("Most similar pages, and what would make each one its own:")
+        for page in report.pages[:shown]:
+            lines.append(similar_line(page, report.facts, locations_file))
+    if report.gate is None:
+        lines.append("Quality gate: off (add [quality] with gate = 0.9 to site.toml to serve pages more similar than "
+                     "that noindex and leave them out of the sitemap)")
+    else:
+        held = [page for page in report.pages if page.path in report.held_back]
+        lines.append(f"Quality gate (gate = {report.gate:g} in site.toml's [quality]): {len(held):,} of "
+                     f"{len(report.pages):,} pages held back (noindex, follow; not in the sitemap) until they get "
+                     "local content" + (":" if held else ""))
+        lines += [similar_line(page, report.facts, locations_file) for page in held[:shown]]
+        if len(held) > shown:
+            lines.append(f"  ... and {len(held) - shown:,} more (landing check --json lists them all)")
+    if report.findings:
+        lines.append("Other findings:")
+        lines += [f"  {finding.message}" for finding in report.findings[:shown * 5]]
+        if len(report.findings) > shown * 5:
+            lines.append(f"  ... and {len(report.findings) - shown * 5:,} more (landing check --json lists them all)")
+    else:
+        lines.append("Other findings: none")
+    return "\n".join(lines)
+
+
+def similar_line(page: quality.Similar, facts: Mapping[str, quality.PageFacts], locations_file: str) -> str:
+    own = facts[page.path]
+    twin = f"; twin {page.twin}" if page.twin else ""
+    advice = f": {', '.join(page.advice)}" if page.advice else ""
+    return f"  {page.similarity:.3f}  {page.path} ({locations_file}:{own.line}){twin}{advice}"
+
+
+def diff_text(diff: SiteDiff, shown: int = SHOWN * 2) -> str:
+    lines = [f"Compared with {diff.against}:"]
+    if diff.site_changed:
+        lines.append("  site.toml, the templates or the static files changed since that build: every page changes")
+
+    def section(one: str, many: str, items: Sequence[str]) -> None:
+        lines.append(f"  {len(items):,} {one if len(items) == 1 else many}" + (":" if items else ""))
+        lines.extend(f"    {item}" for item in items[:shown])
+        if len(items) > shown:
+            lines.append(f"    ... and {len(items) - shown:,} more (--json lists them all)")
+
+    section("page added", "pages added", diff.added)
+    section("page removed (it will answer 404)", "pages removed (they will answer 404)", diff.removed)
+    section("page changed", "pages changed", [f"{path}: {', '.join(fields)}" for path, fields in diff.changed])
+    moves = []
+    for move in diff.moves:
+        needs = ("the old pages answer 301 through its aliases" if move.aliased else
+                 f"add '{move.old}' to its aliases so the old pages answer 301")
+        moves.append(f"{move.place}: {move.old} -> {move.new}: {needs}: "
+                     + ", ".join(f"{old} -> {new}" for old, new in move.redirects))
+    section("town with a new slug", "towns with a new slug", moves)
+    return "\n".join(lines)
+
+
+def report_json(report: CheckReport, max_similarity: float | None = None, diff: SiteDiff | None = None) -> dict[str, Any]:
+    found = report.quality
+    assert found is not None
+    data: dict[str, Any] = {
+        "ok": True, "towns": report.towns, "treatments": report.treatments, "pages": report.pages,
+        "similarity": {slug: {"pages": d.pages, "median": round(d.median, 4), "p90": round(d.p90, 4),
+                              "max": round(d.max, 4)} for slug, d in found.similarity.items()},
+        "gate": found.gate,
+        "held_back": sorted(found.held_back),
+        "pages_by_similarity": [{"path": page.path, "twin": page.twin, "similarity": round(page.similarity, 4),
+                                 "held_back": page.path in found.held_back, "advice": list(page.advice)}
+                                for page in found.pages],
+        "findings": [{"kind": f.kind, "subject": f.subject, "message": f.message} for f in found.findings],
+    }
+    if max_similarity is not None:
+        data["max_similarity"] = {"threshold": max_similarity,
+                                  "above": [page.path for page in found.above(max_similarity)]}
+        data["ok"] = not data["max_similarity"]["above"]
+    if diff is not None:
+        data["diff"] = diff.as_json()
+    return data
 
 
 def page_markup_problems(html: str, url: str | None = None) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from landing.errors import ConfigError, LandingError
@@ -22,9 +22,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.set_defaults(run=run_serve)
 
-    check = commands.add_parser("check", help="validate site.toml, templates and locations.csv; render every page")
+    check = commands.add_parser("check", help="validate site.toml, templates and locations.csv; render every page; "
+                                "report on page quality")
     check.add_argument("--locations", type=Path, help="check this CSV instead of LANDING_LOCATIONS_FILE")
+    check.add_argument("--max-similarity", type=similarity_threshold, metavar="SHARE",
+                       help="exit non-zero when a page is more similar than this (0-1) to a sibling, e.g. 0.8")
+    check.add_argument("--json", action="store_true", help="print the whole report as JSON on standard output")
+    check.add_argument("--diff", type=Path, metavar="OLD",
+                       help="list the pages an older locations.csv (or the folder of a landing build) has that "
+                            "the current files add, remove and change, and the 301s a changed slug needs")
+    check.add_argument("--map", type=Path, metavar="FILE.svg", help="write the coverage map (towns by office) as SVG")
     check.set_defaults(run=run_check)
+
+    build = commands.add_parser("build", help="write the whole site as static files into OUT_DIR")
+    build.add_argument("out", type=Path, metavar="OUT_DIR", help="folder to write into (new, or an earlier build's)")
+    build.add_argument("--quiet", action="store_true", help="no progress bar and no summary (problems still print)")
+    build.set_defaults(run=run_build)
 
     from landing.admin.commands import add_staff_commands  # users and leads: the staff side
 
@@ -71,11 +84,77 @@ def log_config() -> dict[str, object]:
     return config
 
 
+def similarity_threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share between 0 and 1 (e.g. 0.8 for 80%)")
+    return value
+
+
 def run_check(args: argparse.Namespace, settings: Settings) -> int:
-    from landing.check import check_site
+    import json
+
+    from landing import check
+    from landing.coverage import coverage_svg
 
     if args.locations:
         settings = settings.replace(locations_file=args.locations)
-    report = check_site(settings)
+    try:
+        report = check.check_site(settings, check.read_slug_record(settings.check_record))
+    except ConfigError as exc:
+        if not args.json:
+            raise
+        print(json.dumps({"ok": False, "problems": exc.problems}, indent=1, ensure_ascii=False))
+        return 1
+    found = report.quality
+    assert found is not None and report.catalog is not None
+    diff = check.diff_site(settings, args.diff, report.catalog) if args.diff else None
+    if args.map:
+        args.map.write_text(coverage_svg(report.catalog, found.held_back), encoding="utf-8")
+    if not args.locations:  # a proposed CSV is compared with the record, but does not become it
+        check.write_slug_record(settings.check_record, found.slug_record)
+    above = found.above(args.max_similarity) if args.max_similarity is not None else []
+    if args.json:
+        print(json.dumps(check.report_json(report, args.max_similarity, diff), indent=1, ensure_ascii=False))
+        return 1 if above else 0
+    # The ok line alone on standard output, as scripts read it; the report is advice, on standard error.
     print(report.summary)
+    print(check.quality_text(found, settings.locations_file.name), file=sys.stderr)
+    if args.map:
+        print(f"coverage map written to {args.map}", file=sys.stderr)
+    if diff is not None:
+        print(check.diff_text(diff))
+    if above:
+        print(f"{len(above):,} page{'s are' if len(above) != 1 else ' is'} more similar than {args.max_similarity:g} "
+              f"to a sibling (--max-similarity {args.max_similarity:g}): give {'them' if len(above) != 1 else 'it'} "
+              "local content (an intro, the county, coordinates); the most similar are listed above",
+              file=sys.stderr)
+    return 1 if above else 0
+
+
+def run_build(args: argparse.Namespace, settings: Settings) -> int:
+    from landing.build import build_site
+
+    bars = []
+
+    def progress(total: int) -> Callable[[int], object]:
+        from tqdm import tqdm
+
+        # disable=None: no bar when standard error is not a terminal (a log file, CI).
+        bar = tqdm(total=total, unit="file", disable=None, file=sys.stderr, dynamic_ncols=True, leave=False)
+        bars.append(bar)
+        return bar.update
+
+    try:
+        result = build_site(settings, args.out, progress=None if args.quiet else progress)
+    finally:
+        for bar in bars:
+            bar.close()
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if not args.quiet:
+        print(result.summary)
     return 0

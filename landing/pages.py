@@ -16,7 +16,7 @@ import jinja2
 from markupsafe import Markup
 from starlette.types import Scope
 
-from landing import structured_data
+from landing import quality, sitemap, structured_data
 from landing.catalog import Catalog, Hub, LandingPage
 from landing.leads.form import CONTACT_CHOICES, Submission
 from landing.responses import PUBLIC_SECURITY_HEADERS, SLOT, CachedResponse, SplicedResponse
@@ -144,6 +144,12 @@ def page_title(subject: str, practice: Practice) -> str:
     return f"{subject} | {practice.short_name}"
 
 
+def own_names(page: LandingPage) -> tuple[str, ...]:
+    """The names taken out of a page's text before it is compared with its siblings."""
+    location = page.location
+    return quality.own_names(location.town, location.state, location.state_name, page.treatment.name)
+
+
 def landing_description(page: LandingPage) -> str:
     place = page.location.place
     if page.office_in_town:
@@ -203,13 +209,26 @@ class Renderer:
     """Renders the pages of one catalog snapshot, keeping the most recently used ones ready to send."""
 
     def __init__(self, catalog: Catalog, templates: Path, assets: StaticAssets, *, cache_size: int = 2000,
-                 cache_seconds: int = 600, form_fields: Callable[[Scope], bytes] | None = None) -> None:
+                 cache_seconds: int = 600, form_fields: Callable[[Scope], bytes] | None = None,
+                 form_action: str = "/leads") -> None:
         self.catalog = catalog
         self.form_fields = form_fields
+        self.form_action = form_action  # a static build posts to the running service's absolute /leads
+        # Replaceable so that a build can keep what it computes per page (it records each page's facts).
+        self.nearby_towns: Callable[[LandingPage], list[tuple[float, LandingPage]]] = catalog.nearby
         self.assets = assets
         self.env = make_environment(templates)
         self.cache_control = f"public, max-age={cache_seconds}, stale-while-revalidate=86400"
         self._cached = functools.lru_cache(maxsize=cache_size)(self._response)
+        # The quality gate: measured once per snapshot, before any page is served, so that a page is never
+        # served indexable and then not. Off (no cost) unless site.toml has [quality] gate.
+        self.similarity: dict[str, quality.Measured] = {}
+        self.held_back: frozenset[str] = frozenset()
+        gate = catalog.site.quality.gate
+        if gate is not None:
+            self.similarity = self.measure_similarity()
+            self.held_back = frozenset(path for path, found in self.similarity.items() if found.similarity > gate)
+            sitemap.hold_back(catalog, self.held_back)
 
     # -- finding pages -------------------------------------------------------------------------
 
@@ -290,11 +309,13 @@ class Renderer:
         return self.render("hub.html", HubContext(self.catalog, meta, crumbs, self.assets, graph, hub=hub))
 
     def landing_context(self, page: LandingPage, form: Submission | None = None,
-                        form_slot: Markup = Markup(SLOT.decode())) -> LandingContext:
+                        form_slot: Markup = Markup(SLOT.decode()), *, graph: bool = True) -> LandingContext:
+        """The page's template context; ``graph=False`` skips the JSON-LD, for rendering <main> only."""
         meta = Meta(
             title=page_title(page.name, self.catalog.site.practice),
             description=landing_description(page),
             canonical=self.catalog.url(page.path),
+            robots="noindex, follow" if page.path in self.held_back else "index, follow",
             og_type="article",
         )
         crumbs = (
@@ -302,10 +323,24 @@ class Renderer:
             Crumb(page.treatment.name, self.catalog.url(f"/{page.treatment.slug}/")),
             Crumb(page.location.place, self.catalog.url(page.path)),
         )
-        nearby = tuple((round(miles), other) for miles, other in self.catalog.nearby(page))
-        graph = structured_data.landing_graph(self.catalog, page, meta, crumbs)
-        return LandingContext(self.catalog, meta, crumbs, self.assets, graph, page=page, nearby=nearby, form=form,
-                              form_slot=form_slot)
+        nearby = tuple((round(miles), other) for miles, other in self.nearby_towns(page))
+        nodes = structured_data.landing_graph(self.catalog, page, meta, crumbs) if graph else {}
+        return LandingContext(self.catalog, meta, crumbs, self.assets, nodes, page=page, nearby=nearby, form=form,
+                              form_slot=form_slot, form_action=self.form_action)
+
+    def render_main(self, page: LandingPage) -> str:
+        """Only what a landing page puts in <main>, which is what the quality measure reads: the same
+        template and context as the whole page, without the cost of <head> and its JSON-LD."""
+        template = self.env.get_template("landing.html")
+        context = template.new_context(template_vars(self.landing_context(page, graph=False)))
+        return "".join(template.blocks["main"](context))
+
+    def measure_similarity(self) -> dict[str, quality.Measured]:
+        """Each landing page's most similar sibling (same treatment), by the visible text of its <main>."""
+        meter = quality.SimilarityMeter()
+        for page in self.catalog.pages.values():
+            meter.add(page.treatment.slug, page.path, self.render_main(page), own_names(page), (page.treatment.name,))
+        return meter.results()
 
     def render_landing(self, page: LandingPage, form: Submission | None = None,
                        form_slot: Markup = Markup(SLOT.decode())) -> str:

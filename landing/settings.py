@@ -47,6 +47,14 @@ class Settings:
                                         "(client addresses for rate limits); empty: none")
     notify_lease_seconds: float = _setting(120.0, "How long a worker may hold a notification before another "
                                                   "worker may send it (after a crash)")
+    # landing build (static pages) and landing check (page quality)
+    lead_url: str | None = _setting(None, "Absolute address of the running service's /leads, e.g. "
+                                          "https://pain.example.com/leads, that the lead forms of a static build "
+                                          "(landing build) post to; when unset, the base URL's /leads")
+    build_form_days: int = _setting(30, "At least how many days the lead forms of a static build are accepted (up "
+                                        "to a week more, so a rebuild in the same week rewrites only changed pages)")
+    check_record: Path = _setting(Path(".landing-check.json"), "Where landing check remembers each town's slugs, "
+                                                               "to report a slug changed without an alias")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

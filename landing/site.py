@@ -126,6 +126,19 @@ class Consent:
     version: str
 
 
+DEFAULT_MAX_OFFICE_MILES = 50.0
+
+
+@dataclass(frozen=True, slots=True)
+class Quality:
+    """site.toml's optional [quality] table: the quality gate and what `landing check` reports."""
+
+    # Pages more similar than this (0-1) to a sibling page are served noindex and left out of the
+    # sitemap; None: no gate (the default).
+    gate: float | None = None
+    max_office_miles: float = DEFAULT_MAX_OFFICE_MILES  # farther than this, `landing check` reports a town
+
+
 @dataclass(frozen=True, slots=True)
 class Site:
     practice: Practice
@@ -133,6 +146,7 @@ class Site:
     treatments: tuple[Treatment, ...]
     reviewer: Reviewer
     consent: Consent = Consent(DEFAULT_CONSENT, DEFAULT_CONSENT_VERSION)
+    quality: Quality = Quality()
     offices_by_id: dict[str, Office] = field(default_factory=dict, compare=False)
     treatments_by_slug: dict[str, Treatment] = field(default_factory=dict, compare=False)
 
@@ -208,13 +222,33 @@ class _Reader:
         self.unique([t.slug for t in treatments], "treatments", "slug")
         reviewer = self.reviewer(data.get("reviewer"))
         consent = self.consent(data.get("consent", {}), practice)
+        quality = self.quality(data.get("quality", {}))
         if not offices:
             self.problem(None, "no offices: add at least one [[offices]] table")
         if not treatments:
             self.problem(None, "no treatments: add at least one [[treatments]] table")
         if self.problems:
             return None
-        return Site(practice=practice, offices=offices, treatments=treatments, reviewer=reviewer, consent=consent)
+        return Site(practice=practice, offices=offices, treatments=treatments, reviewer=reviewer, consent=consent,
+                    quality=quality)
+
+    def quality(self, table: Any) -> Quality:
+        if not isinstance(table, dict):
+            self.problem("[quality]", "[quality] must be a table, e.g. [quality] with gate = 0.8 on the next line")
+            return Quality()
+        for key in sorted(table.keys() - {"gate", "max_office_miles"}):
+            self.problem(("[quality]", key), f"[quality]: unknown key '{key}' (known: gate, max_office_miles)")
+        gate = table.get("gate")
+        if gate is not None and (isinstance(gate, bool) or not isinstance(gate, (int, float)) or not 0 < gate < 1):
+            self.problem(("[quality]", "gate"), f"[quality]: gate = {gate!r} must be a number between 0 and 1 without "
+                         "quotes, e.g. gate = 0.8 (pages more similar than that to a sibling are held back)")
+            gate = None
+        miles = table.get("max_office_miles", DEFAULT_MAX_OFFICE_MILES)
+        if isinstance(miles, bool) or not isinstance(miles, (int, float)) or miles <= 0:
+            self.problem(("[quality]", "max_office_miles"), f"[quality]: max_office_miles = {miles!r} must be a "
+                         "number of miles above 0 without quotes, e.g. max_office_miles = 50")
+            miles = DEFAULT_MAX_OFFICE_MILES
+        return Quality(gate=None if gate is None else float(gate), max_office_miles=float(miles))
 
     def consent(self, table: Any, practice: Practice) -> Consent:
         if not isinstance(table, dict):

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import time
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
+from itsdangerous import BadSignature, SignatureExpired, Signer, TimestampSigner
 
 MIN_SECONDS = 3.0  # faster than this, nobody has read the page and typed their details
 MAX_SECONDS = 24 * 60 * 60
+WEEK_SECONDS = 7 * 24 * 60 * 60
+BUILD_PREFIX = "build."  # a static build's token: "build.<valid until, Unix time>.<signature>"
 
 
 class TokenVerdict(Enum):
@@ -26,6 +29,7 @@ class TokenVerdict(Enum):
     FORGED = "token signature invalid"
     TOO_FAST = "submitted less than 3 seconds after the form was served"
     EXPIRED = "form older than a day"
+    BUILD_EXPIRED = "static page's form past its expiry"
 
 
 class FormTokens:
@@ -33,6 +37,9 @@ class FormTokens:
 
     def __init__(self, secret: str) -> None:
         self.signer = TimestampSigner(secret, salt="landing.lead-form")
+        # Static pages (landing build) carry a token signed at build time. Its own salt: neither kind of
+        # token can pass for the other.
+        self.build_signer = Signer(secret, salt="landing.lead-form.build")
         self._second = -1
         self._token = b""
 
@@ -43,9 +50,22 @@ class FormTokens:
             self._token, self._second = self.signer.sign(b"lead"), second
         return self._token
 
+    def issue_build(self, days: int, now: float | None = None) -> bytes:
+        """The token of every form of a static build made ``now``, accepted for at least ``days`` days.
+
+        A page built in advance cannot say when it was opened, so this token carries only an expiry,
+        rounded up to the end of a week: builds in the same week carry the same token, and a rebuild
+        rewrites only the pages whose content changed.
+        """
+        now = time.time() if now is None else now
+        until = math.ceil((now + days * 24 * 60 * 60) / WEEK_SECONDS) * WEEK_SECONDS
+        return self.build_signer.sign(f"{BUILD_PREFIX}{until}".encode())
+
     def verify(self, token: str, now: float | None = None) -> TokenVerdict:
         if not token:
             return TokenVerdict.MISSING
+        if token.startswith(BUILD_PREFIX):
+            return self._verify_build(token, time.time() if now is None else now)
         try:
             _, issued = self.signer.unsign(token, max_age=MAX_SECONDS, return_timestamp=True)
         except SignatureExpired:
@@ -56,6 +76,17 @@ class FormTokens:
         if age < MIN_SECONDS:
             return TokenVerdict.TOO_FAST
         return TokenVerdict.OK
+
+
+    def _verify_build(self, token: str, now: float) -> TokenVerdict:
+        """A static build's token: signed by us and not past its expiry. It cannot tell how long the form
+        was open (no 3-second check), so the honeypot and the rate limits carry more of the load."""
+        try:
+            value = self.build_signer.unsign(token).decode()
+            until = int(value.removeprefix(BUILD_PREFIX))
+        except (BadSignature, UnicodeDecodeError, ValueError):
+            return TokenVerdict.FORGED
+        return TokenVerdict.BUILD_EXPIRED if now > until else TokenVerdict.OK
 
 
 def client_hash(secret: str, address: str) -> str:

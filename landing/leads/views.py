@@ -129,6 +129,10 @@ async def submit_lead(request: Request) -> Response:
     if verdict is TokenVerdict.EXPIRED and submission.ok:
         submission.errors["form"] = ("This form was open for more than a day. Please check your details and send "
                                      "it again.")
+    elif verdict is TokenVerdict.BUILD_EXPIRED and submission.ok:
+        # A static copy of the page that was not rebuilt in time: the page shown again is the service's own.
+        submission.errors["form"] = ("This copy of the page is out of date. Please check your details and send "
+                                     "them again.")
     if not submission.ok or page is None:
         if page is None:
             return message(renderer, 422, "This page has moved",

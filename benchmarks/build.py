@@ -1,0 +1,164 @@
+"""Static build and page-quality benchmarks for `landing`, at 25,000 towns.
+
+On a site generated like benchmarks/pages.py's (the example site's site.toml, templates and static files,
+and a locations.csv of N towns spread over the US, fixed random seed), it measures:
+
+1. `landing build` into an empty folder: pages per second (wall clock and CPU time of this process, one
+   core) and the output's size (target >= 1,500 pages/s);
+2. a rebuild with nothing changed (files written: 0) and with one town's intro changed;
+3. the similarity report: rendering every page, then shingling every page's <main> and finding each
+   one's closest sibling, timed apart; and `landing check` as a whole (target: similarity < 60 s);
+4. the quality gate's cost when the site loads ([quality] gate in site.toml).
+
+It prints figures and never fails on them. The machine's load is printed first: on a shared machine the
+CPU-time figures are the steadier ones. Run from the project root:
+
+    /work/venv/bin/python benchmarks/build.py            # 25,000 towns
+    /work/venv/bin/python benchmarks/build.py --quick    # 2,000 towns
+    /work/venv/bin/python benchmarks/build.py --towns 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+for folder in (ROOT, ROOT / "benchmarks"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))  # `python benchmarks/build.py` puts only benchmarks/ on the path
+
+from pages import generate_site  # noqa: E402  (benchmarks/pages.py: the same generated site)
+
+from landing import quality  # noqa: E402
+from landing.build import build_site  # noqa: E402
+from landing.check import check_site  # noqa: E402
+from landing.pages import own_names  # noqa: E402
+from landing.settings import Settings  # noqa: E402
+from landing.snapshot import load_snapshot  # noqa: E402
+
+RATE_TARGET = 1500.0  # pages per second, one core
+SIMILARITY_TARGET_SECONDS = 60.0
+
+
+def heading(title: str) -> None:
+    print(f"\n== {title}", flush=True)
+
+
+def figure(label: str, value: str, target: str = "", ok: bool | None = None) -> None:
+    verdict = "" if ok is None else ("ok" if ok else "MISSED")
+    print(f"  {label:<44} {value:>16}   {target:<18} {verdict}".rstrip(), flush=True)
+
+
+def timed(action: Callable[[], Any]) -> tuple[float, float, Any]:
+    """(wall seconds, CPU seconds of this process, result)."""
+    gc.collect()
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = action()
+    return time.perf_counter() - wall, time.process_time() - cpu, result
+
+
+def folder_size(folder: Path) -> tuple[int, int]:
+    files = [path for path in folder.rglob("*") if path.is_file()]
+    return len(files), sum(path.stat().st_size for path in files)
+
+
+def machine() -> None:
+    heading("Machine")
+    load = os.getloadavg()
+    figure("cores / load average (1, 5 min)", f"{os.cpu_count()} / {load[0]:.1f}, {load[1]:.1f}")
+    _, cpu, _ = timed(lambda: sum(range(10_000_000)))
+    figure("reference: sum(range(10**7))", f"{cpu:.3f} s CPU", "an idle 3 GHz core: ~0.15 s")
+
+
+def report_build(settings: Settings, out: Path) -> None:
+    heading("landing build")
+    wall, cpu, result = timed(lambda: build_site(settings, out))
+    files, size = folder_size(out)
+    figure("pages", f"{result.pages:,}")
+    figure("cold build, wall clock", f"{wall:.1f} s", f"{result.pages / wall:,.0f} pages/s")
+    figure("cold build, CPU time", f"{cpu:.1f} s", f"target >= {RATE_TARGET:,.0f} pages/s")
+    figure("  pages per CPU second", f"{result.pages / cpu:,.0f}", f"target >= {RATE_TARGET:,.0f}", result.pages / cpu >= RATE_TARGET)
+    figure("output", f"{files:,} files", f"{size / 1_048_576:,.1f} MiB")
+    figure("  per landing page", f"{size / result.pages / 1024:.1f} KiB")
+    wall, cpu, again = timed(lambda: build_site(settings, out))
+    figure("rebuild, nothing changed", f"{wall:.1f} s", f"{again.written} files written")
+    csv = settings.locations_file
+    rows = csv.read_text().splitlines()
+    rows[1] = "Renamed " + rows[1]  # a new name and slug: its page moves, and the pages listing it change
+    csv.write_text("\n".join(rows) + "\n")
+    wall, cpu, changed = timed(lambda: build_site(settings, out))
+    figure("rebuild, one town renamed", f"{wall:.1f} s", f"{changed.written} written, {changed.removed} removed")
+
+
+def report_similarity(settings: Settings) -> None:
+    heading("Similarity report (landing check)")
+    snapshot = load_snapshot(settings)
+    renderer, catalog = snapshot.renderer, snapshot.catalog
+    pages = list(catalog.pages.values())
+    renderer.render_path(pages[0].path)  # compiles the templates and builds the nearby index: not timed
+    wall, cpu, rendered = timed(lambda: [renderer.render_path(page.path) for page in pages])
+    figure("render every page (as check does)", f"{cpu:.1f} s CPU", f"{len(pages) / cpu:,.0f} pages/s")
+
+    def shingle(rendered: list[str]) -> quality.SimilarityMeter:
+        meter = quality.SimilarityMeter()
+        for page, html in zip(pages, rendered):
+            meter.add(page.treatment.slug, page.path, html, own_names(page), (page.treatment.name,))
+        return meter
+
+    _, shingling, meter = timed(lambda: shingle(rendered))
+    rendered.clear()  # 25,000 pages of HTML: let them go before timing the rest
+    figure("shingle every page's <main>", f"{shingling:.1f} s CPU", f"{shingling / len(pages) * 1000:.2f} ms/page")
+    _, nearest, results = timed(meter.results)
+    figure("find every page's closest sibling", f"{nearest:.1f} s CPU")
+    figure("similarity, shingles + siblings", f"{shingling + nearest:.1f} s CPU",
+           f"target < {SIMILARITY_TARGET_SECONDS:g} s", shingling + nearest < SIMILARITY_TARGET_SECONDS)
+    found = quality.distribution([measured.similarity for measured in results.values()])
+    figure("distribution: median / p90 / max", f"{found.median:.3f} / {found.p90:.3f} / {found.max:.3f}")
+    wall, cpu, report = timed(lambda: check_site(settings))
+    figure("landing check, everything", f"{cpu:.1f} s CPU", f"wall {wall:.1f} s")
+
+
+def report_gate(settings: Settings) -> None:
+    heading("Quality gate: measuring when the site loads")
+    plain, _, _ = timed(lambda: load_snapshot(settings))
+    site = settings.site_file.read_text()
+    settings.site_file.write_text(site + "\n[quality]\ngate = 0.96\n")
+    try:
+        wall, cpu, snapshot = timed(lambda: load_snapshot(settings))
+    finally:
+        settings.site_file.write_text(site)
+    renderer = snapshot.renderer
+    figure("load without a gate", f"{plain:.1f} s")
+    figure("load with gate = 0.96", f"{wall:.1f} s", f"CPU {cpu:.1f} s")
+    figure("  pages held back", f"{len(renderer.held_back):,} of {len(snapshot.catalog.pages):,}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--towns", type=int, help="towns in the generated locations.csv (default 25000; 2000 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run on 2,000 towns")
+    parser.add_argument("--skip-check", action="store_true", help="skip the similarity report and the gate")
+    args = parser.parse_args()
+    towns = args.towns or (2000 if args.quick else 25_000)
+    machine()
+    with tempfile.TemporaryDirectory(prefix="landing-build-bench-") as tmp:
+        folder = Path(tmp)
+        settings = generate_site(folder / "site", towns).replace(secret_key="benchmark-secret")
+        heading(f"Site: {towns:,} generated towns in {folder}")
+        report_build(settings, folder / "public")
+        if not args.skip_check:
+            report_similarity(settings)
+            report_gate(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,354 @@
+"""`landing build OUT_DIR`: the whole site as static files, for any static host or CDN.
+
+The pages are the service's own renders (same templates, same markup), with two differences: the lead
+form posts to the running service's absolute /leads (LANDING_LEAD_URL), and the form's per-visitor
+fields are replaced by one token signed at build time (see FormTokens.issue_build).
+
+Rebuilding is cheap for the host: a file whose bytes did not change is not written again (its mtime and
+ETag stay), every file is written to a temporary name and renamed over the old one (a visitor gets the
+old page or the new one, never half of one), and files a previous build made that the site no longer
+has are removed. What was built is recorded in OUT_DIR/.landing-build.json, which `landing check
+--diff OUT_DIR` compares a changed locations.csv against.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from landing.catalog import Catalog, LandingPage
+from landing.errors import LandingError
+from landing.leads.form import hidden_fields
+from landing.leads.guard import FormTokens
+from landing.locations import Location
+from landing.pages import Renderer
+from landing.quality import town_key
+from landing.responses import SLOT
+from landing.settings import Settings, resolve_secret
+from landing.sitemap import robots_txt, sitemap_files
+from landing.snapshot import load_snapshot, source_files
+
+MANIFEST = ".landing-build.json"
+MANIFEST_VERSION = 1
+
+
+# -- what a page is made of (recorded per build, compared by `landing check --diff`) --------------------
+
+
+def page_facts(page: LandingPage, nearby: list[tuple[float, LandingPage]]) -> dict[str, Any]:
+    """What a landing page shows that comes from locations.csv: two pages with equal facts render alike
+    (with the same site.toml and templates). Never the town's notes: those are not published."""
+    location = page.location
+    return {
+        "town": location.town,
+        "state": location.state,
+        "county": location.county,
+        "zip": location.zip,
+        "coordinates": [location.latitude, location.longitude] if location.has_coordinates else None,
+        "intro": location.intro,
+        "office": page.office.id,
+        "distance_miles": page.distance_miles,
+        "nearby": [[other.path, other.location.place, round(miles)] for miles, other in nearby],
+    }
+
+
+def page_inputs(facts: dict[str, Any], held_back: bool) -> str:
+    """A hash of everything a landing page's bytes depend on besides the build's own inputs (build_key)."""
+    return content_hash(json.dumps([facts, held_back], ensure_ascii=False, sort_keys=True).encode())
+
+
+def build_key(settings: Settings, base_url: str, form_action: str, token: bytes) -> str:
+    """A hash of what every page depends on: site.toml, templates, static files, this program, the base URL,
+    where forms post and their token. Equal keys and equal page inputs mean equal bytes: no need to render."""
+    code = sorted(Path(__file__).resolve().parent.rglob("*.py"))
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (site_fingerprint(settings), base_url, form_action, token.decode()):
+        digest.update(part.encode() + b"\0")
+    for path in code:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def town_record(locations: tuple[Location, ...]) -> dict[str, dict[str, Any]]:
+    """Each town's slug and aliases, by its identity across edits (town and state)."""
+    return {town_key(location.town, location.state): {"place": location.place, "slug": location.slug,
+                                                        "aliases": list(location.aliases)}
+            for location in locations}
+
+
+def site_fingerprint(settings: Settings) -> str:
+    """A hash of everything but locations.csv that pages are made from: site.toml, templates, static files."""
+    digest = hashlib.blake2b(digest_size=16)
+    files = source_files(settings)
+    inputs = [files.site, *(path for path in files.inputs() if path not in (files.site, files.locations))]
+    if settings.static_dir.is_dir():
+        inputs += sorted(path for path in settings.static_dir.rglob("*") if path.is_file())
+    for path in inputs:
+        digest.update(str(path.name).encode() + b"\0")
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            pass
+    return digest.hexdigest()
+
+
+# -- writing --------------------------------------------------------------------------------------------
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+@dataclass
+class Writer:
+    """Writes files under ``root`` atomically, skipping those whose bytes a previous build already wrote."""
+
+    root: Path
+    previous: dict[str, dict[str, Any]]  # relative path -> {"hash", "size", "mtime_ns"} from the last build
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    written: int = 0
+    unchanged: int = 0
+    size: int = 0
+    _folders: set[Path] = field(default_factory=set)
+
+    def put(self, relative: str, data: bytes) -> None:
+        path = self.root / relative
+        digest = content_hash(data)
+        self.size += len(data)
+        if self._unchanged(relative, path, digest, data):
+            self.unchanged += 1
+            self.files[relative] = self.previous.get(relative) or self._entry(path, digest, len(data))
+            return
+        folder = path.parent
+        if folder not in self._folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._folders.add(folder)
+        mtime_ns = write_atomically(path, data)
+        self.written += 1
+        self.files[relative] = {"hash": digest, "size": len(data), "mtime_ns": mtime_ns}
+
+    def keep(self, relative: str) -> bool:
+        """Leave a file as the previous build wrote it, if it is there untouched; False if it is not."""
+        known = self.previous.get(relative)
+        if known is None:
+            return False
+        try:
+            stat = (self.root / relative).stat()
+        except OSError:
+            return False
+        if (stat.st_size, stat.st_mtime_ns) != (known["size"], known["mtime_ns"]):
+            return False
+        self.files[relative] = known
+        self.unchanged += 1
+        self.size += known["size"]
+        return True
+
+    def _unchanged(self, relative: str, path: Path, digest: str, data: bytes) -> bool:
+        known = self.previous.get(relative)
+        try:
+            stat = path.stat()
+        except OSError:
+            return False
+        if known is not None:
+            # The same bytes as last time, and the file untouched since (else it is put right).
+            return bool(known["hash"] == digest and known["size"] == stat.st_size and known["mtime_ns"] == stat.st_mtime_ns)
+        # No record (a first build over a folder, or a lost record): compare the bytes themselves.
+        return stat.st_size == len(data) and path.read_bytes() == data
+
+    @staticmethod
+    def _entry(path: Path, digest: str, size: int) -> dict[str, Any]:
+        stat = path.stat()
+        return {"hash": digest, "size": size, "mtime_ns": stat.st_mtime_ns}
+
+    def remove_stale(self) -> int:
+        """Delete what the previous build wrote and this one did not: never a file it did not make."""
+        removed = 0
+        for relative in sorted(self.previous.keys() - self.files.keys()):
+            path = self.root / relative
+            try:
+                path.unlink()
+                removed += 1
+            except FileNotFoundError:
+                continue
+            for folder in path.parents:  # folders left empty go too (a removed town's page folder)
+                if folder == self.root or not folder.is_relative_to(self.root):
+                    break
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+        return removed
+
+
+def write_atomically(path: Path, data: bytes) -> int:
+    """Write to a temporary file beside ``path``, then rename it over ``path``: readers see old or new.
+    Returns the file's modification time (ns), which the rename keeps."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as file:
+            file.write(data)
+            file.flush()
+            mtime_ns = os.fstat(file.fileno()).st_mtime_ns
+        os.replace(temporary, path)
+        return mtime_ns
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The record of the build in ``folder``, or None if there is none (or it cannot be read)."""
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
+        return None
+    return data
+
+
+# -- the build ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    out: Path
+    pages: int  # landing pages
+    files: int
+    written: int
+    unchanged: int
+    removed: int
+    size: int  # bytes of every file of the build
+    seconds: float
+    held_back: int  # pages the quality gate holds back (noindex, not in the sitemap)
+    lead_url: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def summary(self) -> str:
+        rate = self.pages / self.seconds if self.seconds else 0.0
+        held = f", {self.held_back:,} held back by the quality gate" if self.held_back else ""
+        return (f"built {self.pages:,} pages ({self.files:,} files, {self.size / 1_048_576:.1f} MB) into {self.out} "
+                f"in {self.seconds:.1f} s ({rate:,.0f} pages/s): {self.written:,} written, {self.unchanged:,} "
+                f"unchanged, {self.removed:,} removed{held}; forms post to {self.lead_url}")
+
+
+def lead_url(settings: Settings, catalog: Catalog) -> str:
+    """Where the static pages' forms post: LANDING_LEAD_URL, else the base URL's /leads."""
+    url = settings.lead_url or catalog.url("/leads")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise LandingError(f"LANDING_LEAD_URL={url!r} must be an absolute address of the running service's "
+                           "/leads, e.g. https://pain.example.com/leads")
+    return url
+
+
+def build_site(settings: Settings, out: Path, *, now: float | None = None,
+               progress: Callable[[int], Callable[[int], object]] | None = None) -> BuildResult:
+    """Build the site into ``out``. ``progress(total)`` returns a callable told of each finished file."""
+    started = time.perf_counter()
+    now = time.time() if now is None else now
+    previous = read_manifest(out)
+    if previous is None and out.is_dir() and any(out.iterdir()):
+        raise LandingError(f"{out} is not empty and holds no {MANIFEST} from an earlier build: build into a new "
+                           "or empty folder (landing build removes files it made before, so it keeps to its own)")
+    if settings.build_form_days < 1:
+        raise LandingError(f"LANDING_BUILD_FORM_DAYS={settings.build_form_days} must be at least 1 (days the static "
+                           "pages' forms are accepted; e.g. 30, and rebuild more often than that)")
+    snapshot = load_snapshot(settings)
+    catalog, renderer = snapshot.catalog, snapshot.renderer
+    renderer.form_action = lead_url(settings, catalog)
+    warnings = []
+    if not settings.secret_key:
+        warnings.append("LANDING_SECRET_KEY is not set: the forms are signed with this folder's development "
+                        "secret, and a service with another secret will file every static lead as spam (set "
+                        "LANDING_SECRET_KEY to the service's)")
+    token = FormTokens(resolve_secret(settings)).issue_build(settings.build_form_days, now)
+    slot = hidden_fields(token, {})  # no campaign attribution: a static page has no request to read it from
+    nearby: dict[str, list[tuple[float, LandingPage]]] = {}
+
+    def nearby_towns(page: LandingPage) -> list[tuple[float, LandingPage]]:
+        if page.path not in nearby:
+            nearby[page.path] = catalog.nearby(page)
+        return nearby[page.path]
+
+    renderer.nearby_towns = nearby_towns  # computed once per page: for its facts, and for its render if needed
+    key = build_key(settings, catalog.base_url, renderer.form_action, token)
+    same_build = previous is not None and previous.get("key") == key
+    known_inputs: dict[str, str] = previous.get("inputs", {}) if previous and same_build else {}
+    facts: dict[str, dict[str, Any]] = {}
+    inputs: dict[str, str] = {}
+    plan = list(outputs(catalog, renderer, slot))
+    writer = Writer(out, (previous or {}).get("files", {}))
+    out.mkdir(parents=True, exist_ok=True)
+    advance = progress(len(plan)) if progress else None
+    for relative, make, page in plan:
+        if page is not None:
+            facts[page.path] = page_facts(page, nearby_towns(page))
+            inputs[page.path] = page_inputs(facts[page.path], page.path in renderer.held_back)
+        # A page whose inputs are those of the file the last build left is not even rendered again.
+        if page is None or known_inputs.get(page.path) != inputs[page.path] or not writer.keep(relative):
+            writer.put(relative, make())
+        if advance:
+            advance(1)
+    removed = writer.remove_stale()
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "built_at": dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat(timespec="seconds"),
+        "base_url": catalog.base_url,
+        "site": site_fingerprint(settings),
+        "key": key,
+        "towns": town_record(catalog.locations),
+        "pages": facts,
+        "inputs": inputs,
+        "files": writer.files,
+    }
+    write_atomically(out / MANIFEST, json.dumps(manifest, ensure_ascii=False, separators=(",", ":")).encode())
+    return BuildResult(out=out, pages=len(catalog.pages), files=len(writer.files), written=writer.written,
+                       unchanged=writer.unchanged, removed=removed, size=writer.size,
+                       seconds=time.perf_counter() - started, held_back=len(renderer.held_back),
+                       lead_url=renderer.form_action, warnings=tuple(warnings))
+
+
+Output = tuple[str, Callable[[], bytes], LandingPage | None]  # relative path, its bytes, the landing page it is
+
+
+def outputs(catalog: Catalog, renderer: Renderer, slot: bytes) -> Iterator[Output]:
+    """Every file, in an order in which nothing links to a file not yet written: stylesheets and images,
+    then pages, then the sitemaps that list them."""
+    for fingerprinted, response in renderer.assets.responses.items():
+        yield f"static/{fingerprinted}", lambda body=response.body: body, None
+    for path, page in catalog.pages.items():
+        yield (f"{path.strip('/')}/index.html",
+               lambda path=path: renderer.render_path(path).encode().replace(SLOT, slot), page)
+    for hub in catalog.hubs.values():
+        yield f"{hub.path.strip('/')}/index.html", lambda path=hub.path: renderer.render_path(path).encode(), None
+    yield "index.html", lambda: renderer.render_path("/").encode(), None
+    yield "404.html", lambda: renderer.render_not_found("/").encode(), None
+    for old, new in catalog.redirects.items():
+        if old not in catalog.pages:
+            yield f"{old.strip('/')}/index.html", lambda new=new: moved_page(catalog.url(new)), None
+    for path, body in sitemap_files(catalog).items():
+        yield path.lstrip("/"), lambda body=body: body, None
+    yield "robots.txt", lambda: robots_txt(catalog), None
+
+
+def moved_page(url: str) -> bytes:
+    """A town's former address on a static host, which cannot answer 301: a page search engines and
+    browsers follow at once to the current one (and which is never indexed itself)."""
+    link = escape(url, quote=True)
+    return (
+        '<!doctype html>\n<html lang="en-US">\n<head>\n<meta charset="utf-8">\n<title>This page has moved</title>\n'
+        f'<meta name="robots" content="noindex, follow">\n<link rel="canonical" href="{link}">\n'
+        f'<meta http-equiv="refresh" content="0; url={link}">\n</head>\n<body>\n'
+        f'<p>This page has moved to <a href="{link}">{link}</a>.</p>\n</body>\n</html>\n'
+    ).encode()
