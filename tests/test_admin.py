@@ -23,7 +23,7 @@ from tests.html import Page
 from tests.leads_helpers import a_lead
 
 EMAIL, PASSWORD = "staff@example.com", "correct horse battery"
-ADMIN_PAGES = ["/admin/leads", "/admin/audit", "/admin/leads/some-id"]
+ADMIN_PAGES = ["/admin/leads", "/admin/audit", "/admin/leads/some-id", "/admin/coverage"]
 
 
 async def seed(settings: Settings, *leads: object, users: tuple[tuple[str, str], ...] = ((EMAIL, PASSWORD),)) -> None:
@@ -325,3 +325,14 @@ async def test_every_export_is_in_the_audit_log(staff) -> None:  # type: ignore[
     row = Page(html).text_of("td")
     assert row[1:] == ["staff@example.com", "export", "office=crystal-lake", "2"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row[0])
+
+
+async def test_the_coverage_map_is_drawn_for_staff_only(staff, client: httpx.AsyncClient) -> None:  # type: ignore[no-untyped-def]
+    assert (await client.get("/admin/coverage.svg")).status_code == 401
+    signed_in = await staff()
+    page = Page((await signed_in.get("/admin/coverage")).text)
+    assert page.all("img", src="/admin/coverage.svg")
+    svg = await signed_in.get("/admin/coverage.svg")
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert svg.text.lstrip().startswith("<svg") and "<script" not in svg.text
+    assert "Barrington office" in svg.text and "Crystal Lake office" in svg.text

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from landing.admin import auth
 from landing.admin.chart import weekly_chart
 from landing.catalog import Catalog
+from landing.coverage import coverage_svg
 from landing.leads.export import EXPORT_COLUMNS, csv_chunks
 from landing.leads.guard import client_hash
 from landing.leads.model import STATUSES, AuditEntry, Lead, LeadEvent, LeadFilter, Session
@@ -301,6 +302,17 @@ async def audit_page(request: Request, session: Session, form: dict[str, str]) -
     return render(request, "admin/audit.html", "Audit log", session, entries=entries)
 
 
+async def coverage_page(request: Request, session: Session, form: dict[str, str]) -> Response:
+    return render(request, "admin/coverage.html", "Coverage map", session)
+
+
+async def coverage_map(request: Request, session: Session, form: dict[str, str]) -> Response:
+    """Towns as dots coloured by serving office, hollow where the quality gate holds a page back."""
+    snapshot = site(request).current
+    svg = coverage_svg(snapshot.catalog, snapshot.renderer.held_back)
+    return Response(svg, media_type="image/svg+xml", headers=admin_headers(request))
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/admin/", home, name="admin_home"),
@@ -313,4 +325,6 @@ def routes() -> list[BaseRoute]:
         Route("/admin/leads/{lead_id}", staff_only(lead_detail), name="lead_detail"),
         Route("/admin/leads/{lead_id}/status", staff_only(change_status), methods=["POST"], name="change_status"),
         Route("/admin/audit", staff_only(audit_page), name="audit_log"),
+        Route("/admin/coverage", staff_only(coverage_page), name="coverage_page"),
+        Route("/admin/coverage.svg", staff_only(coverage_map, download=True), name="coverage_map"),
     ]
