@@ -36,6 +36,16 @@ def site_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def in_site(site_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run commands from the site folder, as a marketer would, with default file names and no LANDING_*."""
+    monkeypatch.chdir(site_dir)
+    for name in list(os.environ):
+        if name.startswith("LANDING_"):
+            monkeypatch.delenv(name)
+    return site_dir
+
+
+@pytest.fixture
 def locations_csv(site_dir: Path) -> Path:
     return site_dir / "locations.csv"
 

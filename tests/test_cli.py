@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -14,16 +13,6 @@ from pathlib import Path
 import pytest
 
 from landing.cli import main
-
-
-@pytest.fixture
-def in_site(site_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run commands from the site folder, as a marketer would, with default file names."""
-    monkeypatch.chdir(site_dir)
-    for name in list(os.environ):
-        if name.startswith("LANDING_"):
-            monkeypatch.delenv(name)
-    return site_dir
 
 
 def test_check_prints_one_ok_line(in_site: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import random
 import shutil
 from pathlib import Path
@@ -138,15 +137,6 @@ def test_the_advice_says_what_would_make_a_page_its_own() -> None:
 
 
 # -- landing check's report ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def in_site(site_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(site_dir)
-    for name in list(os.environ):
-        if name.startswith("LANDING_"):
-            monkeypatch.delenv(name)
-    return site_dir
 
 
 def add_quality(site_dir: Path, text: str) -> None:

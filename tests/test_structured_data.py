@@ -8,7 +8,6 @@ import datetime as dt
 import html as html_lib
 import io
 import json
-import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -575,16 +574,6 @@ def test_a_reviewer_without_a_name_and_a_treatment_without_faq_are_reported(cata
         f"site.toml:{treatment}: treatment 'nerve-blocks': no FAQ, so its pages have no "
         "FAQPage markup (add [[treatments.faqs]] with question and answer below it)",
     ]
-
-
-@pytest.fixture
-def in_site(site_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run `landing` from the site folder with default file names, as a marketer would."""
-    monkeypatch.chdir(site_dir)
-    for name in list(os.environ):
-        if name.startswith("LANDING_"):
-            monkeypatch.delenv(name)
-    return site_dir
 
 
 def test_landing_check_fails_with_the_line_of_an_office_without_hours(in_site: Path,
