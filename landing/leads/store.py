@@ -164,7 +164,8 @@ class SQLStore:
         # Keyset pagination: each chunk starts below the last one, so a million rows never sit in memory
         # and rows added during the export do not shift the pages.
         clause, args = where(lead_filter)
-        select = f"SELECT {', '.join(columns)}, created_at, id FROM leads WHERE {clause}"
+        # Aliased: ORDER BY must not find two output columns of one name when ``columns`` has them too.
+        select = f"SELECT {', '.join(columns)}, created_at AS keyset_at, id AS keyset_id FROM leads WHERE {clause}"
         after: tuple[str, str] | None = None
         while True:
             if after is None:
