@@ -337,7 +337,7 @@ def outputs(catalog: Catalog, renderer: Renderer, slot: bytes) -> Iterator[Outpu
     for old, new in catalog.redirects.items():
         if old not in catalog.pages:
             yield f"{old.strip('/')}/index.html", lambda new=new: moved_page(catalog.url(new)), None
-    for path, body in sitemap_files(catalog).items():
+    for path, body in sitemap_files(catalog, renderer.held_back).items():
         yield path.lstrip("/"), lambda body=body: body, None
     yield "robots.txt", lambda: robots_txt(catalog), None
 

@@ -16,7 +16,7 @@ import jinja2
 from markupsafe import Markup
 from starlette.types import Scope
 
-from landing import quality, sitemap, structured_data
+from landing import quality, structured_data
 from landing.catalog import Catalog, Hub, LandingPage
 from landing.leads.form import CONTACT_CHOICES, Submission
 from landing.responses import PUBLIC_SECURITY_HEADERS, SLOT, CachedResponse, SplicedResponse
@@ -228,7 +228,6 @@ class Renderer:
         if gate is not None:
             self.similarity = self.measure_similarity()
             self.held_back = frozenset(path for path, found in self.similarity.items() if found.similarity > gate)
-            sitemap.hold_back(catalog, self.held_back)
 
     # -- finding pages -------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ class Snapshot:
         """sitemap(s) and robots.txt, built on first request rather than at every reload."""
         cache_control = self.renderer.cache_control
         responses = {path: CachedResponse(body, "application/xml; charset=utf-8", cache_control)
-                     for path, body in sitemap_files(self.catalog).items()}
+                     for path, body in sitemap_files(self.catalog, self.renderer.held_back).items()}
         responses["/robots.txt"] = CachedResponse(robots_txt(self.catalog), "text/plain; charset=utf-8", cache_control)
         return responses
 
