@@ -107,6 +107,12 @@ class Catalog:
     def url(self, path: str) -> str:
         return self.base_url + path
 
+    @property
+    def logo_url(self) -> str:
+        """The practice's logo as an absolute URL ('' without one): site.toml may give a path on this site."""
+        logo = self.site.practice.logo
+        return self.url(logo) if logo.startswith("/") else logo
+
     def nearby(self, page: LandingPage, k: int = NEARBY_TOWNS) -> list[tuple[float, LandingPage]]:
         """The k nearest other towns offering the same treatment, nearest first, with their distance.
 

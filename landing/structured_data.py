@@ -205,7 +205,7 @@ def _site_nodes(catalog: Catalog) -> list[Node]:
     }
     if practice.logo:
         # The same rule as base.html's og:image: a path on this site becomes absolute.
-        organization["logo"] = catalog.url(practice.logo) if practice.logo.startswith("/") else practice.logo
+        organization["logo"] = catalog.logo_url
     if practice.phone:
         organization["telephone"] = _telephone(practice.phone)
     return [website, organization]
