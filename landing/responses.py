@@ -70,7 +70,7 @@ class CachedResponse:
                  extra_headers: Iterable[tuple[bytes, bytes]] = PUBLIC_SECURITY_HEADERS) -> None:
         self.status = status
         self.body = body
-        self.gzipped = gzip.compress(body, compresslevel=9, mtime=0)
+        self.gzipped = gzip.compress(body, compresslevel=6, mtime=0)  # 9 costs twice the time for 0.1% smaller
         digest = hashlib.blake2b(body, digest_size=12).hexdigest()
         self.etag = f'"{digest}"'.encode()
         common = [

@@ -47,12 +47,8 @@ def live_site(request: Request) -> LiveSite:
 
 
 async def page(request: Request) -> ASGIApp:
-    """Home, hubs and landing pages: a cached response, else a redirect to the canonical URL, else 404."""
-    renderer = live_site(request).current.renderer
-    response = renderer.response(request.scope["path"])
-    if response is not None:
-        return response
-    return not_found_or_redirect(request, renderer)
+    """Everything CachedPages did not answer: a redirect to the canonical URL, else 404."""
+    return not_found_or_redirect(request, live_site(request).current.renderer)
 
 
 def canonical_path(path: str, renderer: Renderer) -> str | None:
