@@ -17,6 +17,7 @@ from landing.admin import auth
 from landing.errors import LandingError
 from landing.leads.export import EXPORT_COLUMNS, csv_chunks
 from landing.leads.model import STATUSES, LeadFilter
+from landing.leads.query import filter_query
 from landing.leads.store import LeadStore, store_for
 from landing.settings import Settings
 
@@ -118,7 +119,7 @@ def run_leads_export(args: argparse.Namespace, settings: Settings) -> int:
     lead_filter = LeadFilter(since=args.since.isoformat() if args.since else None,
                              until=args.until.isoformat() if args.until else None, office=args.office,
                              status=args.status)
-    detail = urlencode({k: v for k, v in vars(lead_filter).items() if v and k not in ("spam", "extra")}) or "all leads"
+    detail = urlencode(filter_query(lead_filter)) or "all leads"
 
     async def export(store: LeadStore) -> int:
         rows = [0]

@@ -24,6 +24,7 @@ from landing.coverage import coverage_svg
 from landing.leads.export import EXPORT_COLUMNS, csv_chunks
 from landing.leads.guard import client_hash
 from landing.leads.model import STATUSES, AuditEntry, Lead, LeadEvent, LeadFilter, Session
+from landing.leads.query import filter_query
 from landing.leads.store import LeadStore
 from landing.leads.views import client_address, desk, site
 
@@ -216,14 +217,6 @@ def filter_from(params: Mapping[str, str]) -> LeadFilter:
         status=status if status in STATUSES else None, spam=params.get("spam") == "yes",
         search=(params.get("q") or "").strip()[:100] or None,
     )
-
-
-def filter_query(lead_filter: LeadFilter) -> dict[str, str]:
-    """The filter back as query parameters (for links to pages and to the CSV)."""
-    values = {"since": lead_filter.since, "until": lead_filter.until, "office": lead_filter.office,
-              "treatment": lead_filter.treatment, "town": lead_filter.town, "status": lead_filter.status,
-              "q": lead_filter.search, "spam": "yes" if lead_filter.spam else None}
-    return {key: value for key, value in values.items() if value}
 
 
 async def home(request: Request) -> Response:

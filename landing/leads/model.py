@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 STATUSES = ("new", "contacted", "scheduled", "closed", "spam")
 
@@ -89,7 +89,6 @@ class LeadFilter:
     status: str | None = None
     spam: bool = False  # spam is shown only when asked for
     search: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

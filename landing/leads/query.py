@@ -45,3 +45,11 @@ def where(lead_filter: LeadFilter) -> tuple[str, list[object]]:
             args.append(_like(digits))
         clauses.append("(" + " OR ".join(parts) + ")")
     return " AND ".join(clauses), args
+
+
+def filter_query(lead_filter: LeadFilter) -> dict[str, str]:
+    """The filter back as query parameters (for links to pages and to the CSV)."""
+    values = {"since": lead_filter.since, "until": lead_filter.until, "office": lead_filter.office,
+              "treatment": lead_filter.treatment, "town": lead_filter.town, "status": lead_filter.status,
+              "q": lead_filter.search, "spam": "yes" if lead_filter.spam else None}
+    return {key: value for key, value in values.items() if value}
