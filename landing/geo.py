@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -25,59 +26,78 @@ class GridIndex(Generic[T]):
     """Points bucketed into cells of ``cell`` degrees, for nearest-neighbour queries without O(n²).
 
     A query visits rings of cells around the point until the k-th best distance found is smaller than
-    anything an unvisited ring could hold.
+    anything an unvisited ring could hold. Candidates are ranked by the haversine's inner term, which
+    grows with distance, so only the k kept pay for the square root and arcsine: a static build asks
+    this for every one of tens of thousands of towns.
     """
 
     def __init__(self, items: Sequence[T], position: Callable[[T], tuple[float, float]], cell: float = 0.5) -> None:
         self.cell = cell
-        self.position = position
-        self.cells: dict[tuple[int, int], list[T]] = defaultdict(list)
-        for item in items:
-            self.cells[self._key(*position(item))].append(item)
+        # Per cell: (latitude and longitude in radians, cos(latitude), input order, item).
+        self.cells: dict[tuple[int, int], list[tuple[float, float, float, int, T]]] = defaultdict(list)
+        for order, item in enumerate(items):
+            lat, lon = position(item)
+            phi = math.radians(lat)
+            self.cells[self._key(lat, lon)].append((phi, math.radians(lon), math.cos(phi), order, item))
         self.size = len(items)
         rows = [row for row, _ in self.cells] or [0]
         cols = [col for _, col in self.cells] or [0]
-        self.span = max(max(rows) - min(rows), max(cols) - min(cols)) + 1  # rings needed to cover every cell
+        self.rows, self.cols = (min(rows), max(rows)), (min(cols), max(cols))  # the cells that hold anything
 
     def _key(self, lat: float, lon: float) -> tuple[int, int]:
         return (math.floor(lat / self.cell), math.floor(lon / self.cell))
 
     def nearest(self, lat: float, lon: float, k: int, exclude: Callable[[T], bool] = lambda item: False) -> list[tuple[float, T]]:
         """The k nearest items as (miles, item), nearest first; ties keep the input order."""
+        if k <= 0 or not self.cells:
+            return []
         row, col = self._key(lat, lon)
-        found: list[tuple[float, int, T]] = []
-        order = 0
-        max_ring = self.span + abs(row) + abs(col)  # covers every cell, however far the point is
-        for ring in range(max_ring + 1):
-            for key in _ring(row, col, ring):
-                for item in self.cells.get(key, ()):
-                    if exclude(item):
-                        continue
-                    item_lat, item_lon = self.position(item)
-                    found.append((miles_between(lat, lon, item_lat, item_lon), order, item))
-                    order += 1
-            if len(found) >= min(k, self.size) and found:
-                found.sort(key=lambda entry: (entry[0], entry[1]))
+        phi0, lam0 = math.radians(lat), math.radians(lon)
+        cos0 = math.cos(phi0)
+        sin, cells = math.sin, self.cells
+        found: list[tuple[float, int, T]] = []  # (haversine term, input order, item)
+        (top, bottom), (left, right) = self.rows, self.cols
+        for ring in itertools.count():
+            for key in self._ring(row, col, ring):
+                for phi, lam, cos_phi, order, item in cells.get(key, ()):
+                    if not exclude(item):
+                        found.append((sin((phi - phi0) * 0.5) ** 2 + cos0 * cos_phi * sin((lam - lam0) * 0.5) ** 2,
+                                      order, item))
+            if row - ring <= top and row + ring >= bottom and col - ring <= left and col + ring >= right:
+                break  # every cell that holds anything has been visited
+            if len(found) >= k:
+                found.sort()
                 del found[k:]
                 # Anything in ring + 1 or beyond is at least `ring` whole cells away in one direction.
                 reach_lat = min(89.9, abs(lat) + (ring + 1) * self.cell)
                 bound = ring * self.cell * MILES_PER_DEGREE * math.cos(math.radians(reach_lat))
-                if len(found) == k and found[-1][0] <= bound:
+                if found[-1][0] <= _haversine_term(bound):
                     break
-            if len(found) + 1 >= self.size and ring > self.span:
-                break
-        found.sort(key=lambda entry: (entry[0], entry[1]))
-        return [(distance, item) for distance, _, item in found[:k]]
+        found.sort()
+        return [(_miles(term), item) for term, _, item in found[:k]]
+
+    def _ring(self, row: int, col: int, radius: int) -> list[tuple[int, int]]:
+        """The cells ``radius`` cells away from (row, col), a square ring, less those outside every item:
+        far from the others (a town in Hawaii), a query would otherwise visit thousands of empty cells."""
+        if radius == 0:
+            return [(row, col)]
+        (top, bottom), (left, right) = self.rows, self.cols
+        keys = []
+        first, last = max(col - radius, left), min(col + radius, right)
+        for edge in (row - radius, row + radius):
+            if top <= edge <= bottom:
+                keys += [(edge, c) for c in range(first, last + 1)]
+        first, last = max(row - radius + 1, top), min(row + radius - 1, bottom)
+        for edge in (col - radius, col + radius):
+            if left <= edge <= right:
+                keys += [(r, edge) for r in range(first, last + 1)]
+        return keys
 
 
-def _ring(row: int, col: int, radius: int) -> list[tuple[int, int]]:
-    if radius == 0:
-        return [(row, col)]
-    cells = []
-    for d in range(-radius, radius + 1):
-        cells.append((row - radius, col + d))
-        cells.append((row + radius, col + d))
-    for d in range(-radius + 1, radius):
-        cells.append((row + d, col - radius))
-        cells.append((row + d, col + radius))
-    return cells
+def _haversine_term(miles: float) -> float:
+    """The haversine's inner term for a distance: sin²(d / 2R), which grows with d up to half the globe."""
+    return math.sin(min(miles / (2 * EARTH_RADIUS_MILES), math.pi / 2)) ** 2
+
+
+def _miles(term: float) -> float:
+    return 2 * EARTH_RADIUS_MILES * math.asin(min(1.0, math.sqrt(term)))

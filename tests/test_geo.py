@@ -21,8 +21,10 @@ def test_grid_index_finds_the_same_neighbours_as_brute_force(seed: int) -> None:
     rng = random.Random(seed)
     points = [(rng.uniform(25, 49), rng.uniform(-125, -67)) for _ in range(2000)]
     points += [(rng.uniform(55, 71), rng.uniform(-165, -140)) for _ in range(50)]  # Alaska: wide cells
+    hawaii = [(rng.uniform(19, 22), rng.uniform(-160, -155)) for _ in range(3)]  # whose 6th is 2,000 miles off
+    points += hawaii
     index = GridIndex(points, lambda point: point)
-    for lat, lon in rng.sample(points, 40):
+    for lat, lon in rng.sample(points, 40) + hawaii:
         expected = sorted(points, key=lambda p: miles_between(lat, lon, *p))[1:7]
         found = [point for _, point in index.nearest(lat, lon, 6, exclude=lambda p: p == (lat, lon))]
         assert found == expected
