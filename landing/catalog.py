@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from landing.errors import ConfigError
 from landing.geo import GridIndex, miles_between
@@ -17,6 +19,7 @@ from landing.locations import Location, load_locations
 from landing.site import Office, Site, Treatment, load_site
 
 NEARBY_TOWNS = 6
+T = TypeVar("T")
 # First path segments the service uses itself; a treatment slug must not shadow them.
 RESERVED = frozenset({"admin", "leads", "thank-you", "healthz", "static", "sitemaps", "sitemap.xml", "robots.txt"})
 
@@ -98,7 +101,10 @@ class Catalog:
     pages: dict[str, LandingPage]  # by path
     redirects: dict[str, str]  # old path -> canonical path (aliases)
     lastmod: dt.date  # when the files the pages come from last changed
-    _indexes: dict[str, GridIndex[LandingPage]] = field(default_factory=dict, repr=False)
+    # Derived on first use and kept with the catalog they were derived from; init=False, so that
+    # dataclasses.replace() starts a changed catalog with empty ones.
+    _indexes: dict[str, GridIndex[LandingPage]] = field(default_factory=dict, init=False, repr=False)
+    _memo: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def base_url(self) -> str:
@@ -112,6 +118,13 @@ class Catalog:
         """The practice's logo as an absolute URL ('' without one): site.toml may give a path on this site."""
         logo = self.site.practice.logo
         return self.url(logo) if logo.startswith("/") else logo
+
+    def memo(self, key: Hashable, make: Callable[[], T]) -> T:
+        """``make()`` the first time ``key`` is asked for, the same object after that: for what every page
+        of this catalog shares (a structured-data node, say)."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]  # type: ignore[no-any-return]
 
     def nearby(self, page: LandingPage, k: int = NEARBY_TOWNS) -> list[tuple[float, LandingPage]]:
         """The k nearest other towns offering the same treatment, nearest first, with their distance.

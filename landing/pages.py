@@ -121,10 +121,15 @@ class NotFoundContext(PageContext):
 
 def template_vars(context: PageContext) -> dict[str, Any]:
     """A context's fields and properties as template variables (without deep-copying the catalog)."""
-    names = [spec.name for spec in dataclasses.fields(context)]
-    for base in type(context).__mro__:
+    return {name: getattr(context, name) for name in _variable_names(type(context))}
+
+
+@functools.cache
+def _variable_names(kind: type[PageContext]) -> tuple[str, ...]:
+    names = [spec.name for spec in dataclasses.fields(kind)]
+    for base in kind.__mro__:
         names += [name for name, value in vars(base).items() if isinstance(value, property)]
-    return {name: getattr(context, name) for name in names}
+    return tuple(names)
 
 
 def fit(text: str, limit: int) -> str:
@@ -201,8 +206,30 @@ def make_environment(templates: Path) -> jinja2.Environment:
         auto_reload=False,
     )
     env.filters["jsonld"] = structured_data.jsonld
+    env.globals.update(field_error=field_error, invalid=invalid)
     env.filters["miles"] = lambda miles: f"{miles} mile" if miles == 1 else f"{miles} miles"
     return env
+
+
+# The lead form's error markup, as functions rather than template macros: a macro call costs more than
+# the rest of a field, and every cached or built page calls them a dozen times with no form to report on.
+
+
+def field_error(form: Submission | None, name: str) -> Markup:
+    """The message to show above a field the visitor must correct; nothing when it is fine."""
+    message = form.errors.get(name) if form else None
+    if not message:
+        return Markup("")
+    return Markup('<p class="field-error" id="lead-{0}-error">{1}</p>').format(name, message)
+
+
+def invalid(form: Submission | None, name: str, hint: str = "") -> Markup:
+    """A field's aria attributes: marked invalid and tied to its message, or only to its ``hint``."""
+    if form and form.errors.get(name):
+        return Markup(' aria-invalid="true" aria-describedby="{0}"').format(f"lead-{name}-error" + (f" {hint}" if hint else ""))
+    if hint:
+        return Markup(' aria-describedby="{0}"').format(hint)
+    return Markup("")
 
 
 class Renderer:

@@ -7,6 +7,7 @@ file, the line where it can be found, and the fix.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -389,6 +390,7 @@ class _Reader:
         return Reviewer(name=name, credentials=credentials, reviewed=reviewed)
 
 
+@functools.lru_cache(maxsize=1024)  # a handful of numbers, printed several times on every page
 def tel_href(phone: str) -> str:
     """A US phone as a tel: URL in E.164 form, so a phone dials it whatever its country setting."""
     digits = re.sub(r"\D", "", phone)

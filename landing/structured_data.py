@@ -116,7 +116,7 @@ def home_graph(catalog: Catalog) -> Graph:
     """The website and the practice with every office, as the home page lists them."""
     website, practice = _site_nodes(catalog)
     offices = [_clinic(catalog, office) for office in catalog.site.offices]
-    practice["subOrganization"] = [_ref(office["@id"]) for office in offices]
+    practice = {**practice, "subOrganization": [_ref(office["@id"]) for office in offices]}
     return _graph([website, practice, *offices])
 
 
@@ -171,8 +171,9 @@ def landing_graph(catalog: Catalog, page: LandingPage, meta: HeadMeta, crumbs: S
     nodes = [*_site_nodes(catalog), webpage, _therapy(catalog, treatment, facts=True),
              _clinic(catalog, page.office, serves=page.location, offers=treatment)]
     if reviewer.name:
-        webpage["reviewedBy"] = _ref(person_id(catalog, reviewer))
-        nodes.append(_person(catalog, reviewer))
+        person = _person(catalog, reviewer)
+        webpage["reviewedBy"] = _ref(person["@id"])
+        nodes.append(person)
     nodes.append(_breadcrumb(url, crumbs))
     if treatment.faqs:
         webpage["hasPart"] = _ref(f"{url}#faq")
@@ -188,6 +189,10 @@ def _graph(nodes: list[Node]) -> Graph:
 
 
 def _site_nodes(catalog: Catalog) -> list[Node]:
+    return catalog.memo("jsonld:site", lambda: [shared(node) for node in _make_site_nodes(catalog)])
+
+
+def _make_site_nodes(catalog: Catalog) -> list[Node]:
     practice = catalog.site.practice
     website: Node = {
         "@type": "WebSite",
@@ -255,6 +260,11 @@ def _clinic(catalog: Catalog, office: Office, *, serves: Location | None = None,
 
 
 def _therapy(catalog: Catalog, treatment: Treatment, *, facts: bool) -> Node:
+    return catalog.memo(("jsonld:therapy", treatment.slug, facts),
+                        lambda: shared(_make_therapy(catalog, treatment, facts=facts)))
+
+
+def _make_therapy(catalog: Catalog, treatment: Treatment, *, facts: bool) -> Node:
     node: Node = {
         "@type": "MedicalTherapy",
         "@id": therapy_id(catalog, treatment),
@@ -276,6 +286,10 @@ def _therapy(catalog: Catalog, treatment: Treatment, *, facts: bool) -> Node:
 
 
 def _person(catalog: Catalog, reviewer: Reviewer) -> Node:
+    return catalog.memo(("jsonld:person", reviewer), lambda: shared(_make_person(catalog, reviewer)))
+
+
+def _make_person(catalog: Catalog, reviewer: Reviewer) -> Node:
     # A Person, not a Physician: schema.org's Physician is an organization (a doctor's office), and
     # reviewedBy is about the individual named in the footer.
     node: Node = {"@type": "Person", "@id": person_id(catalog, reviewer), "name": reviewer.name}
@@ -327,12 +341,39 @@ _SCRIPT_ESCAPES = (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"), ("\u202
                    ("\u2029", "\\u2029"))
 
 
+class SharedNode(dict[str, Any]):
+    """A node every page of a site repeats word for word (the website, the practice, a therapy, the
+    reviewer): built once per catalog with its JSON, which ``jsonld`` reuses. Never changed after."""
+
+    __slots__ = ("json",)
+    json: str
+
+
+def shared(node: Node) -> SharedNode:
+    result = SharedNode(node)
+    result.json = _script_json(node)
+    return result
+
+
 def jsonld(graph: Graph) -> Markup:
-    """Serialize for a <script type="application/ld+json"> element: no value can end the script or open a comment."""
-    text = json.dumps(graph, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
+    """Serialize for a <script type="application/ld+json"> element: no value can end the script or open a
+    comment. Byte for byte what one json.dumps of the whole graph would give, but shared nodes are not
+    serialized again for every page."""
+    parts = []
+    for key, value in graph.items():
+        if key == "@graph":
+            text = "[" + ",".join(node.json if isinstance(node, SharedNode) else _script_json(node) for node in value) + "]"
+        else:
+            text = _script_json(value)
+        parts.append(f"{_script_json(key)}:{text}")
+    return Markup("{" + ",".join(parts) + "}")
+
+
+def _script_json(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     for character, escape in _SCRIPT_ESCAPES:
         text = text.replace(character, escape)
-    return Markup(text)
+    return text
 
 
 _SCRIPT = re.compile(r'<script type="application/ld\+json">(.*?)</script>', re.S)
