@@ -14,6 +14,7 @@ has are removed. What was built is recorded in OUT_DIR/.landing-build.json, whic
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
 import os
@@ -255,8 +256,15 @@ def lead_url(settings: Settings, catalog: Catalog) -> str:
 def build_site(settings: Settings, out: Path, *, now: float | None = None,
                progress: Callable[[int], Callable[[int], object]] | None = None) -> BuildResult:
     """Build the site into ``out``. ``progress(total)`` returns a callable told of each finished file."""
+    try:
+        return _build(settings, out, time.time() if now is None else now, progress)
+    finally:
+        gc.unfreeze()
+
+
+def _build(settings: Settings, out: Path, now: float,
+           progress: Callable[[int], Callable[[int], object]] | None) -> BuildResult:
     started = time.perf_counter()
-    now = time.time() if now is None else now
     previous = read_manifest(out)
     if previous is None and out.is_dir() and any(out.iterdir()):
         raise LandingError(f"{out} is not empty and holds no {MANIFEST} from an earlier build: build into a new "
@@ -265,6 +273,9 @@ def build_site(settings: Settings, out: Path, *, now: float | None = None,
         raise LandingError(f"LANDING_BUILD_FORM_DAYS={settings.build_form_days} must be at least 1 (days the static "
                            "pages' forms are accepted; e.g. 30, and rebuild more often than that)")
     snapshot = load_snapshot(settings)
+    # Tens of thousands of pages stay alive until the end: frozen, the garbage collector stops walking
+    # all of them again and again while the build makes and drops its short-lived objects.
+    gc.freeze()
     catalog, renderer = snapshot.catalog, snapshot.renderer
     renderer.form_action = lead_url(settings, catalog)
     warnings = []
