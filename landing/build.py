@@ -341,8 +341,8 @@ def outputs(catalog: Catalog, renderer: Renderer, slot: bytes) -> Iterator[Outpu
     for path, page in catalog.pages.items():
         yield (f"{path.strip('/')}/index.html",
                lambda path=path: renderer.render_path(path).encode().replace(SLOT, slot), page)
-    for hub in catalog.hubs.values():
-        yield f"{hub.path.strip('/')}/index.html", lambda path=hub.path: renderer.render_path(path).encode(), None
+    for part in catalog.hub_parts:
+        yield f"{part.path.strip('/')}/index.html", lambda path=part.path: renderer.render_path(path).encode(), None
     yield "index.html", lambda: renderer.render_path("/").encode(), None
     yield "404.html", lambda: renderer.render_not_found("/").encode(), None
     for old, new in catalog.redirects.items():

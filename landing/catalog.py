@@ -7,8 +7,9 @@ so a marketer's broken edit never takes pages down.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +20,7 @@ from landing.locations import Location, load_locations
 from landing.site import Office, Site, Treatment, load_site
 
 NEARBY_TOWNS = 6
+HUB_PART_SIZE = 500  # towns on one page of a treatment's hub
 T = TypeVar("T")
 # First path segments the service uses itself; a treatment slug must not shadow them.
 RESERVED = frozenset({"admin", "leads", "thank-you", "healthz", "static", "sitemaps", "sitemap.xml", "robots.txt"})
@@ -74,9 +76,9 @@ class LandingPage:
         return f"{self.treatment.name} {self.location.place}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Hub:
-    """A treatment's list of towns, grouped by state name."""
+    """A treatment's list of towns, by state name then town, in parts of at most HUB_PART_SIZE towns."""
 
     treatment: Treatment
     pages: tuple[LandingPage, ...]
@@ -87,10 +89,59 @@ class Hub:
 
     @property
     def by_state(self) -> list[tuple[str, list[LandingPage]]]:
-        groups: dict[str, list[LandingPage]] = defaultdict(list)
-        for page in self.pages:
-            groups[page.location.state_name].append(page)
-        return sorted(groups.items())
+        return by_state(self.pages)
+
+    @functools.cached_property
+    def parts(self) -> tuple[HubPart, ...]:
+        """The first part at the hub's own path, the others at /{treatment}/page/{n}/; one even with no towns."""
+        starts = range(0, max(len(self.pages), 1), HUB_PART_SIZE)
+        return tuple(HubPart(self, number, self.pages[start:start + HUB_PART_SIZE], start + 1)
+                     for number, start in enumerate(starts, start=1))
+
+    def part_at(self, path: str) -> HubPart | None:
+        """The part whose path this is, or None ('/{treatment}/page/1/' is not one: the first is the hub's own)."""
+        if path == self.path:
+            return self.parts[0]
+        number = path.removeprefix(f"{self.path}page/").removesuffix("/")
+        if path.startswith(f"{self.path}page/") and path.endswith("/") and number.isdigit() and number[0] != "0":
+            if 2 <= int(number) <= len(self.parts):
+                return self.parts[int(number) - 1]
+        return None
+
+
+@dataclass(frozen=True, eq=False)
+class HubPart:
+    """One page of a hub: a visitor scans it and a crawler reads it whole, however many towns there are."""
+
+    hub: Hub
+    number: int  # from 1
+    pages: tuple[LandingPage, ...]
+    first_position: int  # of its first town in the whole list, from 1
+
+    @property
+    def path(self) -> str:
+        return self.hub.path if self.number == 1 else f"{self.hub.path}page/{self.number}/"
+
+    @property
+    def by_state(self) -> list[tuple[str, list[LandingPage]]]:
+        return by_state(self.pages)
+
+    @property
+    def label(self) -> str:
+        """Its first and last town, as a dictionary's guide words: 'Alabama: Abbeville – Arizona: Yuma'."""
+        if not self.pages:
+            return ""
+        first, last = self.pages[0].location, self.pages[-1].location
+        if first.state_name == last.state_name:
+            return f"{first.state_name}: {first.town} – {last.town}"
+        return f"{first.state_name}: {first.town} – {last.state_name}: {last.town}"
+
+
+def by_state(pages: Sequence[LandingPage]) -> list[tuple[str, list[LandingPage]]]:
+    groups: dict[str, list[LandingPage]] = defaultdict(list)
+    for page in pages:
+        groups[page.location.state_name].append(page)
+    return sorted(groups.items())
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,6 +169,15 @@ class Catalog:
         """The practice's logo as an absolute URL ('' without one): site.toml may give a path on this site."""
         logo = self.site.practice.logo
         return self.url(logo) if logo.startswith("/") else logo
+
+    def hub_part(self, path: str) -> HubPart | None:
+        """The hub page at ``path``: /{treatment}/ or /{treatment}/page/{n}/."""
+        hub = self.hubs.get(path.split("/")[1]) if path.startswith("/") and path.count("/") in (2, 4) else None
+        return hub.part_at(path) if hub is not None else None
+
+    @property
+    def hub_parts(self) -> list[HubPart]:
+        return [part for hub in self.hubs.values() for part in hub.parts]
 
     def memo(self, key: Hashable, make: Callable[[], T]) -> T:
         """``make()`` the first time ``key`` is asked for, the same object after that: for what every page

@@ -78,7 +78,7 @@ def check_site(settings: Settings, previous_slugs: Mapping[str, Sequence[str]] |
     meter = quality.SimilarityMeter() if catalog.site.quality.gate is None else None
     problems: dict[str, str] = {}  # one message per template or markup problem, not one per page
     findings: list[quality.Finding] = []
-    paths = ["/", *(hub.path for hub in catalog.hubs.values()), *catalog.pages]
+    paths = ["/", *(part.path for part in catalog.hub_parts), *catalog.pages]
     for path in paths:
         try:
             html = renderer.render_path(path)

@@ -17,7 +17,7 @@ from markupsafe import Markup
 from starlette.types import Scope
 
 from landing import quality, structured_data
-from landing.catalog import Catalog, Hub, LandingPage
+from landing.catalog import Catalog, Hub, HubPart, LandingPage
 from landing.leads.form import CONTACT_CHOICES, Submission
 from landing.responses import PUBLIC_SECURITY_HEADERS, SLOT, CachedResponse, SplicedResponse
 from landing.site import Office, Practice
@@ -66,7 +66,11 @@ class HomeContext(PageContext):
 
 @dataclass(frozen=True)
 class HubContext(PageContext):
-    hub: Hub | None = None
+    part: HubPart | None = None  # the page of the hub shown
+
+    @property
+    def hub(self) -> Hub | None:
+        return self.part.hub if self.part else None
 
 
 @dataclass(frozen=True)
@@ -259,12 +263,7 @@ class Renderer:
     # -- finding pages -------------------------------------------------------------------------
 
     def is_page(self, path: str) -> bool:
-        return path == "/" or path in self.catalog.pages or self.hub_for(path) is not None
-
-    def hub_for(self, path: str) -> Hub | None:
-        if path.count("/") == 2 and path.endswith("/"):
-            return self.catalog.hubs.get(path.strip("/"))
-        return None
+        return path == "/" or path in self.catalog.pages or self.catalog.hub_part(path) is not None
 
     def response(self, path: str) -> CachedResponse | None:
         """The finished response for a page path, or None when there is no such page.
@@ -295,8 +294,8 @@ class Renderer:
             return self.render_home()
         if (page := self.catalog.pages.get(path)) is not None:
             return self.render_landing(page)
-        if (hub := self.hub_for(path)) is not None:
-            return self.render_hub(hub)
+        if (part := self.catalog.hub_part(path)) is not None:
+            return self.render_hub(part)
         raise KeyError(path)
 
     # -- rendering -------------------------------------------------------------------------------
@@ -321,18 +320,24 @@ class Renderer:
                               structured_data.home_graph(self.catalog), hubs=tuple(self.catalog.hubs.values()))
         return self.render("home.html", context)
 
-    def render_hub(self, hub: Hub) -> str:
-        treatment = hub.treatment
-        states = ", ".join(state for state, _ in hub.by_state)
-        meta = Meta(
-            title=page_title(f"{treatment.name}: Towns We Serve", self.catalog.site.practice),
-            description=fit(f"{treatment.name} near you: {len(hub.pages)} towns in {states} served by "
-                            f"{self.catalog.site.practice.name}. {treatment.description}", DESCRIPTION_LIMIT),
-            canonical=self.catalog.url(hub.path),
-        )
-        crumbs = (self.home_crumb(), Crumb(treatment.name, self.catalog.url(hub.path)))
-        graph = structured_data.hub_graph(self.catalog, hub, meta, crumbs)
-        return self.render("hub.html", HubContext(self.catalog, meta, crumbs, self.assets, graph, hub=hub))
+    def render_hub(self, part: HubPart) -> str:
+        hub, treatment, practice = part.hub, part.hub.treatment, self.catalog.site.practice
+        hub_url, url = self.catalog.url(hub.path), self.catalog.url(part.path)
+        crumbs: tuple[Crumb, ...] = (self.home_crumb(), Crumb(treatment.name, hub_url))
+        if part.number == 1:
+            states = ", ".join(state for state, _ in hub.by_state)
+            title = f"{treatment.name}: Towns We Serve"
+            description = (f"{treatment.name} near you: {len(hub.pages)} towns in {states} served by "
+                           f"{practice.name}. {treatment.description}")
+        else:
+            title = f"{treatment.name}: Towns We Serve, Page {part.number} of {len(hub.parts)}"
+            description = (f"{treatment.name} near you: towns {part.first_position:,} to "
+                           f"{part.first_position + len(part.pages) - 1:,} of {len(hub.pages):,} served by "
+                           f"{practice.name}, {part.label}.")
+            crumbs += (Crumb(f"Page {part.number}", url),)
+        meta = Meta(title=page_title(title, practice), description=fit(description, DESCRIPTION_LIMIT), canonical=url)
+        graph = structured_data.hub_graph(self.catalog, part, meta, crumbs)
+        return self.render("hub.html", HubContext(self.catalog, meta, crumbs, self.assets, graph, part=part))
 
     def landing_context(self, page: LandingPage, form: Submission | None = None,
                         form_slot: Markup = Markup(SLOT.decode()), *, graph: bool = True) -> LandingContext:

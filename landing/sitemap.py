@@ -13,14 +13,14 @@ XMLNS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 
 
 def indexable_urls(catalog: Catalog, held_back: Collection[str] = ()) -> list[tuple[str, dt.date]]:
-    """Every page a search engine should find: home, hubs, then landing pages, as (absolute URL, lastmod).
+    """Every page a search engine should find: home, hubs (every page of each), then landing pages, as (absolute URL, lastmod).
 
     ``held_back``, the pages the quality gate holds back (Renderer.held_back), are left out: they are noindex
     until they get local content.
     """
     lastmod = catalog.lastmod
     urls = [(catalog.url("/"), lastmod)]
-    urls += [(catalog.url(hub.path), lastmod) for hub in catalog.hubs.values()]
+    urls += [(catalog.url(part.path), lastmod) for part in catalog.hub_parts]
     urls += [(catalog.url(path), lastmod) for path in catalog.pages if path not in held_back]
     return urls
 

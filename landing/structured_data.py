@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from markupsafe import Markup
 from slugify import slugify
 
-from landing.catalog import Catalog, Hub, LandingPage
+from landing.catalog import Catalog, HubPart, LandingPage
 from landing.locations import Location
 from landing.site import DAYS, Office, Reviewer, Treatment, tel_href
 
@@ -120,9 +120,11 @@ def home_graph(catalog: Catalog) -> Graph:
     return _graph([website, practice, *offices])
 
 
-def hub_graph(catalog: Catalog, hub: Hub, meta: HeadMeta, crumbs: Sequence[CrumbLink]) -> Graph:
-    """A treatment's town list: a CollectionPage whose main entity is the ItemList of its town pages."""
-    url = meta.canonical or catalog.url(hub.path)
+def hub_graph(catalog: Catalog, part: HubPart, meta: HeadMeta, crumbs: Sequence[CrumbLink]) -> Graph:
+    """A page of a treatment's town list: a CollectionPage whose main entity is the ItemList of the town
+    pages it links, numbered as in the whole list."""
+    hub = part.hub
+    url = meta.canonical or catalog.url(part.path)
     page: Node = {
         "@type": "CollectionPage",
         "@id": f"{url}#webpage",
@@ -136,14 +138,14 @@ def hub_graph(catalog: Catalog, hub: Hub, meta: HeadMeta, crumbs: Sequence[Crumb
         "mainEntity": _ref(f"{url}#towns"),
     }
     # In the order and with the link text the page lists them: by state, then town.
-    listed = [other for _, pages in hub.by_state for other in pages]
+    listed = [other for _, pages in part.by_state for other in pages]
     towns: Node = {
         "@type": "ItemList",
         "@id": f"{url}#towns",
         "numberOfItems": len(listed),
         "itemListElement": [
             {"@type": "ListItem", "position": position, "url": catalog.url(other.path), "name": other.location.town}
-            for position, other in enumerate(listed, start=1)
+            for position, other in enumerate(listed, start=part.first_position)
         ],
     }
     # The hub shows the treatment's name and description only, so its therapy node says no more.

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import gzip
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from landing.structured_data import graphs_in
+from tests.conftest import ClientFactory
 from tests.html import Page
 
 LANDING = "/intrathecal-pump-therapy/barrington-il/"
@@ -126,6 +129,39 @@ async def test_hub_lists_every_town_offering_the_treatment_grouped_by_state(clie
     towns = [link for link in page.links() if link.startswith("/nerve-blocks/") and link != "/nerve-blocks/"]
     assert "/nerve-blocks/woodstock-il/" in towns and "/nerve-blocks/palatine-il/" not in towns
     assert len(towns) == 9
+
+
+async def test_a_hub_of_many_towns_is_split_into_pages_that_together_list_each_town_once(
+    site_dir: Path, make_client: ClientFactory
+) -> None:
+    # 1,203 towns: a single hub page would be megabytes of links; it is 500 towns a page.
+    rows = ["town,state,latitude,longitude"]
+    rows += [f"Town {n:04d},{'IL' if n < 700 else 'WI'},{42 + n / 10_000:.4f},-88.0000" for n in range(1203)]
+    (site_dir / "locations.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    client = await make_client()
+    hub = "/intrathecal-pump-therapy/"
+    pages = [await get_page(client, path) for path in (hub, f"{hub}page/2/", f"{hub}page/3/")]
+    listed = [[link for link in page.links() if link.startswith(hub) and link.count("/") == 3 and "/page/" not in link]
+              for page in pages]
+    assert [len(towns) for towns in listed] == [500, 500, 203]
+    assert sorted(sum(listed, [])) == sorted(f"{hub}town-{n:04d}-{'il' if n < 700 else 'wi'}/" for n in range(1203))
+    second = pages[1]
+    assert second.text_of("title") == ["Intrathecal Pump Therapy: Towns We Serve, Page 2 of 3 | TPC"]
+    assert second.all("link", rel="canonical")[0]["href"] == f"https://pain.example.com{hub}page/2/"
+    assert second.text_of("h2")[:2] == ["Illinois", "Wisconsin"]  # a state runs on where the last page stopped
+    # Every page links every other, labelled with its first and last town.
+    pager = [link for link in second.links() if link in (hub, f"{hub}page/2/", f"{hub}page/3/")]
+    assert pager == [hub, f"{hub}page/3/"]
+    third = (await client.get(f"{hub}page/3/")).text
+    assert f'<a href="{hub}page/2/">Illinois: Town 0500 – Wisconsin: Town 0999</a>' in third
+    # Its structured data lists the towns it shows, numbered as in the whole list.
+    [graph] = graphs_in(third)
+    [towns] = [node for node in graph["@graph"] if node["@type"] == "ItemList"]
+    assert [item["position"] for item in towns["itemListElement"]] == list(range(1001, 1204))
+    for missing in (f"{hub}page/1/", f"{hub}page/4/", f"{hub}page/02/"):
+        assert (await client.get(missing)).status_code == 404, missing
+    sitemap = (await client.get("/sitemap.xml")).text
+    assert f"https://pain.example.com{hub}page/3/</loc>" in sitemap
 
 
 async def test_every_page_is_reachable_from_home(client: httpx.AsyncClient) -> None:

@@ -43,14 +43,14 @@ def test_past_50000_urls_the_sitemap_becomes_an_index(site_dir: Path) -> None:
     rows += [f"Town {n},IL,{40 + n % 1000 / 1000:.4f},{-90 + n // 1000 / 100:.4f}" for n in range(25_002)]
     (site_dir / "locations.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     catalog = load_catalog(SourceFiles(site_dir / "site.toml", site_dir / "locations.csv", site_dir / "templates"))
-    files = sitemap_files(catalog)  # 3 + 2 x 25,002 = 50,007 URLs
+    files = sitemap_files(catalog)  # home, 2 x 51 hub pages, 2 x 25,002 towns: 50,107 URLs
     assert sorted(files) == ["/sitemap.xml", "/sitemaps/1.xml", "/sitemaps/2.xml"]
     index = ET.fromstring(files["/sitemap.xml"])
     assert index.tag == "{http://www.sitemaps.org/schemas/sitemap/0.9}sitemapindex"
     assert [s.findtext("sm:loc", namespaces=NS) for s in index] == [
         "https://pain.example.com/sitemaps/1.xml", "https://pain.example.com/sitemaps/2.xml"]
     counts = [len(ET.fromstring(files[f"/sitemaps/{n}.xml"])) for n in (1, 2)]
-    assert counts == [50_000, 7]
+    assert counts == [50_000, 107]
 
 
 async def test_sitemap_parts_are_served(site_dir: Path, make_client: ClientFactory) -> None:
