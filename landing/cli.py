@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from landing.errors import ConfigError, LandingError
 from landing.settings import Settings
@@ -60,12 +61,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from landing.app import create_app
     from landing.snapshot import load_snapshot
 
-    load_snapshot(settings)  # fail here, with every problem listed, rather than inside a worker
+    # Fail here, with every problem listed, rather than inside a worker. One process serves the app it
+    # just built (the site is loaded once); several workers, or --reload, each build their own.
+    factory: Any = "landing.app:app_from_env"
+    if args.workers > 1 or args.reload:
+        load_snapshot(settings)
+    else:
+        app = create_app(settings)
+        factory = lambda: app  # noqa: E731
     # Client addresses (for rate limits) come from X-Forwarded-For only when the proxy is one we trust.
     trusted = settings.trusted_proxies.strip()
-    uvicorn.run("landing.app:app_from_env", factory=True, host=args.host, port=args.port, reload=args.reload,
+    uvicorn.run(factory, factory=True, host=args.host, port=args.port, reload=args.reload,
                 workers=args.workers, log_level="info", server_header=False, log_config=log_config(),
                 proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None,
                 # An access log would keep each visitor's address beside the treatment page they read.

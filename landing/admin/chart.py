@@ -14,14 +14,17 @@ def office_colours(offices: list[str]) -> dict[str, str]:
 
 
 def weekly_chart(counts: list[tuple[str, str, int]], offices: list[tuple[str, str]], weeks: int = 12,
-                 today: dt.date | None = None) -> str:
-    """Grouped bars for the last ``weeks`` weeks; ``offices`` are (id, name) in legend order."""
+                 today: dt.date | None = None, only: str | None = None) -> str:
+    """Grouped bars for the last ``weeks`` weeks; ``offices`` are (id, name) in legend order. With ``only``
+    (the list filtered to one office), that office alone, in the colour it has when all are shown."""
+    colours = office_colours([office for office, _ in offices])
+    if only is not None:
+        offices = [(office, name) for office, name in offices if office == only]
     today = today or dt.date.today()
     this_monday = today - dt.timedelta(days=today.weekday())
     mondays = [(this_monday - dt.timedelta(weeks=n)).isoformat() for n in reversed(range(weeks))]
     table = {(week, office): n for week, office, n in counts}
     peak = max([table.get((week, office), 0) for week in mondays for office, _ in offices] + [1])
-    colours = office_colours([office for office, _ in offices])
     plot_w, plot_h = WIDTH - LEFT - 10, HEIGHT - BOTTOM - TOP
     group = plot_w / len(mondays)
     bar = max(2.0, (group - 6) / max(1, len(offices)))
