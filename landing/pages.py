@@ -146,11 +146,13 @@ def fit(text: str, limit: int) -> str:
 
 
 def page_title(subject: str, practice: Practice) -> str:
-    """'{subject} | {practice}', with the short practice name when the full one would pass 60 characters."""
-    full = f"{subject} | {practice.name}"
-    if len(full) <= TITLE_LIMIT or practice.short_name == practice.name:
-        return full
-    return f"{subject} | {practice.short_name}"
+    """'{subject} | {practice}' within 60 characters: the short practice name when the full one does not
+    fit, and no practice name when neither does, since the treatment and the town are what a searcher
+    scans a result for (the practice is named on the page and in og:site_name)."""
+    for name in (practice.name, practice.short_name):
+        if len(title := f"{subject} | {name}") <= TITLE_LIMIT:
+            return title
+    return subject
 
 
 def own_names(page: LandingPage) -> tuple[str, ...]:

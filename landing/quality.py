@@ -487,8 +487,8 @@ def length_findings(path: str, title: str, description: str) -> list[Finding]:
     found = []
     if len(title) > TITLE_LIMIT:
         found.append(Finding("long-title", path, f"{path}: title is {len(title)} characters, over {TITLE_LIMIT}, so "
-                             f"search results cut it ('{title}'); shorten the treatment name or set a shorter "
-                             "short_name under [practice] in site.toml"))
+                             f"search results cut it ('{title}'); shorten the treatment's name in site.toml (the "
+                             "practice's name is already left out of a title that would not fit)"))
     if len(description) > DESCRIPTION_LIMIT:
         found.append(Finding("long-description", path, f"{path}: description is {len(description)} characters, over "
                              f"{DESCRIPTION_LIMIT}; shorten the treatment's description in site.toml"))

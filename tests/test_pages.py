@@ -5,11 +5,15 @@ from __future__ import annotations
 import gzip
 import re
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from landing.pages import page_title
+from landing.site import Practice
 from landing.structured_data import graphs_in
 from tests.conftest import ClientFactory
 from tests.html import Page
@@ -121,6 +125,14 @@ async def test_towns_offer_only_their_listed_treatments(client: httpx.AsyncClien
     assert (await client.get("/intrathecal-pump-therapy/woodstock-il/")).status_code == 404
     assert (await client.get("/intrathecal-pump-therapy/palatine-il/")).status_code == 200
     assert (await client.get("/nerve-blocks/palatine-il/")).status_code == 404
+
+
+def test_a_title_names_the_practice_only_while_it_fits_in_60_characters() -> None:
+    practice = cast(Practice, SimpleNamespace(name="Illinois Pain & Spine Institute", short_name="IL Pain & Spine"))
+    assert page_title("Nerve Blocks Cary, IL", practice) == "Nerve Blocks Cary, IL | Illinois Pain & Spine Institute"
+    assert page_title("Intrathecal Pump Therapy Cary, IL", practice) == "Intrathecal Pump Therapy Cary, IL | IL Pain & Spine"
+    # Neither name fits: the treatment and the town are what a searcher scans a result for.
+    assert page_title("Intrathecal Pump Therapy Arlington Heights, IL", practice) == "Intrathecal Pump Therapy Arlington Heights, IL"
 
 
 async def test_hub_lists_every_town_offering_the_treatment_grouped_by_state(client: httpx.AsyncClient) -> None:

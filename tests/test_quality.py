@@ -249,7 +249,7 @@ def findings(settings: Settings, previous: dict[str, list[str]] | None = None) -
 def test_check_finds_long_titles_and_descriptions() -> None:
     found = quality.length_findings("/t/x/", "T" * 61, "D" * 161)
     assert [f.kind for f in found] == ["long-title", "long-description"]
-    assert "title is 61 characters, over 60" in found[0].message and "short_name" in found[0].message
+    assert "title is 61 characters, over 60" in found[0].message and "shorten the treatment's name" in found[0].message
     assert quality.length_findings("/t/x/", "T" * 60, "D" * 160) == []
 
 
