@@ -122,7 +122,7 @@ def home_graph(catalog: Catalog) -> Graph:
 
 def hub_graph(catalog: Catalog, part: HubPart, meta: HeadMeta, crumbs: Sequence[CrumbLink]) -> Graph:
     """A page of a treatment's town list: a CollectionPage whose main entity is the ItemList of the town
-    pages it links, numbered as in the whole list."""
+    pages it links (each page's list numbered from 1: it is the list that page shows)."""
     hub = part.hub
     url = meta.canonical or catalog.url(part.path)
     page: Node = {
@@ -145,7 +145,7 @@ def hub_graph(catalog: Catalog, part: HubPart, meta: HeadMeta, crumbs: Sequence[
         "numberOfItems": len(listed),
         "itemListElement": [
             {"@type": "ListItem", "position": position, "url": catalog.url(other.path), "name": other.location.town}
-            for position, other in enumerate(listed, start=part.first_position)
+            for position, other in enumerate(listed, start=1)
         ],
     }
     # The hub shows the treatment's name and description only, so its therapy node says no more.
