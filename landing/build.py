@@ -64,7 +64,7 @@ def page_facts(page: LandingPage, nearby: list[tuple[float, LandingPage]]) -> di
 
 def page_inputs(facts: dict[str, Any], held_back: bool) -> str:
     """A hash of everything a landing page's bytes depend on besides the build's own inputs (build_key)."""
-    return content_hash(json.dumps([facts, held_back], ensure_ascii=False, sort_keys=True).encode())
+    return content_hash(json.dumps([facts, held_back], ensure_ascii=False).encode())  # page_facts fixes the key order
 
 
 def build_key(settings: Settings, base_url: str, form_action: str, token: bytes) -> str:
@@ -115,6 +115,7 @@ class Writer:
 
     root: Path
     previous: dict[str, dict[str, Any]]  # relative path -> {"hash", "size", "mtime_ns"} from the last build
+    empty: bool = False  # the folder held nothing before: no file can be there already, none need be compared
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     written: int = 0
     unchanged: int = 0
@@ -125,7 +126,7 @@ class Writer:
         path = self.root / relative
         digest = content_hash(data)
         self.size += len(data)
-        if self._unchanged(relative, path, digest, data):
+        if not self.empty and self._unchanged(relative, path, digest, data):
             self.unchanged += 1
             self.files[relative] = self.previous.get(relative) or self._entry(path, digest, len(data))
             return
@@ -299,7 +300,7 @@ def _build(settings: Settings, out: Path, now: float,
     facts: dict[str, dict[str, Any]] = {}
     inputs: dict[str, str] = {}
     plan = list(outputs(catalog, renderer, slot))
-    writer = Writer(out, (previous or {}).get("files", {}))
+    writer = Writer(out, (previous or {}).get("files", {}), empty=not out.is_dir() or not any(out.iterdir()))
     out.mkdir(parents=True, exist_ok=True)
     advance = progress(len(plan)) if progress else None
     for relative, make, page in plan:

@@ -61,10 +61,10 @@ class LandingPage:
     location: Location
     office: Office
     distance_miles: int | None  # from the town to its serving office, rounded; None without coordinates
+    path: str = field(init=False)  # /{treatment}/{town}/: asked for dozens of times a render
 
-    @property
-    def path(self) -> str:
-        return f"/{self.treatment.slug}/{self.location.slug}/"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", f"/{self.treatment.slug}/{self.location.slug}/")
 
     @property
     def office_in_town(self) -> bool:
