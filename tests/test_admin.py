@@ -8,19 +8,25 @@ import datetime as dt
 import io
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
+from starlette.types import ASGIApp, Message
 
 from landing.admin.auth import hash_password
+from landing.app import create_app
+from landing.leads import sqlite_export
 from landing.leads.store import SQLiteLeadStore
 from landing.settings import Settings
 from tests.conftest import ClientFactory
 from tests.html import Page
 from tests.leads_helpers import a_lead
+from tests.servers import until
 
 EMAIL, PASSWORD = "staff@example.com", "correct horse battery"
 ADMIN_PAGES = ["/admin/leads", "/admin/audit", "/admin/leads/some-id", "/admin/coverage"]
@@ -221,6 +227,18 @@ async def test_leads_are_listed_newest_first_without_spam(staff) -> None:  # typ
     assert "<svg" in html and "Leads per week by office" in html
 
 
+async def test_the_chart_of_a_list_filtered_to_one_office_shows_that_office_alone(staff) -> None:  # type: ignore[no-untyped-def]
+    client = await staff(*LEADS)
+    everyone = (await client.get("/admin/leads")).text
+    one = (await client.get("/admin/leads?office=crystal-lake")).text
+    assert "Barrington office" in everyone and "Crystal Lake office" in everyone
+    legend = re.findall(r'<text x="\d+" y="\d+" font-size="12" fill="#1b2430">([^<]*)</text>', one)
+    assert legend == ["Crystal Lake office"]
+    # In the colour it has beside the others, so a colour means one office wherever staff look.
+    colour = re.search(r'fill="(#[0-9a-f]{6})"><title>Crystal Lake office, week', everyone)
+    assert colour is not None and f'fill="{colour.group(1)}"><title>Crystal Lake office, week' in one
+
+
 @pytest.mark.parametrize(
     ("query", "names"),
     [
@@ -325,6 +343,52 @@ async def test_every_export_is_in_the_audit_log(staff) -> None:  # type: ignore[
     row = Page(html).text_of("td")
     assert row[1:] == ["staff@example.com", "export", "office=crystal-lake", "2"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row[0])
+
+
+async def test_a_download_abandoned_midway_is_audited_and_stops_reading(settings: Settings,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_export, "EXPORT_BLOCK", 1)  # a piece of the file per lead
+    older = [a_lead(name=f"Older {n}", created_at=days_ago(30 + n)) for n in range(10)]
+    await seed(settings, *LEADS, *older)
+    app = create_app(settings.replace(base_url="http://testserver"))  # as the staff fixture's
+    async with LifespanManager(app) as manager:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver") as client:
+            assert (await sign_in(client)).status_code == 303
+            cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+        header, first = await abandoned_download(manager.app, "/admin/leads.csv", cookie, pieces=2)
+        assert header.decode("utf-8-sig").startswith("id,created_at,") and b"Ann Newest" in first
+
+        with sqlite3.connect(settings.database_url.removeprefix("sqlite:///")) as db:
+            (action, rows), = db.execute("SELECT action, rows FROM audit_log").fetchall()
+        assert action == "export" and 1 <= rows <= 2  # what left for the client, not the 13 leads there are
+        await until(lambda: sqlite_export.THREAD_NAME not in {thread.name for thread in threading.enumerate()}, 5)
+
+
+async def abandoned_download(app: ASGIApp, path: str, cookie: str, pieces: int) -> list[bytes]:
+    """GET ``path`` as a client that takes ``pieces`` pieces of the body, then stops reading and goes away."""
+    received: list[bytes] = []
+    gone = asyncio.Event()
+    messages = iter([{"type": "http.request", "body": b"", "more_body": False}])
+
+    async def receive() -> Message:
+        if (message := next(messages, None)) is not None:
+            return message
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            if len(received) == pieces:
+                gone.set()
+                await asyncio.Event().wait()  # the client's socket is full: never sent
+            received.append(message["body"])
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"testserver"), (b"cookie", cookie.encode())],
+             "client": ("127.0.0.1", 50000), "server": ("testserver", 80)}
+    await app(scope, receive, send)
+    return received
 
 
 async def test_the_coverage_map_is_drawn_for_staff_only(staff, client: httpx.AsyncClient) -> None:  # type: ignore[no-untyped-def]

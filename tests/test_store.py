@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
+import landing.leads.store as store_module
+from landing.leads import sqlite_export
+from landing.leads.export import EXPORT_COLUMNS, export_row
 from landing.leads.migrations import MIGRATIONS
 from landing.leads.model import LeadFilter
 from landing.leads.store import LeadStore, SQLStore, StoreError, store_for
 from tests.leads_helpers import a_lead
+from tests.servers import until
 
 Opener = Callable[[], Awaitable[LeadStore]]
 
@@ -206,8 +213,6 @@ async def test_users_sessions_throttling_and_audit(open_store: Opener) -> None:
 
 async def test_exports_page_through_every_row_even_with_equal_times(store: LeadStore,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    import landing.leads.store as store_module
-
     monkeypatch.setattr(store_module, "EXPORT_CHUNK", 2)  # many small pages instead of a million rows
     same_moment = "2026-11-05T10:00:00.000000+00:00"
     leads = [a_lead(name=f"P{n}", created_at=same_moment if n % 2 else f"2026-11-0{n // 2 + 1}T09:00:00.000000+00:00")
@@ -217,3 +222,37 @@ async def test_exports_page_through_every_row_even_with_equal_times(store: LeadS
     names = [row[0] async for row in store.iter_rows(LeadFilter(), ["name"])]
     assert sorted(names) == sorted(lead.name for lead in leads) and len(names) == 7
     assert [lead.name async for lead in store.iter_leads(LeadFilter())] == names
+
+
+async def test_the_export_is_the_filtered_list_as_csv_whatever_the_cells_hold(store: LeadStore,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_export, "EXPORT_BLOCK", 2)  # several pieces from a few leads
+    monkeypatch.setattr(store_module, "EXPORT_CHUNK", 2)
+    messages = ["Hello", "Back pain, since May", 'He said "soon"', "line one\nline two", "=1+1", "-", "", "Zoë 😀"]
+    same_moment = "2026-11-05T10:00:00.000000+00:00"
+    leads = [a_lead(name=f"P{n}", message=message, office="elgin" if n % 3 == 0 else "barrington",
+                    phone="+442071234567" if n == 4 else "+18475550142",
+                    created_at=same_moment if n % 2 else f"2026-11-0{n // 2 + 1}T09:00:00.000000+00:00")
+             for n, message in enumerate(messages)]
+    await asyncio.gather(*(store.add(lead, notify=False) for lead in [*leads, a_lead(spam=True, office="barrington")]))
+    rows = [0]
+    lead_filter = LeadFilter(office="barrington")
+    exported = b"".join([piece async for piece in store.export_csv(lead_filter, rows)])
+
+    listed = await store.list_leads(lead_filter, 100)
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="\r\n").writerows([EXPORT_COLUMNS, *map(export_row, listed)])
+    assert exported == ("\ufeff" + expected.getvalue()).encode("utf-8")
+    assert rows == [len(listed)] == [5]
+
+
+async def test_an_export_closed_midway_stops_reading(store: LeadStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_export, "EXPORT_BLOCK", 1)  # a piece per lead, more than are read ahead
+    monkeypatch.setattr(store_module, "EXPORT_CHUNK", 1)
+    await asyncio.gather(*(store.add(a_lead(name=f"P{n}"), notify=False) for n in range(12)))
+    rows = [0]
+    pieces = store.export_csv(LeadFilter(), rows)
+    header, first = await anext(pieces), await anext(pieces)
+    await pieces.aclose()
+    assert header.startswith("\ufeffid,".encode()) and rows == [first.count(b"\r\n")]  # counted as handed out
+    await until(lambda: sqlite_export.THREAD_NAME not in {thread.name for thread in threading.enumerate()}, 5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import getpass
 import sys
@@ -15,7 +16,6 @@ from urllib.parse import urlencode
 
 from landing.admin import auth
 from landing.errors import LandingError
-from landing.leads.export import EXPORT_COLUMNS, csv_chunks
 from landing.leads.model import STATUSES, LeadFilter
 from landing.leads.query import filter_query
 from landing.leads.store import LeadStore, store_for
@@ -125,8 +125,9 @@ def run_leads_export(args: argparse.Namespace, settings: Settings) -> int:
         rows = [0]
         target = args.output.open("wb") if args.output else sys.stdout.buffer
         try:
-            async for chunk in csv_chunks(store.iter_rows(lead_filter, EXPORT_COLUMNS), rows):
-                target.write(chunk)
+            async with contextlib.aclosing(store.export_csv(lead_filter, rows)) as chunks:
+                async for chunk in chunks:
+                    target.write(chunk)
         finally:
             if args.output:
                 target.close()

@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from landing.admin import auth
 from landing.admin.chart import weekly_chart
 from landing.catalog import Catalog
 from landing.coverage import coverage_svg
-from landing.leads.export import EXPORT_COLUMNS, csv_chunks
 from landing.leads.guard import client_hash
 from landing.leads.model import STATUSES, AuditEntry, Lead, LeadEvent, LeadFilter, Session
 from landing.leads.query import filter_query
@@ -235,7 +236,7 @@ async def leads_list(request: Request, session: Session, form: dict[str, str]) -
     rows = await leads.list_leads(lead_filter, PAGE_SIZE, (number - 1) * PAGE_SIZE)
     catalog = site(request).current.catalog
     offices = [(office.id, office.name) for office in catalog.site.offices]
-    chart = weekly_chart(await leads.weekly_counts(lead_filter), offices)
+    chart = weekly_chart(await leads.weekly_counts(lead_filter), offices, only=lead_filter.office)
     query = filter_query(lead_filter)
     return render(request, "admin/leads.html", "Leads", session, leads=rows, total=total, page_number=number,
                   pages=pages, filter=lead_filter, query=query, chart=chart, statuses=STATUSES,
@@ -278,16 +279,34 @@ async def export_leads(request: Request, session: Session, form: dict[str, str])
     rows = [0]
     detail = urlencode(filter_query(lead_filter)) or "all leads"
 
-    async def body() -> AsyncIterator[bytes]:
-        try:
-            async for chunk in csv_chunks(leads.iter_rows(lead_filter, EXPORT_COLUMNS), rows):
-                yield chunk
-        finally:
-            await leads.audit(session.email, "export", detail, rows[0])
+    async def audit() -> None:
+        await leads.audit(session.email, "export", detail, rows[0])
 
     filename = f"leads-{dt.date.today().isoformat()}.csv"
     headers = {**admin_headers(request), "content-disposition": f'attachment; filename="{filename}"'}
-    return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers=headers)
+    return ClosingStreamingResponse(leads.export_csv(lead_filter, rows), audit, media_type="text/csv; charset=utf-8",
+                                    headers=headers)
+
+
+class ClosingStreamingResponse(StreamingResponse):
+    """A streamed body closed as soon as the response ends, however it ends, and then ``ended()`` awaited.
+
+    Starlette leaves the body of a response whose client went away to the garbage collector (an export's
+    thread and read transaction would wait for it), and runs ``background`` only after a whole response.
+    """
+
+    def __init__(self, chunks: AsyncGenerator[bytes, None], ended: Callable[[], Awaitable[None]],
+                 **options: Any) -> None:
+        super().__init__(chunks, **options)
+        self.chunks, self.ended = chunks, ended
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):  # a request cancelled midway is still closed and audited
+                await self.chunks.aclose()
+                await self.ended()
 
 
 async def audit_page(request: Request, session: Session, form: dict[str, str]) -> Response:

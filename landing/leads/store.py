@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import operator
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import astuple
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +21,8 @@ from typing import Any, Protocol
 import aiosqlite
 
 from landing.errors import LandingError
+from landing.leads import sqlite_export
+from landing.leads.export import EXPORT_COLUMNS, csv_chunks
 from landing.leads.migrations import MIGRATIONS
 from landing.leads.model import (LEAD_COLUMNS, AuditEntry, Lead, LeadEvent, LeadFilter, Notice, Session, User, new_id,
                                  utc_in, utc_now)
@@ -54,6 +56,8 @@ class LeadStore(Protocol):
         """Every matching lead, newest first, read in chunks so memory stays flat."""
     def iter_rows(self, lead_filter: LeadFilter, columns: Sequence[str]) -> AsyncIterator[tuple[Any, ...]]:
         """The same, as plain rows of ``columns`` (an export needs no Lead objects)."""
+    def export_csv(self, lead_filter: LeadFilter, counter: list[int] | None = None) -> AsyncGenerator[bytes, None]:
+        """The CSV export of the matching leads (landing.leads.export) in pieces; ``counter[0]`` counts rows."""
     async def weekly_counts(self, lead_filter: LeadFilter) -> list[tuple[str, str, int]]:
         """(first day of the ISO week, office, leads) for the matching leads."""
     async def set_status(self, lead_id: str, status: str, actor: str) -> bool: ...
@@ -178,6 +182,9 @@ class SQLStore:
             if len(rows) < EXPORT_CHUNK:
                 return
             after = (rows[-1][-2], rows[-1][-1])
+
+    def export_csv(self, lead_filter: LeadFilter, counter: list[int] | None = None) -> AsyncGenerator[bytes, None]:
+        return csv_chunks(self.iter_rows(lead_filter, EXPORT_COLUMNS), counter)
 
     async def weekly_counts(self, lead_filter: LeadFilter) -> list[tuple[str, str, int]]:
         clause, args = where(lead_filter)
@@ -478,3 +485,7 @@ class SQLiteLeadStore(SQLStore):
             raise StoreError("the lead store is not open")
         async with self._reader.execute(sql, args) as cursor:
             return await cursor.fetchall()  # type: ignore[return-value]  # plain tuples: no row factory is set
+
+    def export_csv(self, lead_filter: LeadFilter, counter: list[int] | None = None) -> AsyncGenerator[bytes, None]:
+        # Not through aiosqlite: a million rows want one read transaction in a thread of their own.
+        return sqlite_export.export_csv(self.path, lead_filter, counter)
