@@ -494,8 +494,8 @@ def benchmark(folder: Path, seconds: float, rounds: int) -> None:
 
 def serve_bare(database: Path, host: str, port: int) -> None:
     """One POST route inserting the body through one shared aiosqlite connection, under `landing serve`'s
-    uvicorn options: `landing.cli.main(["serve", ...])` runs as usual, except that its snapshot check is
-    skipped and uvicorn.run gets this app instead of landing's."""
+    uvicorn options: `landing.cli.main(["serve", ...])` runs as usual, except that it loads no site and
+    builds no landing app (whichever of the two it does before serving), and uvicorn.run gets this app."""
     import aiosqlite
     import uvicorn
     from starlette.applications import Starlette
@@ -503,6 +503,7 @@ def serve_bare(database: Path, host: str, port: int) -> None:
     from starlette.responses import PlainTextResponse, RedirectResponse, Response
     from starlette.routing import Route
 
+    import landing.app
     import landing.snapshot
     from landing import cli
 
@@ -539,7 +540,8 @@ def serve_bare(database: Path, host: str, port: int) -> None:
         real_run(lambda: app, **options)  # a factory, so that factory=True keeps its meaning
 
     uvicorn.run = run_bare
-    landing.snapshot.load_snapshot = lambda settings: None  # type: ignore[assignment, return-value]
+    landing.snapshot.load_snapshot = lambda *args, **kwargs: None  # type: ignore[assignment, return-value]
+    landing.app.create_app = lambda *args, **kwargs: None  # type: ignore[assignment, return-value]
     sys.exit(cli.main(["serve", "--host", host, "--port", str(port)]))
 
 

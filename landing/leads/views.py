@@ -3,10 +3,10 @@ and guard.py; this module only reads the request, stores, and renders."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
 
 from markupsafe import Markup
 from starlette.requests import ClientDisconnect, Request
@@ -15,7 +15,7 @@ from starlette.types import Scope
 
 from landing.catalog import Catalog, LandingPage
 from landing.leads.form import (ATTRIBUTION_FIELDS, HONEYPOT, MAX_MESSAGE, TOKEN, Submission, attribution_from_request,
-                                check_submission, first_values, hidden_fields)
+                                check_submission, first_values, hidden_fields, parse_form)
 from landing.leads.guard import FormTokens, Guards, RedisGuards, TokenVerdict, client_hash
 from landing.leads.model import Lead, new_id, utc_now
 from landing.leads.notify import Notifier
@@ -73,18 +73,17 @@ async def read_form(request: Request) -> list[tuple[str, str]] | Response:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
         return too_large(renderer)
-    body = bytearray()
+    body = b""
     try:
         async for chunk in request.stream():
-            body += chunk
+            body += chunk  # one chunk, nearly always: nothing is copied
             if len(body) > MAX_BODY:
                 return too_large(renderer)
     except ClientDisconnect:
         return Response(status_code=400)
     try:
-        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=60, encoding="utf-8",
-                         errors="strict")
-    except (UnicodeDecodeError, ValueError):
+        return parse_form(body)
+    except ValueError:  # UnicodeDecodeError is one
         return message(renderer, 400, "We could not read that form",
                        "Some of what was sent could not be read. Please check the form and send it again.")
 
@@ -163,7 +162,12 @@ async def store(request: Request, lead: Lead, notify: bool) -> Response | None:
 
 def thank_you_redirect(page: LandingPage | None) -> RedirectResponse:
     # Only the office goes in the URL: nothing about the person, and not the treatment they asked about.
-    target = f"/thank-you/?office={page.office.id}" if page else "/thank-you/"
+    return redirect(f"/thank-you/?office={page.office.id}" if page else "/thank-you/")
+
+
+@functools.lru_cache(maxsize=256)
+def redirect(target: str) -> RedirectResponse:
+    """A 303 made once per target: a response only sends what it holds, so one object serves every request."""
     return RedirectResponse(target, status_code=303)
 
 
