@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import time
+import unicodedata
 import uuid
+from urllib.parse import parse_qsl
 
+import phonenumbers
 import pytest
+from email_validator import EmailNotValidError, validate_email
 
-from landing.leads.form import attribution_from_request, check_submission, first_values, hidden_fields
+from landing.leads.form import attribution_from_request, check_submission, first_values, hidden_fields, parse_form
 from landing.leads.guard import FormTokens, Guards, RateLimit, RedisGuards, TokenVerdict, client_hash
 from tests.conftest import need
 from tests.leads_helpers import SECRET, token, valid_form
@@ -64,6 +68,49 @@ def test_emoji_and_right_to_left_text_are_accepted_as_sent() -> None:
 
 def test_repeated_fields_keep_the_first_value() -> None:
     assert first_values([("name", "Jane"), ("name", "Mallory")]) == {"name": "Jane"}
+
+
+@pytest.mark.parametrize("body", [
+    b"name=Jane+Patient&email=jane%40example.com&message=a%2Bb+%3D+c&consent=yes",
+    b"name=&&phone=&website", b"a=1=2&a=3", b"name=%E2%80%AEevil%F0%9F%98%80", "name=Zoë&town=Ñandú".encode(),
+    b"", b"&&&", b"name=%zz%2&x=%", b"utm_source=%20a%20&gclid=+",
+])
+def test_a_form_body_is_read_as_the_standard_library_reads_it(body: bytes) -> None:
+    assert parse_form(body) == parse_qsl(body.decode(), keep_blank_values=True, errors="strict")
+
+
+@pytest.mark.parametrize("body", [b"name=%FF", b"name=\xff", b"&".join([b"a=1"] * 61)])
+def test_a_form_body_that_is_not_utf8_or_has_too_many_fields_is_refused(body: bytes) -> None:
+    with pytest.raises(ValueError):
+        parse_form(body)
+
+
+@pytest.mark.parametrize("address", [
+    "Jane.Patient@EXAMPLE.com", "jane+clinic@mail.Example.org", "POSTMASTER@example.com", "a@b", "a..b@example.com",
+    ".a@example.com", "jane@-example.com", "jane@example..com", "jane@example.com.", "jane@xn--bcher-kva.example",
+    "jané@exämple.com", '"jane doe"@example.com', "jane@[127.0.0.1]", "jane@localhost", "j@" + "a" * 64 + ".com",
+    "jane@example.c0m", "jane@exam_ple.com", "x" * 65 + "@example.com",
+])
+def test_an_email_address_is_accepted_and_normalized_as_email_validator_does(address: str) -> None:
+    try:
+        expected = validate_email(unicodedata.normalize("NFC", address), check_deliverability=False).normalized
+    except EmailNotValidError:
+        expected = ""
+    assert check_submission(valid_form(email=address, phone="(847) 555-0142"), TREATMENTS, PAGES).email_normalized == expected
+
+
+@pytest.mark.parametrize("phone", [
+    "(847) 555-0142", "847.555.0142", "+1 847 555 0142", "(416) 555-0142", "876-555-0142", "(800) 555-0142",
+    "(123) 456-7890", "555-0142", "+44 20 7946 0958", "1 (312) 555-0100 ext 4", "(847) 555-01422",
+])
+def test_a_phone_is_accepted_when_phonenumbers_calls_it_a_valid_north_american_number(phone: str) -> None:
+    try:
+        number = phonenumbers.parse(phone, "US")
+        valid = number.country_code == 1 and phonenumbers.is_valid_number(number)
+    except phonenumbers.NumberParseException:
+        valid = False
+    expected = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if valid else ""
+    assert check_submission(valid_form(phone=phone, email=""), TREATMENTS, PAGES).phone_e164 == expected
 
 
 def test_tokens_reject_forms_sent_too_fast_too_late_or_forged() -> None:
