@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-for folder in (ROOT, ROOT / "benchmarks"):
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))  # `python benchmarks/build.py` puts only benchmarks/ on the path
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # `python benchmarks/build.py` puts benchmarks/, not the root, on the path
 
-from pages import generate_site  # noqa: E402  (benchmarks/pages.py: the same generated site)
+from benchmarks._common import figure, heading  # noqa: E402
+from benchmarks.pages import generate_site  # noqa: E402  (the same generated site as benchmarks/pages.py)
 
 from landing import quality  # noqa: E402
 from landing.build import build_site  # noqa: E402
@@ -46,15 +46,6 @@ from landing.snapshot import load_snapshot  # noqa: E402
 
 RATE_TARGET = 1500.0  # pages per second, one core
 SIMILARITY_TARGET_SECONDS = 60.0
-
-
-def heading(title: str) -> None:
-    print(f"\n== {title}", flush=True)
-
-
-def figure(label: str, value: str, target: str = "", ok: bool | None = None) -> None:
-    verdict = "" if ok is None else ("ok" if ok else "MISSED")
-    print(f"  {label:<44} {value:>16}   {target:<18} {verdict}".rstrip(), flush=True)
 
 
 def timed(action: Callable[[], Any]) -> tuple[float, float, Any]:

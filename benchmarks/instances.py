@@ -66,10 +66,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python benchmarks/instances.py` puts benchmarks/, not the root, on the path
 
-from benchmarks.leads import (SECRET, WARMUP_SECONDS, Run, Server, Stored, copy_site, count_stored, figure, heading,
-                              landing_command, landing_environment, lead_form, parse_wrk, start_server, stop_server,
-                              wait_ready, write_lua)
-from benchmarks.pages import busy_cores, cpu_seconds
+from benchmarks._common import busy_cores, cpu_seconds, figure, heading, stop_server, wait_ready
+from benchmarks.leads import (SECRET, WARMUP_SECONDS, Run, Server, Stored, copy_site, count_stored, landing_command,
+                              landing_environment, lead_form, parse_wrk, start_server, write_lua)
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -42,26 +42,25 @@ import contextlib
 import os
 import re
 import shutil
-import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python benchmarks/leads.py` puts benchmarks/, not the root, on the path
+
+from benchmarks import _common as common  # noqa: E402
+from benchmarks._common import (figure, heading, serve_like_landing, stop_server, uvicorn_options_used,  # noqa: E402
+                                wait_ready)
 
 SECRET = "benchmark-secret"
 TOKEN_AGE_SECONDS = 60.0
@@ -70,8 +69,6 @@ RATE_TARGET = 2000.0
 RATIO_TARGET = 0.33
 WRK_CONNECTIONS = 32
 WARMUP_SECONDS = 1.0
-READY_TIMEOUT_SECONDS = 60.0
-STOP_TIMEOUT_SECONDS = 10.0
 SETTLE_TIMEOUT_SECONDS = 10.0
 SITE_FILES = ("site.toml", "locations.csv")
 SITE_FOLDERS = ("templates", "static")
@@ -115,15 +112,6 @@ end
 
 
 # -- printing ------------------------------------------------------------------------------------
-
-
-def heading(title: str) -> None:
-    print(f"\n== {title}", flush=True)
-
-
-def figure(label: str, value: str, target: str = "", ok: bool | None = None) -> None:
-    verdict = "" if ok is None else ("ok" if ok else "MISSED")
-    print(f"  {label:<40} {value:>20}   {target:<24} {verdict}".rstrip(), flush=True)
 
 
 # -- the site and the form -----------------------------------------------------------------------
@@ -180,26 +168,8 @@ def write_lua(folder: Path, body: str) -> Path:
 
 
 @dataclass
-class Server:
-    name: str
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-    database: Path
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process so far, all its threads (SQLite's included)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+class Server(common.Server):
+    database: Path = Path(os.devnull)  # the SQLite file its leads are counted in
 
 
 def landing_environment(database: Path) -> dict[str, str]:
@@ -218,44 +188,8 @@ def bare_environment() -> dict[str, str]:
 
 
 def start_server(name: str, command: list[str], env: dict[str, str], folder: Path, database: Path) -> Server:
-    """Start a server process in its own session (so stopping it reaches nothing else)."""
-    log = folder / f"{name}.log"
-    port = free_port()
-    with open(log, "wb") as errors:
-        process = subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=folder,
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
-                                   start_new_session=True)
-    return Server(name, process, port, log, database)
-
-
-def wait_ready(server: Server, timeout: float = READY_TIMEOUT_SECONDS) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"{server.name} exited with {server.process.returncode}:\n{log_tail(server)}")
-        try:
-            with urllib.request.urlopen(server.url("/healthz"), timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{server.name} did not answer /healthz within {timeout:.0f} s:\n{log_tail(server)}")
-
-
-def log_tail(server: Server) -> str:
-    return server.log.read_text(errors="replace")[-3000:]
-
-
-def stop_server(server: Server) -> None:
-    if server.process.poll() is not None:
-        return
-    os.killpg(server.process.pid, signal.SIGTERM)  # the group is the server's own session (start_new_session)
-    try:
-        server.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.process.pid, signal.SIGKILL)
-        server.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    started = common.start_server(name, command, env, folder)
+    return Server(started.name, started.process, started.port, started.log, database)
 
 
 def landing_command() -> list[str]:
@@ -264,14 +198,6 @@ def landing_command() -> list[str]:
 
 def bare_command(database: Path) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), "--child-bare", str(database)]
-
-
-def uvicorn_options_used(server: Server) -> str:
-    """The options line the bare server logged (the ones `landing serve` passes to uvicorn.run)."""
-    for line in server.log.read_text(errors="replace").splitlines():
-        if line.startswith("uvicorn options: "):
-            return line.removeprefix("uvicorn options: ")
-    return "(not reported)"
 
 
 # -- what the database holds ---------------------------------------------------------------------
@@ -494,18 +420,12 @@ def benchmark(folder: Path, seconds: float, rounds: int) -> None:
 
 def serve_bare(database: Path, host: str, port: int) -> None:
     """One POST route inserting the body through one shared aiosqlite connection, under `landing serve`'s
-    uvicorn options: `landing.cli.main(["serve", ...])` runs as usual, except that it loads no site and
-    builds no landing app (whichever of the two it does before serving), and uvicorn.run gets this app."""
+    uvicorn options (serve_like_landing)."""
     import aiosqlite
-    import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import PlainTextResponse, RedirectResponse, Response
     from starlette.routing import Route
-
-    import landing.app
-    import landing.snapshot
-    from landing import cli
 
     db: aiosqlite.Connection | None = None
 
@@ -532,28 +452,8 @@ def serve_bare(database: Path, host: str, port: int) -> None:
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
-    app = Starlette(routes=[Route("/leads", submit, methods=["POST"]), Route("/healthz", healthz)], lifespan=lifespan)
-    real_run = uvicorn.run
-
-    def run_bare(_app: Any, **options: Any) -> None:
-        print(f"uvicorn options: {summarize_options(options)}", file=sys.stderr, flush=True)
-        real_run(lambda: app, **options)  # a factory, so that factory=True keeps its meaning
-
-    uvicorn.run = run_bare
-    landing.snapshot.load_snapshot = lambda *args, **kwargs: None  # type: ignore[assignment, return-value]
-    landing.app.create_app = lambda *args, **kwargs: None  # type: ignore[assignment, return-value]
-    sys.exit(cli.main(["serve", "--host", host, "--port", str(port)]))
-
-
-def summarize_options(options: dict[str, Any]) -> str:
-    """uvicorn.run's options, with the log config reduced to what costs time: where the access log goes."""
-    shown = {key: value for key, value in options.items() if key not in ("log_config", "host", "port")}
-    config = options.get("log_config")
-    if isinstance(config, dict):
-        access = config.get("loggers", {}).get("uvicorn.access", {})
-        stream = config.get("handlers", {}).get("access", {}).get("stream", "?")
-        shown["access_log"] = f"{access.get('level', 'off')} -> {stream}" if access.get("handlers") else "off"
-    return ", ".join(f"{key}={value}" for key, value in shown.items())
+    serve_like_landing(Starlette(routes=[Route("/leads", submit, methods=["POST"]), Route("/healthz", healthz)],
+                                 lifespan=lifespan), host, port)
 
 
 # -- command line --------------------------------------------------------------------------------

@@ -33,7 +33,6 @@ Needs `wrk` on PATH for step 4 (Debian: apt-get install wrk); without it that st
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import gc
 import gzip
@@ -42,8 +41,6 @@ import os
 import random
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,12 +52,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python benchmarks/pages.py` puts benchmarks/, not the root, on the path
 
+from benchmarks._common import (READY_TIMEOUT_SECONDS, Server, busy_cores, cpu_seconds, figure, heading,
+                                proc_status_kib, serve_like_landing, start_server, stop_server, uvicorn_options_used,
+                                wait_ready)
 from landing.settings import Settings
 from landing.snapshot import Snapshot, load_snapshot
 
@@ -69,8 +68,6 @@ LOAD_TARGET_SECONDS = 2.0
 MEMORY_TARGET_MB = 250.0
 RATIO_TARGET = 0.85
 WRK_CONNECTIONS = 32
-READY_TIMEOUT_SECONDS = 120.0
-STOP_TIMEOUT_SECONDS = 10.0
 ALASKA_HAWAII_SHARE = 0.004  # "a few" towns outside the lower 48
 
 # Rough bounding boxes: USPS code -> (south, north, west, east), decimal degrees.
@@ -165,15 +162,6 @@ def site_environment(settings: Settings) -> dict[str, str]:
 # -- printing ------------------------------------------------------------------------------------
 
 
-def heading(title: str) -> None:
-    print(f"\n== {title}", flush=True)
-
-
-def figure(label: str, value: str, target: str = "", ok: bool | None = None) -> None:
-    verdict = "" if ok is None else ("ok" if ok else "MISSED")
-    print(f"  {label:<40} {value:>16}   {target:<16} {verdict}".rstrip(), flush=True)
-
-
 def kib(size: int) -> str:
     return f"{size / 1024:.1f} KiB"
 
@@ -190,15 +178,6 @@ def best_of(repeats: int, action: Callable[[], Any]) -> tuple[float, Any]:
         result = action()
         best = min(best, time.perf_counter() - started)
     return best, result
-
-
-def proc_status_kib(field: str, pid: int | str = "self") -> int:
-    """A field of /proc/PID/status in KiB, e.g. VmRSS (resident) or VmHWM (peak resident)."""
-    with open(f"/proc/{pid}/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
 
 
 def measure_memory_here(folder: Path) -> dict[str, int]:
@@ -273,31 +252,11 @@ def timed_rate(items: list[Any], action: Callable[[Any], Any]) -> float:
 # -- 4: HTTP throughput --------------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    name: str
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def rss_mb(self) -> float:
-        return proc_status_kib("VmRSS", self.process.pid) / 1024
-
-
 @dataclass(frozen=True)
 class Fetched:
     status: int
     headers: dict[str, str]
     body: bytes
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def fetch(url: str, accept_gzip: bool = False, timeout: float = 10) -> Fetched:
@@ -306,67 +265,12 @@ def fetch(url: str, accept_gzip: bool = False, timeout: float = 10) -> Fetched:
         return Fetched(response.status, {k.lower(): v for k, v in response.headers.items()}, response.read())
 
 
-def start_server(name: str, command: list[str], env: dict[str, str], folder: Path) -> Server:
-    """Start a server process in its own session (so stopping it reaches nothing else)."""
-    log = folder / f"{name}.log"
-    port = free_port()
-    with open(log, "wb") as errors:
-        process = subprocess.Popen([*command, "--port", str(port)], env=env, cwd=folder, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True)
-    return Server(name, process, port, log)
-
-
-def wait_ready(server: Server, path: str, timeout: float = READY_TIMEOUT_SECONDS) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"{server.name} exited with {server.process.returncode}:\n{server.log.read_text()[-3000:]}")
-        try:
-            if fetch(server.url(path), timeout=2).status == 200:
-                return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{server.name} did not answer {path} within {timeout:.0f} s:\n{server.log.read_text()[-3000:]}")
-
-
-def stop_server(server: Server) -> None:
-    """SIGTERM, then SIGKILL after a grace period, to the server's own process group (start_new_session)."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if server.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.process.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-
-
 @dataclass(frozen=True)
 class Run:
     """One wrk run against one server."""
 
     rps: float
     cpu_us: float  # the server's CPU time (user + system) per request: steadier than rps on a busy machine
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        fields = stat.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def busy_cores(seconds: float = 1.0) -> float:
-    """How many cores the machine kept busy over ``seconds`` (from /proc/stat): the load of everything else."""
-    def sample() -> tuple[int, int]:
-        with open("/proc/stat", encoding="ascii") as stat:
-            values = [int(value) for value in stat.readline().split()[1:]]
-        return sum(values), values[3] + values[4]  # total, idle + iowait
-    total_before, idle_before = sample()
-    time.sleep(seconds)
-    total_after, idle_after = sample()
-    total = total_after - total_before
-    return (os.cpu_count() or 1) * (1 - (idle_after - idle_before) / total) if total else 0.0
 
 
 def wrk(url: str, seconds: float, accept_gzip: bool) -> tuple[int, float]:
@@ -407,14 +311,6 @@ def check_bare(server: Server, path: str, body: bytes) -> None:
         answer = fetch(server.url(path), accept_gzip)
         if answer.body != body or "content-encoding" in answer.headers or "etag" in answer.headers:
             raise RuntimeError(f"the bare server does not answer the page's plain bytes (headers {answer.headers})")
-
-
-def uvicorn_options_used(server: Server) -> str:
-    """The options line the bare server logged (the ones `landing serve` passes to uvicorn.run)."""
-    for line in server.log.read_text(errors="replace").splitlines():
-        if line.startswith("uvicorn options: "):
-            return line.removeprefix("uvicorn options: ")
-    return "(not reported)"
 
 
 def report_page_sizes(server: Server, path: str) -> bytes:
@@ -506,41 +402,19 @@ def report_http(settings: Settings, snapshot: Snapshot, folder: Path, seconds: f
 # -- child processes -----------------------------------------------------------------------------
 
 
-def serve_bare(body_file: Path, path: str, port: int) -> None:
-    """A Starlette app with one route returning constant bytes, under `landing serve`'s uvicorn options.
-
-    `landing.cli.main(["serve", ...])` runs as usual, except that its snapshot check is skipped and
-    uvicorn.run gets this app instead of landing's: every other option is the one `landing serve` uses.
-    """
-    import uvicorn
+def serve_bare(body_file: Path, path: str, host: str, port: int) -> None:
+    """A Starlette app with one route returning constant bytes, under `landing serve`'s uvicorn options."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
-
-    import landing.snapshot
-    from landing import cli
 
     body = body_file.read_bytes()
 
     async def constant(request: Request) -> Response:
         return Response(body, media_type="text/html; charset=utf-8")
 
-    app = Starlette(routes=[Route(path, constant)])
-    real_run = uvicorn.run
-
-    def run_bare(_app: Any, **options: Any) -> None:
-        shown = {name: ("{...}" if isinstance(value, dict) else value) for name, value in options.items()
-                 if name not in ("host", "port")}
-        access_log = "on" if options.get("access_log", True) else "off"
-        print(f"uvicorn options: {shown}, so uvicorn's access log is {access_log}", file=sys.stderr, flush=True)
-        real_run(lambda: app, **options)  # a factory, so that factory=True keeps its meaning
-
-    def skip_load(*args: Any, **kwargs: Any) -> None:
-        """`landing serve` validates the site before serving: the bare server has none to validate."""
-
-    with mock.patch.object(uvicorn, "run", run_bare), mock.patch.object(landing.snapshot, "load_snapshot", skip_load):
-        sys.exit(cli.main(["serve", "--port", str(port)]))
+    serve_like_landing(Starlette(routes=[Route(path, constant)]), host, port)
 
 
 # -- command line --------------------------------------------------------------------------------
@@ -556,6 +430,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved wrk runs per server and client kind (default 3)")
     parser.add_argument("--child-memory", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--child-bare", nargs=2, metavar=("BODY", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.pages = args.pages or (200 if args.quick else 2000)
@@ -569,7 +444,7 @@ def main() -> int:
         print(json.dumps(measure_memory_here(args.child_memory)))
         return 0
     if args.child_bare:
-        serve_bare(Path(args.child_bare[0]), args.child_bare[1], args.port)
+        serve_bare(Path(args.child_bare[0]), args.child_bare[1], args.host, args.port)
         return 0
     with tempfile.TemporaryDirectory(prefix="landing-bench-") as tmp:
         folder = Path(tmp)
