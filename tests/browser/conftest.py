@@ -71,14 +71,14 @@ class Server:
             return [dict(row) for row in db.execute("SELECT * FROM leads ORDER BY created_at")]
 
 
-def start_server(folder: Path) -> Iterator[Server]:
+def start_server(folder: Path, locations: Path = ROOT / "locations.csv") -> Iterator[Server]:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("LANDING_")},
         "LANDING_BASE_URL": base_url,
         "LANDING_SITE_FILE": str(ROOT / "site.toml"),
-        "LANDING_LOCATIONS_FILE": str(ROOT / "locations.csv"),
+        "LANDING_LOCATIONS_FILE": str(locations),
         "LANDING_TEMPLATES_DIR": str(ROOT / "templates"),
         "LANDING_STATIC_DIR": str(ROOT / "static"),
         "LANDING_DATABASE_URL": f"sqlite:///{folder / 'leads.sqlite3'}",

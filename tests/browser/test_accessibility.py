@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import DESKTOP, PHONE, Server, sign_in
+from tests.browser.conftest import DESKTOP, PHONE, ROOT, Server, sign_in, start_server
 from tests.browser.parts import need_module
 
 LANDING = "/intrathecal-pump-therapy/barrington-il/"
@@ -58,6 +58,28 @@ def staff_page(browser: Any, server: Server, staff_user: tuple[str, str], one_le
     sign_in(page, server, *staff_user)
     yield page
     context.close()
+
+
+@pytest.fixture(scope="module")
+def large_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The example site with 1,100 more towns: its hub runs to three pages, linked by a pager."""
+    folder = tmp_path_factory.mktemp("large-site")
+    rows = (ROOT / "locations.csv").read_text(encoding="utf-8").rstrip("\n").split("\n")
+    rows += [f"Town {n:04d},{'IL' if n < 700 else 'WI'},,,{42 + n / 10_000:.4f},-88.0000" + "," * (rows[0].count(",") - 5)
+             for n in range(1100)]
+    (folder / "locations.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    yield from start_server(folder, folder / "locations.csv")
+
+
+@pytest.mark.slow
+def test_a_page_of_a_long_hub_and_its_pager_have_no_axe_violations(
+    large_site: Server, new_context: Callable[..., Any], axe: Any
+) -> None:
+    page = new_context(PHONE).new_page()
+    response = page.goto(large_site.url("/intrathecal-pump-therapy/page/2/"))
+    assert response is not None and response.status == 200
+    assert page.locator("nav.pager [aria-current=page]").count() == 1
+    assert_no_violations(axe, page, "the second page of a long hub at phone width")
 
 
 @pytest.mark.slow
