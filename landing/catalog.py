@@ -98,6 +98,14 @@ class Hub:
         return tuple(HubPart(self, number, self.pages[start:start + HUB_PART_SIZE], start + 1)
                      for number, start in enumerate(starts, start=1))
 
+    @functools.cached_property
+    def _part_of(self) -> dict[str, HubPart]:
+        return {page.path: part for part in self.parts for page in part.pages}
+
+    def part_listing(self, page: LandingPage) -> HubPart:
+        """The part that lists ``page``: where its 'all towns' link leads, among its state's towns."""
+        return self._part_of.get(page.path, self.parts[0])
+
     def part_at(self, path: str) -> HubPart | None:
         """The part whose path this is, or None ('/{treatment}/page/1/' is not one: the first is the hub's own)."""
         if path == self.path:

@@ -94,6 +94,14 @@ class LandingContext(PageContext):
         return self.page.location if self.page else None
 
     @property
+    def hub_path(self) -> str:
+        """The page of the treatment's hub that lists this town (the hub itself unless it runs to several)."""
+        if self.page is None:
+            return "/"
+        hub = self.catalog.hubs[self.page.treatment.slug]
+        return hub.part_listing(self.page).path
+
+    @property
     def office(self) -> Any:
         return self.page.office if self.page else None
 

@@ -175,6 +175,9 @@ async def test_a_hub_of_many_towns_is_split_into_pages_that_together_list_each_t
         assert (await client.get(missing)).status_code == 404, missing
     sitemap = (await client.get("/sitemap.xml")).text
     assert f"https://pain.example.com{hub}page/3/</loc>" in sitemap
+    # A town's page leads to the hub page that lists it, among its neighbours in the list.
+    town = await get_page(client, f"{hub}town-1100-wi/")
+    assert f"{hub}page/3/" in town.links() and hub not in town.links()
 
 
 async def test_every_page_is_reachable_from_home(client: httpx.AsyncClient) -> None:
