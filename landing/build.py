@@ -276,6 +276,7 @@ def _build(settings: Settings, out: Path, now: float,
     snapshot = load_snapshot(settings)
     # Tens of thousands of pages stay alive until the end: frozen, the garbage collector stops walking
     # all of them again and again while the build makes and drops its short-lived objects.
+    gc.collect()  # not to freeze the garbage loading left
     gc.freeze()
     catalog, renderer = snapshot.catalog, snapshot.renderer
     renderer.form_action = lead_url(settings, catalog)

@@ -111,7 +111,9 @@ class Hub:
         if path == self.path:
             return self.parts[0]
         number = path.removeprefix(f"{self.path}page/").removesuffix("/")
-        if path.startswith(f"{self.path}page/") and path.endswith("/") and number.isdigit() and number[0] != "0":
+        # ASCII digits only: isdigit() also takes '²' and '٢', which int() refuses or reads as 2.
+        if (path.startswith(f"{self.path}page/") and path.endswith("/") and number.isascii() and number.isdecimal()
+                and number[0] != "0"):
             if 2 <= int(number) <= len(self.parts):
                 return self.parts[int(number) - 1]
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -79,6 +80,9 @@ class LiveSite:
             return False
         self.current = snapshot
         self.last_error = None
+        # The old snapshot is held in cycles (its renderer's page cache, hubs and their parts), and the
+        # service collects its oldest objects rarely (app.GC_THRESHOLD): free it now.
+        gc.collect()
         log.info("site files changed: now serving %d pages", len(snapshot.catalog.pages))
         return True
 

@@ -109,7 +109,7 @@ def _ref(node_id: str) -> Node:
 
 def site_graph(catalog: Catalog) -> Graph:
     """404, thank-you: the site basics only (the website and the practice that publishes it)."""
-    return _graph(_site_nodes(catalog))
+    return _graph(list(_site_nodes(catalog)))  # a list of its own: the shared one is the catalog's
 
 
 def home_graph(catalog: Catalog) -> Graph:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import threading
@@ -256,3 +257,38 @@ async def test_an_export_closed_midway_stops_reading(store: LeadStore, monkeypat
     await pieces.aclose()
     assert header.startswith("\ufeffid,".encode()) and rows == [first.count(b"\r\n")]  # counted as handed out
     await until(lambda: sqlite_export.THREAD_NAME not in {thread.name for thread in threading.enumerate()}, 5)
+
+
+async def test_a_sqlite_export_that_fails_midway_ends_its_read_and_its_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A read left open would keep SQLite from checkpointing its WAL for as long as the process lives.
+    store = store_for(f"sqlite:///{tmp_path / 'leads.sqlite3'}")
+    await store.open()
+    try:
+        await asyncio.gather(*(store.add(a_lead(name=f"P{n}"), notify=False) for n in range(12)))
+        monkeypatch.setattr(sqlite_export, "EXPORT_BLOCK", 2)
+        real_block, blocks = sqlite_export.csv_pieces.__globals__["csv_block"], [0]
+
+        def failing_block(rows):  # type: ignore[no-untyped-def]
+            blocks[0] += 1
+            if blocks[0] == 3:
+                raise RuntimeError("a cell the export cannot write")
+            return real_block(rows)
+
+        monkeypatch.setitem(sqlite_export.csv_pieces.__globals__, "csv_block", failing_block)
+        with pytest.raises(RuntimeError, match="cannot write"):
+            async for _ in store.export_csv(LeadFilter()):
+                pass
+        await until(lambda: sqlite_export.THREAD_NAME not in {thread.name for thread in threading.enumerate()}, 5)
+        busy, _, _ = await asyncio.to_thread(wal_checkpoint, tmp_path / "leads.sqlite3")
+        assert busy == 0
+    finally:
+        await store.close()
+
+
+def wal_checkpoint(path: Path) -> tuple[int, int, int]:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()  # type: ignore[no-any-return]

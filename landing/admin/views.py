@@ -305,8 +305,10 @@ class ClosingStreamingResponse(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             with anyio.CancelScope(shield=True):  # a request cancelled midway is still closed and audited
-                await self.chunks.aclose()
-                await self.ended()
+                try:
+                    await self.chunks.aclose()
+                finally:
+                    await self.ended()
 
 
 async def audit_page(request: Request, session: Session, form: dict[str, str]) -> Response:

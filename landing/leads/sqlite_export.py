@@ -29,7 +29,12 @@ _IN_FLIGHT = 4  # pieces made ahead of the consumer: enough to keep the thread b
 async def export_csv(path: Path, lead_filter: LeadFilter,
                      counter: list[int] | None = None) -> AsyncGenerator[bytes, None]:
     """The export file of the database at ``path`` in pieces; ``counter[0]`` counts the rows handed out."""
-    pieces = in_thread(lambda: csv_pieces(_blocks(path, lead_filter)))
+    def produce() -> Generator[tuple[bytes, int], None, None]:
+        # Closed here, in the thread that opened its connection, however the export ends.
+        with contextlib.closing(_blocks(path, lead_filter)) as blocks:
+            yield from csv_pieces(blocks)
+
+    pieces = in_thread(produce)
     async with contextlib.aclosing(pieces):  # closed early (the client went away): the thread stops too
         async for data, rows in pieces:
             if counter is not None:

@@ -3,7 +3,6 @@ and guard.py; this module only reads the request, stores, and renders."""
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -162,13 +161,7 @@ async def store(request: Request, lead: Lead, notify: bool) -> Response | None:
 
 def thank_you_redirect(page: LandingPage | None) -> RedirectResponse:
     # Only the office goes in the URL: nothing about the person, and not the treatment they asked about.
-    return redirect(f"/thank-you/?office={page.office.id}" if page else "/thank-you/")
-
-
-@functools.lru_cache(maxsize=256)
-def redirect(target: str) -> RedirectResponse:
-    """A 303 made once per target: a response only sends what it holds, so one object serves every request."""
-    return RedirectResponse(target, status_code=303)
+    return RedirectResponse(f"/thank-you/?office={page.office.id}" if page else "/thank-you/", status_code=303)
 
 
 def form_again(renderer: Renderer, page: LandingPage, submission: Submission, tokens: FormTokens) -> HTMLResponse:
