@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import landing.leads.store as store_module
-from landing.leads import sqlite_export
+from landing.leads import export, postgres, sqlite_export
 from landing.leads.export import EXPORT_COLUMNS, export_row
 from landing.leads.migrations import MIGRATIONS
 from landing.leads.model import LeadFilter
@@ -257,6 +257,23 @@ async def test_an_export_closed_midway_stops_reading(store: LeadStore, monkeypat
     await pieces.aclose()
     assert header.startswith("\ufeffid,".encode()) and rows == [first.count(b"\r\n")]  # counted as handed out
     await until(lambda: sqlite_export.THREAD_NAME not in {thread.name for thread in threading.enumerate()}, 5)
+
+
+async def test_an_export_holds_the_leads_as_they_were_when_it_began(store: LeadStore,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_export, "EXPORT_BLOCK", 1)  # read a lead at a time, not all at once
+    monkeypatch.setattr(export, "EXPORT_BLOCK", 1)
+    monkeypatch.setattr(postgres, "EXPORT_PREFETCH", 1)
+    monkeypatch.setattr(store_module, "EXPORT_CHUNK", 1)  # and a page at a time, for a store that pages
+    for n in range(6):
+        await store.add(a_lead(name=f"P{n}", created_at=f"2026-11-0{n + 2}T12:00:00.000000+00:00"), notify=False)
+    pieces = store.export_csv(LeadFilter())
+    exported = [await anext(pieces), await anext(pieces)]  # the header and the newest lead
+    # A lead filed meanwhile, dated before all of them (a clock set wrong, an import): it would sort last.
+    await store.add(a_lead(name="Late Arrival", created_at="2026-11-01T12:00:00.000000+00:00"), notify=False)
+    exported += [piece async for piece in pieces]
+    names = [row[EXPORT_COLUMNS.index("name")] for row in csv.reader(io.StringIO(b"".join(exported).decode("utf-8-sig")))]
+    assert names[1:] == [f"P{n}" for n in reversed(range(6))]
 
 
 async def test_a_sqlite_export_that_fails_midway_ends_its_read_and_its_thread(

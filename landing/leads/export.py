@@ -83,13 +83,12 @@ def csv_pieces(blocks: Iterable[Sequence[Sequence[Any]]]) -> Generator[tuple[byt
 
 
 async def csv_chunks(rows: AsyncIterator[Sequence[Any]], counter: list[int] | None = None,
-                     chunk: int = EXPORT_BLOCK) -> AsyncGenerator[bytes, None]:
-    """The export file in pieces: BOM and header first, then ``chunk`` rows at a time. ``counter[0]`` counts rows.
-
-    ``rows`` hold EXPORT_COLUMNS in order: ``store.iter_rows(filter, EXPORT_COLUMNS)``.
+                     chunk: int | None = None) -> AsyncGenerator[bytes, None]:
+    """The export file in pieces: BOM and header first, then ``chunk`` rows (EXPORT_BLOCK) at a time.
+    ``counter[0]`` counts rows. ``rows`` hold EXPORT_COLUMNS in order: ``store.iter_rows(filter, EXPORT_COLUMNS)``.
     """
     yield HEADER
-    async for block in _in_blocks(rows, chunk):
+    async for block in _in_blocks(rows, chunk or EXPORT_BLOCK):
         if counter is not None:
             counter[0] += len(block)
         yield csv_block(block).encode("utf-8")

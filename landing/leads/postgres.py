@@ -8,15 +8,18 @@ workers never take the same one.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 import asyncpg
 
+from landing.leads.export import EXPORT_COLUMNS, csv_chunks
 from landing.leads.migrations import MIGRATIONS
-from landing.leads.model import Lead, Notice, utc_in, utc_now
+from landing.leads.model import Lead, LeadFilter, Notice, utc_in, utc_now
+from landing.leads.query import where
 from landing.leads.store import _INSERT_LEAD, SQLStore, StoreError, lead_row, notice_row
 
+EXPORT_PREFETCH = 500  # rows an export's cursor fetches at a time
 _MIGRATION_LOCK = 7_246_101  # any constant: the advisory lock that serializes migrations across instances
 _CLAIM = ("UPDATE outbox SET claimed_until = ?, claimed_by = ?, attempts = attempts + 1 WHERE id IN ("
           "SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ? "
@@ -108,6 +111,22 @@ class PostgresLeadStore(SQLStore):
             return [tuple(row) for row in await self.pool.fetch(numbered(sql), *args)]
         except asyncpg.PostgresError as exc:
             raise StoreError(f"could not write to the lead database ({type(exc).__name__})") from None
+
+    def export_csv(self, lead_filter: LeadFilter, counter: list[int] | None = None) -> AsyncGenerator[bytes, None]:
+        return csv_chunks(self._export_rows(lead_filter), counter)
+
+    async def _export_rows(self, lead_filter: LeadFilter) -> AsyncIterator[tuple[Any, ...]]:
+        # One read-only REPEATABLE READ transaction and a cursor: the file holds the leads as they were when
+        # the export began (as SQLite's does), read a block at a time, whatever arrives meanwhile.
+        clause, args = where(lead_filter)
+        sql = numbered(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM leads WHERE {clause} ORDER BY created_at DESC, id DESC")
+        try:
+            async with self.pool.acquire() as connection:
+                async with connection.transaction(isolation="repeatable_read", readonly=True):
+                    async for record in connection.cursor(sql, *args, prefetch=EXPORT_PREFETCH):
+                        yield tuple(record)
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"could not read the lead database ({type(exc).__name__})") from None
 
     async def add(self, lead: Lead, notify: bool) -> None:
         # One statement is one implicit transaction: committed when execute() returns, in one round trip.
