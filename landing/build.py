@@ -114,7 +114,7 @@ class Writer:
     """Writes files under ``root`` atomically, skipping those whose bytes a previous build already wrote."""
 
     root: Path
-    previous: dict[str, dict[str, Any]]  # relative path -> {"hash", "size", "mtime_ns"} from the last build
+    previous: dict[str, dict[str, Any]]  # relative path -> {"size", "mtime_ns"} from the last build
     empty: bool = False  # the folder held nothing before: no file can be there already, none need be compared
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     written: int = 0
@@ -124,11 +124,10 @@ class Writer:
 
     def put(self, relative: str, data: bytes) -> None:
         path = self.root / relative
-        digest = content_hash(data)
         self.size += len(data)
-        if not self.empty and self._unchanged(relative, path, digest, data):
+        if not self.empty and (stat := self._unchanged(relative, path, data)) is not None:
             self.unchanged += 1
-            self.files[relative] = self.previous.get(relative) or self._entry(path, digest, len(data))
+            self.files[relative] = {"size": len(data), "mtime_ns": stat.st_mtime_ns}
             return
         folder = path.parent
         if folder not in self._folders:
@@ -136,7 +135,7 @@ class Writer:
             self._folders.add(folder)
         mtime_ns = write_atomically(path, data)
         self.written += 1
-        self.files[relative] = {"hash": digest, "size": len(data), "mtime_ns": mtime_ns}
+        self.files[relative] = {"size": len(data), "mtime_ns": mtime_ns}
 
     def keep(self, relative: str) -> bool:
         """Leave a file as the previous build wrote it, if it is there untouched; False if it is not."""
@@ -154,22 +153,18 @@ class Writer:
         self.size += known["size"]
         return True
 
-    def _unchanged(self, relative: str, path: Path, digest: str, data: bytes) -> bool:
-        known = self.previous.get(relative)
+    def _unchanged(self, relative: str, path: Path, data: bytes) -> os.stat_result | None:
+        """The file's stat if it holds ``data`` already (and, if the last build wrote it, is untouched since:
+        a file changed by hand is put right). Only a page whose inputs changed gets here on a rebuild, so
+        reading the old bytes back costs less than hashing every page of every build would."""
         try:
             stat = path.stat()
         except OSError:
-            return False
-        if known is not None:
-            # The same bytes as last time, and the file untouched since (else it is put right).
-            return bool(known["hash"] == digest and known["size"] == stat.st_size and known["mtime_ns"] == stat.st_mtime_ns)
-        # No record (a first build over a folder, or a lost record): compare the bytes themselves.
-        return stat.st_size == len(data) and path.read_bytes() == data
-
-    @staticmethod
-    def _entry(path: Path, digest: str, size: int) -> dict[str, Any]:
-        stat = path.stat()
-        return {"hash": digest, "size": size, "mtime_ns": stat.st_mtime_ns}
+            return None
+        known = self.previous.get(relative)
+        if known is not None and (known["size"], known["mtime_ns"]) != (stat.st_size, stat.st_mtime_ns):
+            return None
+        return stat if stat.st_size == len(data) and path.read_bytes() == data else None
 
     def remove_stale(self) -> int:
         """Delete what the previous build wrote and this one did not: never a file it did not make."""
