@@ -12,7 +12,6 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES, DOT_ATOM_TEXT
 
 MAX_NAME = 100
 MAX_MESSAGE = 2000
@@ -152,7 +151,12 @@ def _valid_nanp(number: phonenumbers.PhoneNumber) -> bool:
 # A plain ASCII address (nearly every one) gets validate_email()'s answer at a fraction of its cost: a
 # local part matching the library's own dot-atom pattern comes back unchanged (but for the mailbox names it
 # lowercases, left to it), MAX_EMAIL is within its length limit, and the domain, one of the few that
-# visitors share, is checked by email-validator once.
+# visitors share, is checked by email-validator once. The pattern and names come from a module it does not
+# document: a release without it sends every address through the full check.
+try:
+    from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES, DOT_ATOM_TEXT
+except ImportError:  # pragma: no cover - depends on the installed email-validator
+    CASE_INSENSITIVE_MAILBOX_NAMES, DOT_ATOM_TEXT = [], None
 _HOSTNAME = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 
 
@@ -160,7 +164,7 @@ def _email(text: str) -> str:
     if len(text) > MAX_EMAIL:
         return ""
     local, _, domain = text.rpartition("@")
-    if (DOT_ATOM_TEXT.match(local) and local.lower() not in CASE_INSENSITIVE_MAILBOX_NAMES
+    if (DOT_ATOM_TEXT is not None and DOT_ATOM_TEXT.match(local) and local.lower() not in CASE_INSENSITIVE_MAILBOX_NAMES
             and _HOSTNAME.fullmatch(domain)):
         domain = _email_domain(domain)
         return f"{local}@{domain}" if domain else ""
