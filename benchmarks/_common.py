@@ -37,6 +37,14 @@ def figure(label: str, value: str, target: str = "", ok: bool | None = None) -> 
     print(f"  {label:<44} {value:>20}   {target:<24} {verdict}".rstrip(), flush=True)
 
 
+# -- child processes --------------------------------------------------------------------------------
+
+
+def clean_environment(**variables: str) -> dict[str, str]:
+    """This process's environment without any LANDING_* setting of the machine's, plus ``variables``."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("LANDING_")}, **variables}
+
+
 # -- /proc -----------------------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import clean_environment  # noqa: E402
 from landing.leads.model import LEAD_COLUMNS, new_id  # noqa: E402
 from landing.leads.store import SQLiteLeadStore  # noqa: E402
 
@@ -63,8 +64,7 @@ def main() -> None:
         database, output = Path(folder) / "leads.sqlite3", Path(folder) / "leads.csv"
         print(f"writing {args.rows:,} leads ... ", end="", flush=True)
         print(f"{make_database(database, args.rows):.1f} s")
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("LANDING_")},
-               "LANDING_DATABASE_URL": f"sqlite:///{database}"}
+        env = clean_environment(LANDING_DATABASE_URL=f"sqlite:///{database}")
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "landing", "leads", "export", "-o", str(output)], env=env, check=True,
                        cwd=ROOT, stderr=subprocess.DEVNULL)

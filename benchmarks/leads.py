@@ -59,8 +59,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python benchmarks/leads.py` puts benchmarks/, not the root, on the path
 
 from benchmarks import _common as common  # noqa: E402
-from benchmarks._common import (figure, heading, serve_like_landing, stop_server, uvicorn_options_used,  # noqa: E402
+from benchmarks._common import (clean_environment, figure, heading, serve_like_landing, stop_server, uvicorn_options_used,  # noqa: E402
                                 wait_ready)
+from tests.leads_helpers import token, valid_form  # noqa: E402  (the tests' valid lead form)
 
 SECRET = "benchmark-secret"
 TOKEN_AGE_SECONDS = 60.0
@@ -126,36 +127,10 @@ def copy_site(folder: Path) -> None:
         shutil.copytree(ROOT / name, folder / name)
 
 
-def form_token(secret: str = SECRET, age: float = TOKEN_AGE_SECONDS) -> str:
-    """A form token as `FormTokens.issue` makes it, as if the form had been served ``age`` seconds ago."""
-    from itsdangerous import TimestampSigner
-
-    class Backdated(TimestampSigner):
-        def get_timestamp(self) -> int:
-            return int(time.time() - age)
-
-    return Backdated(secret, salt="landing.lead-form").sign(b"lead").decode()
-
-
 def lead_form() -> dict[str, str]:
-    """A submission that passes every check: a person's lead, with attribution, for a page that exists."""
-    return {
-        "treatment": "intrathecal-pump-therapy",
-        "town": "cary-il",
-        "form_token": form_token(),
-        "name": "Jane Q. Patient",
-        "phone": "(847) 555-0142",
-        "email": "jane.patient@example.com",
-        "contact": "phone",
-        "message": "Is there an evening appointment?",
-        "consent": "yes",
-        "website": "",
-        "utm_source": "google",
-        "utm_campaign": "pumps-fall",
-        "gclid": "gclid-123",
-        "landing_referrer": "https://www.google.com/",
-        "landing_query": "utm_source=google&utm_campaign=pumps-fall&gclid=gclid-123",
-    }
+    """A submission that passes every check (the tests' valid form): a person's lead, with attribution, for a
+    page that exists, its token signed with the benchmark's secret as if the form had been open a minute."""
+    return valid_form(form_token=token(TOKEN_AGE_SECONDS, SECRET))
 
 
 def write_lua(folder: Path, body: str) -> Path:
@@ -173,18 +148,9 @@ class Server(common.Server):
 
 
 def landing_environment(database: Path) -> dict[str, str]:
-    return {
-        **{key: value for key, value in os.environ.items() if not key.startswith("LANDING_")},
-        "LANDING_DATABASE_URL": f"sqlite:///{database}",
-        "LANDING_SECRET_KEY": SECRET,
-        "LANDING_RELOAD_INTERVAL": "0",
-        "LANDING_LEADS_PER_ADDRESS": UNLIMITED,
-        "LANDING_LEADS_PER_MINUTE": UNLIMITED,
-    }
-
-
-def bare_environment() -> dict[str, str]:
-    return {key: value for key, value in os.environ.items() if not key.startswith("LANDING_")}
+    return clean_environment(LANDING_DATABASE_URL=f"sqlite:///{database}", LANDING_SECRET_KEY=SECRET,
+                             LANDING_RELOAD_INTERVAL="0", LANDING_LEADS_PER_ADDRESS=UNLIMITED,
+                             LANDING_LEADS_PER_MINUTE=UNLIMITED)
 
 
 def start_server(name: str, command: list[str], env: dict[str, str], folder: Path, database: Path) -> Server:
@@ -404,7 +370,7 @@ def benchmark(folder: Path, seconds: float, rounds: int) -> None:
         landing_db = folder / "landing.sqlite3"
         servers.append(start_server("landing", landing_command(), landing_environment(landing_db), folder, landing_db))
         bare_db = folder / "bare.sqlite3"
-        servers.append(start_server("bare", bare_command(bare_db), bare_environment(), folder, bare_db))
+        servers.append(start_server("bare", bare_command(bare_db), clean_environment(), folder, bare_db))
         for server in servers:
             wait_ready(server)
         figure("uvicorn options (from landing serve)", "", uvicorn_options_used(servers[1]))

@@ -17,6 +17,12 @@ import pytest
 from tests.leads_helpers import SECRET
 
 
+def landing_environment(**variables: str) -> dict[str, str]:
+    """This process's environment without any LANDING_* setting of the machine's, plus ``variables``: what a
+    `landing` child process of a test runs with."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("LANDING_")}, **variables}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -24,15 +30,14 @@ def free_port() -> int:
 
 
 def start_server(site_dir: Path, port: int, **settings: str) -> subprocess.Popen[bytes]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("LANDING_")},
+    env = landing_environment(**{
         "LANDING_DATABASE_URL": f"sqlite:///{site_dir / 'leads.sqlite3'}",
         "LANDING_SECRET_KEY": SECRET,
         "LANDING_RELOAD_INTERVAL": "0",
         "LANDING_LEADS_PER_ADDRESS": "1000000",
         "LANDING_LEADS_PER_MINUTE": "1000000",
         **{f"LANDING_{key.upper()}": value for key, value in settings.items()},
-    }
+    })
     return subprocess.Popen([sys.executable, "-m", "landing", "serve", "--port", str(port)], cwd=site_dir, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

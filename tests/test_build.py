@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
 import time
@@ -136,12 +135,8 @@ def test_without_a_lead_url_forms_post_to_the_base_urls_leads(settings: Settings
     assert build_site(settings, out).lead_url == "https://pain.example.com/leads"
 
 
-def test_landing_build_shows_a_summary_and_quiet_shows_nothing(site_dir: Path, out: Path, monkeypatch: pytest.MonkeyPatch,
+def test_landing_build_shows_a_summary_and_quiet_shows_nothing(in_site: Path, out: Path, monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.chdir(site_dir)
-    for name in list(os.environ):
-        if name.startswith("LANDING_"):
-            monkeypatch.delenv(name)
     monkeypatch.setenv("LANDING_SECRET_KEY", SECRET)
     assert main(["build", str(out)]) == 0
     printed = capsys.readouterr()
@@ -151,12 +146,8 @@ def test_landing_build_shows_a_summary_and_quiet_shows_nothing(site_dir: Path, o
     assert capsys.readouterr() == ("", "")
 
 
-def test_building_without_the_services_secret_warns(site_dir: Path, out: Path, monkeypatch: pytest.MonkeyPatch,
+def test_building_without_the_services_secret_warns(in_site: Path, out: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.chdir(site_dir)
-    for name in list(os.environ):
-        if name.startswith("LANDING_"):
-            monkeypatch.delenv(name)
     assert main(["build", str(out), "--quiet"]) == 0
     assert "warning: LANDING_SECRET_KEY is not set" in capsys.readouterr().err
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -70,12 +69,7 @@ def test_town_names_cannot_inject_markup(settings: Settings, locations_csv: Path
     assert "<script>" not in svg and "Cary&lt;script&gt;, IL" in svg
 
 
-def test_landing_check_writes_the_map(site_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.chdir(site_dir)
-    for name in list(os.environ):
-        if name.startswith("LANDING_"):
-            monkeypatch.delenv(name)
+def test_landing_check_writes_the_map(in_site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "coverage.svg"
     assert main(["check", "--map", str(target)]) == 0
     assert len(list(drawing(target.read_text()).iter(f"{SVG}circle"))) == 10

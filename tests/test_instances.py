@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import subprocess
@@ -15,7 +14,7 @@ import pytest
 
 from tests.leads_helpers import valid_form
 from tests.mail import smtp_server
-from tests.servers import free_port, start_server, stop, until, wait_until_up
+from tests.servers import free_port, landing_environment, start_server, stop, until, wait_until_up
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
@@ -56,8 +55,7 @@ async def test_each_notice_is_sent_once_with_two_instances_sending(two_instances
 
 async def test_staff_sessions_and_sign_in_throttling_work_on_either_instance(two_instances, site_dir: Path) -> None:  # type: ignore[no-untyped-def]
     ports, _, _, settings = two_instances
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("LANDING_")},
-           "LANDING_DATABASE_URL": settings["database_url"]}
+    env = landing_environment(LANDING_DATABASE_URL=settings["database_url"])
     subprocess.run([sys.executable, "-m", "landing", "users", "add", "staff@example.com"], input=PASSWORD + "\n",
                    text=True, env=env, check=True, capture_output=True, timeout=60)
     from tests.test_admin import sign_in
@@ -104,8 +102,7 @@ async def test_killing_one_instance_mid_load_loses_no_lead_and_announces_each_on
         await asyncio.wait_for(asyncio.gather(*senders), timeout=60)
     survivor = ports[1]
 
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("LANDING_")},
-           "LANDING_DATABASE_URL": settings["database_url"]}
+    env = landing_environment(LANDING_DATABASE_URL=settings["database_url"])
     exported = subprocess.run([sys.executable, "-m", "landing", "leads", "export"], env=env, capture_output=True,
                               text=True, check=True, timeout=120).stdout
     names = {line.split(",")[3] for line in exported.splitlines()[1:]}

@@ -6,7 +6,6 @@ import asyncio
 import csv
 import datetime as dt
 import io
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,12 +14,12 @@ import pytest
 
 from landing.leads.store import SQLiteLeadStore
 from tests.leads_helpers import a_lead
+from tests.servers import landing_environment
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("LANDING_")},
-            "LANDING_DATABASE_URL": f"sqlite:///{tmp_path / 'leads.sqlite3'}", "LANDING_SECRET_KEY": "s"}
+    return landing_environment(LANDING_DATABASE_URL=f"sqlite:///{tmp_path / 'leads.sqlite3'}", LANDING_SECRET_KEY="s")
 
 
 def landing(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

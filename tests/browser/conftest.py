@@ -8,8 +8,6 @@ and axe-core).
 
 from __future__ import annotations
 
-import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,6 +22,7 @@ import pytest
 
 from tests.browser.parts import CHROMIUM, need, need_module
 from tests.leads_helpers import SECRET, valid_form
+from tests.servers import free_port, landing_environment, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -35,12 +34,6 @@ PHONE: dict[str, Any] = {"viewport": {"width": 390, "height": 844}, "is_mobile":
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
 STAFF_EMAIL, STAFF_PASSWORD = "front.desk@example.com", "a long staff password"
 REPORT: list[str] = []  # measurements worth reading after a run, printed at the end of pytest's output
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -74,18 +67,17 @@ class Server:
 def start_server(folder: Path, locations: Path = ROOT / "locations.csv") -> Iterator[Server]:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("LANDING_")},
-        "LANDING_BASE_URL": base_url,
-        "LANDING_SITE_FILE": str(ROOT / "site.toml"),
-        "LANDING_LOCATIONS_FILE": str(locations),
-        "LANDING_TEMPLATES_DIR": str(ROOT / "templates"),
-        "LANDING_STATIC_DIR": str(ROOT / "static"),
-        "LANDING_DATABASE_URL": f"sqlite:///{folder / 'leads.sqlite3'}",
-        "LANDING_SECRET_KEY": SECRET,
-        "LANDING_RELOAD_INTERVAL": "0",
-        "LANDING_LEADS_PER_ADDRESS": "1000",
-    }
+    env = landing_environment(
+        LANDING_BASE_URL=base_url,
+        LANDING_SITE_FILE=str(ROOT / "site.toml"),
+        LANDING_LOCATIONS_FILE=str(locations),
+        LANDING_TEMPLATES_DIR=str(ROOT / "templates"),
+        LANDING_STATIC_DIR=str(ROOT / "static"),
+        LANDING_DATABASE_URL=f"sqlite:///{folder / 'leads.sqlite3'}",
+        LANDING_SECRET_KEY=SECRET,
+        LANDING_RELOAD_INTERVAL="0",
+        LANDING_LEADS_PER_ADDRESS="1000",
+    )
     log = (folder / "server.log").open("wb")
     server = subprocess.Popen([sys.executable, "-m", "landing", "serve", "--port", str(port)], cwd=folder, env=env,
                               stdout=log, stderr=subprocess.STDOUT)
@@ -103,12 +95,7 @@ def start_server(folder: Path, locations: Path = ROOT / "locations.csv") -> Iter
             time.sleep(0.1)
         yield Server(base_url, folder / "leads.sqlite3", env)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+        stop(server)
         log.close()
 
 
