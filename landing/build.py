@@ -67,12 +67,13 @@ def page_inputs(facts: dict[str, Any], held_back: bool) -> str:
     return content_hash(json.dumps([facts, held_back], ensure_ascii=False).encode())  # page_facts fixes the key order
 
 
-def build_key(settings: Settings, base_url: str, form_action: str, token: bytes) -> str:
-    """A hash of what every page depends on: site.toml, templates, static files, this program, the base URL,
-    where forms post and their token. Equal keys and equal page inputs mean equal bytes: no need to render."""
+def build_key(site: str, base_url: str, form_action: str, token: bytes) -> str:
+    """A hash of what every page depends on: site.toml, templates, static files (``site``, their
+    site_fingerprint), this program, the base URL, where forms post and their token. Equal keys and equal
+    page inputs mean equal bytes: no need to render."""
     code = sorted(Path(__file__).resolve().parent.rglob("*.py"))
     digest = hashlib.blake2b(digest_size=16)
-    for part in (site_fingerprint(settings), base_url, form_action, token.decode()):
+    for part in (site, base_url, form_action, token.decode()):
         digest.update(part.encode() + b"\0")
     for path in code:
         digest.update(path.read_bytes())
@@ -90,7 +91,7 @@ def site_fingerprint(settings: Settings) -> str:
     """A hash of everything but locations.csv that pages are made from: site.toml, templates, static files."""
     digest = hashlib.blake2b(digest_size=16)
     files = source_files(settings)
-    inputs = [files.site, *(path for path in files.inputs() if path not in (files.site, files.locations))]
+    inputs = [path for path in files.inputs() if path != files.locations]
     if settings.static_dir.is_dir():
         inputs += sorted(path for path in settings.static_dir.rglob("*") if path.is_file())
     for path in inputs:
@@ -290,7 +291,8 @@ def _build(settings: Settings, out: Path, now: float,
         return nearby[page.path]
 
     renderer.nearby_towns = nearby_towns  # computed once per page: for its facts, and for its render if needed
-    key = build_key(settings, catalog.base_url, renderer.form_action, token)
+    site = site_fingerprint(settings)
+    key = build_key(site, catalog.base_url, renderer.form_action, token)
     same_build = previous is not None and previous.get("key") == key
     known_inputs: dict[str, str] = previous.get("inputs", {}) if previous and same_build else {}
     facts: dict[str, dict[str, Any]] = {}
@@ -313,7 +315,7 @@ def _build(settings: Settings, out: Path, now: float,
         "version": MANIFEST_VERSION,
         "built_at": dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat(timespec="seconds"),
         "base_url": catalog.base_url,
-        "site": site_fingerprint(settings),
+        "site": site,
         "key": key,
         "towns": town_record(catalog.locations),
         "pages": facts,

@@ -42,7 +42,7 @@ class QualityReport:
     slug_record: dict[str, list[str]]  # what the next check compares slugs with
 
     def above(self, threshold: float) -> list[quality.Similar]:
-        return [page for page in self.pages if page.similarity > threshold]
+        return quality.held_back(self.pages, threshold)
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,8 @@ def quality_report(catalog: Catalog, measured: Mapping[str, quality.Measured],
     locations_file = settings.locations_file.name
     site_file = settings.site_file.name
     findings = findings + quality.town_findings(towns, locations_file, catalog.site.quality.max_office_miles)
-    empty = [(slug, _line_of(site_source, rf"""^\s*slug\s*=\s*["']{re.escape(slug)}["']"""))
+    lines = site_source.splitlines()
+    empty = [(slug, structured_data.line_of(lines, rf"""^\s*slug\s*=\s*["']{re.escape(slug)}["']"""))
              for slug, hub in catalog.hubs.items() if not hub.pages]
     findings += quality.empty_treatment_findings(empty, site_file)
     findings += quality.slug_findings(towns, previous_slugs, locations_file, str(settings.check_record))
@@ -153,11 +154,6 @@ def town_facts(catalog: Catalog) -> list[quality.TownFacts]:
             aliases=location.aliases, line=location.line, coordinates=location.has_coordinates,
             office=page.office.name if page else "", office_miles=page.distance_miles if page else None))
     return towns
-
-
-def _line_of(source: str, pattern: str) -> int | None:
-    found = re.compile(pattern)
-    return next((number for number, line in enumerate(source.splitlines(), start=1) if found.search(line)), None)
 
 
 # -- the slug record ------------------------------------------------------------------------------------

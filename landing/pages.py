@@ -22,8 +22,6 @@ from landing.leads.form import CONTACT_CHOICES, Submission
 from landing.responses import PUBLIC_SECURITY_HEADERS, SLOT, CachedResponse, SplicedResponse
 from landing.site import Office, Practice
 
-TITLE_LIMIT = 60
-DESCRIPTION_LIMIT = 160
 NOT_FOUND_SUGGESTIONS = 6
 
 
@@ -158,7 +156,7 @@ def page_title(subject: str, practice: Practice) -> str:
     fit, and no practice name when neither does, since the treatment and the town are what a searcher
     scans a result for (the practice is named on the page and in og:site_name)."""
     for name in (practice.name, practice.short_name):
-        if len(title := f"{subject} | {name}") <= TITLE_LIMIT:
+        if len(title := f"{subject} | {name}") <= quality.TITLE_LIMIT:
             return title
     return subject
 
@@ -171,13 +169,10 @@ def own_names(page: LandingPage) -> tuple[str, ...]:
 
 def landing_description(page: LandingPage) -> str:
     place = page.location.place
-    if page.office_in_town:
-        where = f"at our {page.office.town} office"
-    elif page.distance_miles is not None:
-        where = f"at our {page.office.town} office, about {page.distance_miles} mi away"
-    else:
-        where = f"at our {page.office.town} office"
-    return fit(f"{page.treatment.name} for patients in {place} {where}. {page.treatment.description}", DESCRIPTION_LIMIT)
+    where = f"at our {page.office.town} office"
+    if page.distance_miles is not None and not page.office_in_town:
+        where += f", about {page.distance_miles} mi away"
+    return fit(f"{page.treatment.name} for patients in {place} {where}. {page.treatment.description}", quality.DESCRIPTION_LIMIT)
 
 
 class StaticAssets:
@@ -321,9 +316,9 @@ class Renderer:
         names = ", ".join(t.name for t in self.catalog.site.treatments)
         offices = " and ".join(o.town for o in self.catalog.site.offices)
         meta = Meta(
-            title=fit(f"{practice.name}: {names}", TITLE_LIMIT),
+            title=fit(f"{practice.name}: {names}", quality.TITLE_LIMIT),
             description=fit(f"{practice.name} offers {names} from offices in {offices}, serving "
-                            f"{len(self.catalog.locations)} towns nearby.", DESCRIPTION_LIMIT),
+                            f"{len(self.catalog.locations)} towns nearby.", quality.DESCRIPTION_LIMIT),
             canonical=self.catalog.url("/"),
         )
         context = HomeContext(self.catalog, meta, (self.home_crumb(),), self.assets,
@@ -335,7 +330,7 @@ class Renderer:
         hub_url, url = self.catalog.url(hub.path), self.catalog.url(part.path)
         crumbs: tuple[Crumb, ...] = (self.home_crumb(), Crumb(treatment.name, hub_url))
         if part.number == 1:
-            states = ", ".join(state for state, _ in hub.by_state)
+            states = ", ".join(dict.fromkeys(page.location.state_name for page in hub.pages))  # in hub order
             title = f"{treatment.name}: Towns We Serve"
             description = (f"{treatment.name} near you: {len(hub.pages)} towns in {states} served by "
                            f"{practice.name}. {treatment.description}")
@@ -345,7 +340,7 @@ class Renderer:
                            f"{part.first_position + len(part.pages) - 1:,} of {len(hub.pages):,} served by "
                            f"{practice.name}, {part.label}.")
             crumbs += (Crumb(f"Page {part.number}", url),)
-        meta = Meta(title=page_title(title, practice), description=fit(description, DESCRIPTION_LIMIT), canonical=url)
+        meta = Meta(title=page_title(title, practice), description=fit(description, quality.DESCRIPTION_LIMIT), canonical=url)
         graph = structured_data.hub_graph(self.catalog, part, meta, crumbs)
         return self.render("hub.html", HubContext(self.catalog, meta, crumbs, self.assets, graph, part=part))
 
@@ -390,7 +385,7 @@ class Renderer:
 
     def render_message(self, title: str, message: str, office: Office | None = None, *, kind: str = "message") -> str:
         """A small noindex page: thank-you, too many requests, a form that could not be read."""
-        meta = Meta(title=page_title(title, self.catalog.site.practice), description=fit(message, DESCRIPTION_LIMIT),
+        meta = Meta(title=page_title(title, self.catalog.site.practice), description=fit(message, quality.DESCRIPTION_LIMIT),
                     canonical=None, robots="noindex, nofollow")
         context = MessageContext(self.catalog, meta, (self.home_crumb(),), self.assets,
                                  structured_data.site_graph(self.catalog), title=title, message=message,

@@ -441,15 +441,6 @@ def advice(page: PageFacts, twin: PageFacts | None) -> tuple[str, ...]:
     return tuple(said)
 
 
-def similar_pages(facts: Sequence[PageFacts], twins: Sequence[Twin]) -> list[Similar]:
-    """One treatment's pages (in the order compared) with their twins and advice."""
-    return [
-        Similar(page.path, facts[twin.index].path if twin.index is not None else None, twin.similarity,
-                advice(page, facts[twin.index] if twin.index is not None else None))
-        for page, twin in zip(facts, twins)
-    ]
-
-
 def held_back(similar: Iterable[Similar], threshold: float | None) -> list[Similar]:
     """The pages a quality gate at ``threshold`` holds back: more similar than it to a sibling."""
     if threshold is None:

@@ -20,7 +20,7 @@ from landing.errors import ConfigError
 from landing.states import STATES
 
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -351,7 +351,7 @@ class _Reader:
                 self.problem(near, f"{where}: hours days {bad_days or days} must be day names like \"Monday\"")
                 continue
             opens, closes = str(item.get("opens", "")), str(item.get("closes", ""))
-            if not (_TIME.match(opens) and _TIME.match(closes)) or opens >= closes:
+            if not (TIME.match(opens) and TIME.match(closes)) or opens >= closes:
                 self.problem(near, f"{where}: hours opens '{opens}' and closes '{closes}' must be 24-hour times "
                              "like \"08:00\" and \"17:00\", opening first")
                 continue

@@ -32,7 +32,7 @@ from slugify import slugify
 
 from landing.catalog import Catalog, HubPart, LandingPage
 from landing.locations import Location
-from landing.site import DAYS, Office, Reviewer, Treatment, tel_href
+from landing.site import DAYS, TIME, Office, Reviewer, Treatment, tel_href
 
 Graph = dict[str, Any]
 Node = dict[str, Any]
@@ -49,7 +49,6 @@ PROCEDURE_TYPES = {
 }
 
 _ABSOLUTE = re.compile(r"^https?://[^/\s]+/\S*$")
-_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _DAY_URLS = frozenset(f"https://schema.org/{day}" for day in DAYS)
 
 
@@ -138,7 +137,7 @@ def hub_graph(catalog: Catalog, part: HubPart, meta: HeadMeta, crumbs: Sequence[
         "mainEntity": _ref(f"{url}#towns"),
     }
     # In the order and with the link text the page lists them: by state, then town.
-    listed = [other for _, pages in part.by_state for other in pages]
+    listed = part.pages
     towns: Node = {
         "@type": "ItemList",
         "@id": f"{url}#towns",
@@ -435,7 +434,7 @@ def _node_problems(node: Node) -> list[str]:
         days = node.get("dayOfWeek")
         if not isinstance(days, list) or not days or not set(days) <= _DAY_URLS:
             problems.append(f"{label} needs dayOfWeek as schema.org day URLs, e.g. https://schema.org/Monday")
-        if not (_TIME.match(str(node.get("opens", ""))) and _TIME.match(str(node.get("closes", "")))):
+        if not (TIME.match(str(node.get("opens", ""))) and TIME.match(str(node.get("closes", "")))):
             problems.append(f"{label} needs opens and closes as HH:MM")
     elif kind in ("BreadcrumbList", "ItemList"):
         items = node.get("itemListElement")
@@ -500,10 +499,10 @@ def markup_problems(catalog: Catalog, source: str, filename: str = "site.toml") 
 
     site = catalog.site
     if not site.practice.logo:
-        report(_line_of(lines, r"^\s*\[practice\]"), "[practice]: no logo, so the practice's markup has none "
+        report(line_of(lines, r"^\s*\[practice\]"), "[practice]: no logo, so the practice's markup has none "
                '(add logo = "/static/logo.svg", a file in the static folder, or an https:// URL)')
     for office in site.offices:
-        line = _line_of(lines, rf"""^\s*id\s*=\s*["']{re.escape(office.id)}["']""")
+        line = line_of(lines, rf"""^\s*id\s*=\s*["']{re.escape(office.id)}["']""")
         where = f"office '{office.id}'"
         if office.latitude is None or office.longitude is None:
             report(line, f"{where}: no latitude and longitude, so its markup has no geo and towns cannot find it as "
@@ -512,7 +511,7 @@ def markup_problems(catalog: Catalog, source: str, filename: str = "site.toml") 
         if not office.hours:
             report(line, f"{where}: no opening hours, so its markup has no openingHoursSpecification (add "
                    'hours = [{ days = ["Monday", "Tuesday"], opens = "08:00", closes = "17:00" }])')
-    reviewer_line = _line_of(lines, r"^\s*\[reviewer\]")
+    reviewer_line = line_of(lines, r"^\s*\[reviewer\]")
     if not site.reviewer.name:
         report(reviewer_line, "[reviewer]: no name, so pages cannot say who reviewed them "
                '(add name = "Dr. ..." under [reviewer])')
@@ -520,10 +519,10 @@ def markup_problems(catalog: Catalog, source: str, filename: str = "site.toml") 
         report(reviewer_line, "[reviewer]: no reviewed date, so pages have no lastReviewed "
                "(add reviewed = 2026-11-01, without quotes)")
     for treatment in site.treatments:
-        line = _line_of(lines, rf"""^\s*slug\s*=\s*["']{re.escape(treatment.slug)}["']""")
+        line = line_of(lines, rf"""^\s*slug\s*=\s*["']{re.escape(treatment.slug)}["']""")
         where = f"treatment '{treatment.slug}'"
         if treatment.procedure_type and procedure_type_url(treatment.procedure_type) is None:
-            type_line = _line_of(lines, r"^\s*procedure_type\s*=", start=line or 0) or line
+            type_line = line_of(lines, r"^\s*procedure_type\s*=", start=line or 0) or line
             report(type_line, f"{where}: procedure_type '{treatment.procedure_type}' is not a type schema.org "
                    "knows, so it is left out of the markup (write Surgical, Percutaneous or Noninvasive)")
         if not treatment.faqs:
@@ -532,7 +531,7 @@ def markup_problems(catalog: Catalog, source: str, filename: str = "site.toml") 
     return problems
 
 
-def _line_of(lines: list[str], pattern: str, start: int = 0) -> int | None:
+def line_of(lines: list[str], pattern: str, start: int = 0) -> int | None:
     """The 1-based number of the first line from ``start`` (1-based) on that matches ``pattern``."""
     found = re.compile(pattern)
     for number, line in enumerate(lines[max(start - 1, 0):], start=max(start, 1)):
