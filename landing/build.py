@@ -283,14 +283,6 @@ def _build(settings: Settings, out: Path, now: float,
                         "LANDING_SECRET_KEY to the service's)")
     token = FormTokens(resolve_secret(settings)).issue_build(settings.build_form_days, now)
     slot = hidden_fields(token, {})  # no campaign attribution: a static page has no request to read it from
-    nearby: dict[str, list[tuple[float, LandingPage]]] = {}
-
-    def nearby_towns(page: LandingPage) -> list[tuple[float, LandingPage]]:
-        if page.path not in nearby:
-            nearby[page.path] = catalog.nearby(page)
-        return nearby[page.path]
-
-    renderer.nearby_towns = nearby_towns  # computed once per page: for its facts, and for its render if needed
     site = site_fingerprint(settings)
     key = build_key(site, catalog.base_url, renderer.form_action, token)
     same_build = previous is not None and previous.get("key") == key
@@ -303,7 +295,7 @@ def _build(settings: Settings, out: Path, now: float,
     advance = progress(len(plan)) if progress else None
     for relative, make, page in plan:
         if page is not None:
-            facts[page.path] = page_facts(page, nearby_towns(page))
+            facts[page.path] = page_facts(page, catalog.nearby(page))
             inputs[page.path] = page_inputs(facts[page.path], page.path in renderer.held_back)
         # A page whose inputs are those of the file the last build left is not even rendered again.
         if page is None or known_inputs.get(page.path) != inputs[page.path] or not writer.keep(relative):

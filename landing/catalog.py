@@ -199,14 +199,15 @@ class Catalog:
     def nearby(self, page: LandingPage, k: int = NEARBY_TOWNS) -> list[tuple[float, LandingPage]]:
         """The k nearest other towns offering the same treatment, nearest first, with their distance.
 
-        Computed on demand (a rendered page is cached with its result): doing it for every page at load
-        time would cost seconds for tens of thousands of towns.
+        Worked out when first asked for, not at load (seconds for tens of thousands of towns), then kept:
+        the quality gate, a page's render, `landing build` and `landing check` all ask for the same.
         """
         location = page.location
         if location.latitude is None or location.longitude is None:
             return []
         index = self.index(page.treatment.slug)
-        return index.nearest(location.latitude, location.longitude, k, exclude=lambda other: other is page)
+        return self.memo(("nearby", page.path, k), lambda: index.nearest(location.latitude, location.longitude, k,  # type: ignore[arg-type]
+                                                                         exclude=lambda other: other is page))
 
     def index(self, treatment: str) -> GridIndex[LandingPage]:
         if treatment not in self._indexes:

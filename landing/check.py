@@ -67,13 +67,6 @@ def check_site(settings: Settings, previous_slugs: Mapping[str, Sequence[str]] |
     snapshot = load_snapshot(settings)
     renderer = snapshot.renderer
     catalog = snapshot.catalog
-    nearby: dict[str, list[tuple[float, LandingPage]]] = {}
-
-    def remember_nearby(page: LandingPage) -> list[tuple[float, LandingPage]]:
-        found = nearby[page.path] = catalog.nearby(page)
-        return found
-
-    renderer.nearby_towns = remember_nearby  # the advice compares a page's nearby towns with its twin's
     # With a gate, the renderer measured every page already; without, measure the pages rendered here.
     meter = quality.SimilarityMeter() if catalog.site.quality.gate is None else None
     problems: dict[str, str] = {}  # one message per template or markup problem, not one per page
@@ -106,20 +99,21 @@ def check_site(settings: Settings, previous_slugs: Mapping[str, Sequence[str]] |
     if problems:
         raise ConfigError(list(problems.values()))
     measured = meter.results() if meter is not None else renderer.similarity
-    report = quality_report(catalog, measured, nearby, renderer.held_back, findings, source, settings,
+    report = quality_report(catalog, measured, renderer.held_back, findings, source, settings,
                             previous_slugs or {})
     return CheckReport(towns=len(catalog.locations), treatments=len(catalog.hubs), pages=len(catalog.pages),
                        quality=report, catalog=catalog)
 
 
 def quality_report(catalog: Catalog, measured: Mapping[str, quality.Measured],
-                   nearby: Mapping[str, list[tuple[float, LandingPage]]], held_back: frozenset[str],
+                   held_back: frozenset[str],
                    findings: list[quality.Finding], site_source: str, settings: Settings,
                    previous_slugs: Mapping[str, Sequence[str]]) -> QualityReport:
     facts = {path: quality.PageFacts(
         path=path, place=page.location.place, line=page.location.line, intro=bool(page.location.intro),
         county=bool(page.location.county), coordinates=page.location.has_coordinates, office=page.office.id,
-        nearby=tuple(other.path for _, other in nearby.get(path, ()))) for path, page in catalog.pages.items()}
+        # The advice compares a page's nearby towns with its twin's.
+        nearby=tuple(other.path for _, other in catalog.nearby(page))) for path, page in catalog.pages.items()}
     pages = sorted(
         (quality.Similar(path, found.twin, found.similarity,
                          quality.advice(facts[path], facts[found.twin] if found.twin else None))

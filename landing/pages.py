@@ -251,7 +251,6 @@ class Renderer:
         self.form_fields = form_fields
         self.form_action = form_action  # a static build posts to the running service's absolute /leads
         # Replaceable so that a build can keep what it computes per page (it records each page's facts).
-        self.nearby_towns: Callable[[LandingPage], list[tuple[float, LandingPage]]] = catalog.nearby
         self.assets = assets
         self.env = make_environment(templates)
         self.cache_control = f"public, max-age={cache_seconds}, stale-while-revalidate=86400"
@@ -359,7 +358,7 @@ class Renderer:
             Crumb(page.treatment.name, self.catalog.url(f"/{page.treatment.slug}/")),
             Crumb(page.location.place, self.catalog.url(page.path)),
         )
-        nearby = tuple((round(miles), other) for miles, other in self.nearby_towns(page))
+        nearby = tuple((round(miles), other) for miles, other in self.catalog.nearby(page))
         nodes = structured_data.landing_graph(self.catalog, page, meta, crumbs) if graph else {}
         return LandingContext(self.catalog, meta, crumbs, self.assets, nodes, page=page, nearby=nearby, form=form,
                               form_slot=form_slot, form_action=self.form_action)
