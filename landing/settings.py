@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,13 +67,13 @@ class Settings:
             raw = environ[name]
             kind = type(spec.default) if spec.default is not None else str
             try:
-                values[spec.name] = Path(raw) if kind is Path or isinstance(spec.default, Path) else kind(raw)
+                values[spec.name] = Path(raw) if isinstance(spec.default, Path) else kind(raw)
             except ValueError:
                 raise LandingError(f"{name}={raw!r} is not a valid {kind.__name__} ({spec.metadata['help']})") from None
         return cls(**values)
 
     def replace(self, **changes: Any) -> Settings:
-        return type(self)(**{**{spec.name: getattr(self, spec.name) for spec in fields(self)}, **changes})
+        return replace(self, **changes)
 
 
 def resolve_secret(settings: Settings, fallback: Path = Path(".landing-secret")) -> str:

@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from itsdangerous import BadSignature, Signer
 
 from landing.errors import LandingError
-from landing.leads.model import Session, User
+from landing.leads.model import Session, User, utc_in
 from landing.leads.store import LeadStore
 
 MIN_PASSWORD = 12
@@ -110,7 +110,7 @@ def failure_keys(email: str, client: str) -> list[str]:
 
 async def throttled(store: LeadStore, email: str, client: str) -> bool:
     """Five failures for an account or from an address within 15 minutes close the door for a while."""
-    since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=FAILURE_WINDOW_MINUTES)).isoformat(timespec="microseconds")
+    since = utc_in(-FAILURE_WINDOW_MINUTES * 60)
     for key in failure_keys(email, client):
         if await store.login_failures(key, since) >= MAX_FAILURES:
             return True

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from landing.admin import auth
 from landing.errors import LandingError
-from landing.leads.model import STATUSES, LeadFilter
+from landing.leads.model import STATUSES, LeadFilter, utc_in
 from landing.leads.query import filter_query
 from landing.leads.store import LeadStore, store_for
 from landing.settings import Settings
@@ -144,7 +144,7 @@ def run_leads_export(args: argparse.Namespace, settings: Settings) -> int:
 def run_leads_purge(args: argparse.Namespace, settings: Settings) -> int:
     if args.older_than < 1:
         raise LandingError("--older-than must be at least 1 day")
-    before = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=args.older_than)).isoformat(timespec="microseconds")
+    before = utc_in(-args.older_than * 24 * 60 * 60)
     if not args.yes:
         if not sys.stdin.isatty():
             raise LandingError("purging deletes leads for good: add --yes to confirm when not at a terminal")

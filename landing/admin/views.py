@@ -11,7 +11,7 @@ import math
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import quote, urlencode
 
 import anyio
 from starlette.requests import Request
@@ -27,10 +27,10 @@ from landing.leads.guard import client_hash
 from landing.leads.model import STATUSES, AuditEntry, Lead, LeadEvent, LeadFilter, Session
 from landing.leads.query import filter_query
 from landing.leads.store import LeadStore
-from landing.leads.views import client_address, desk, site
+from landing.leads.form import first_values
+from landing.leads.views import Unreadable, client_address, desk, form_pairs, site
 
 PAGE_SIZE = 50
-MAX_FORM = 16 * 1024
 ADMIN_HEADERS = {
     "cache-control": "no-store",
     "x-robots-tag": "noindex, nofollow",
@@ -81,21 +81,9 @@ def render(request: Request, template: str, title: str, staff: Session | None, s
 
 
 async def read_admin_form(request: Request) -> dict[str, str] | None:
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
-        return None
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM:
-            return None
-    try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=50)
-    except (UnicodeDecodeError, ValueError):
-        return None
-    values: dict[str, str] = {}
-    for key, value in pairs:
-        values.setdefault(key, value)
-    return values
+    """A staff form's fields (the first value of each), or None when it cannot be read."""
+    pairs = await form_pairs(request)
+    return None if isinstance(pairs, Unreadable) else first_values(pairs)
 
 
 async def current_staff(request: Request) -> Session | None:

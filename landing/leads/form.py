@@ -20,8 +20,8 @@ MAX_PHONE = 40
 MAX_ATTRIBUTION = 500
 CONTACT_CHOICES = {"phone": "Phone call", "text": "Text message", "email": "Email"}
 # Carried from the landing URL (and the landing request's Referer) into hidden fields.
-ATTRIBUTION_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "gclid", "msclkid",
-                      "fbclid", "landing_referrer", "landing_query")
+CAMPAIGN_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "gclid", "msclkid", "fbclid")
+ATTRIBUTION_FIELDS = (*CAMPAIGN_FIELDS, "landing_referrer", "landing_query")
 HONEYPOT = "website"
 TOKEN = "form_token"
 MAX_FIELDS = 60
@@ -193,7 +193,7 @@ def attribution_from_request(query_string: bytes, referer: bytes) -> dict[str, s
         except ValueError:
             pairs = []
         for key, value in pairs:
-            if key in ATTRIBUTION_FIELDS and key not in ("landing_referrer", "landing_query"):
+            if key in CAMPAIGN_FIELDS:
                 values.setdefault(key, value[:MAX_ATTRIBUTION])
         values["landing_query"] = query
     if referer:

@@ -228,8 +228,7 @@ class SQLStore:
                            "AND sent_at IS NULL", (worker,))
 
     async def notice_sent(self, notice_id: str) -> None:
-        await self.execute("UPDATE outbox SET sent_at = ?, claimed_until = NULL, last_error = '' WHERE id = ?",
-                           (utc_now(), notice_id))
+        await self.notices_sent([notice_id])
 
     async def notices_sent(self, notice_ids: Sequence[str]) -> None:
         if notice_ids:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 
 from markupsafe import Markup
 from starlette.requests import ClientDisconnect, Request
@@ -13,8 +14,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Scope
 
 from landing.catalog import Catalog, LandingPage
-from landing.leads.form import (ATTRIBUTION_FIELDS, HONEYPOT, MAX_MESSAGE, TOKEN, Submission, attribution_from_request,
-                                check_submission, first_values, hidden_fields, parse_form)
+from landing.leads.form import (ATTRIBUTION_FIELDS, CAMPAIGN_FIELDS, HONEYPOT, MAX_ATTRIBUTION, MAX_MESSAGE, TOKEN,
+                                Submission, attribution_from_request, check_submission, first_values, hidden_fields,
+                                parse_form)
 from landing.leads.guard import FormTokens, Guards, RedisGuards, TokenVerdict, client_hash
 from landing.leads.model import Lead, new_id, utc_now
 from landing.leads.notify import Notifier
@@ -62,29 +64,52 @@ def site(request: Request) -> LiveSite:
     return request.state.site  # type: ignore[no-any-return]
 
 
-async def read_form(request: Request) -> list[tuple[str, str]] | Response:
-    """The posted pairs, or the 4xx that explains why they cannot be read."""
-    renderer = site(request).current.renderer
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
-        return message(renderer, 415, "We could not read that form",
-                       "The form was sent in a format we do not accept. Please use the form on our page.")
+class Unreadable(Enum):
+    """Why a posted form could not be read."""
+
+    NOT_A_FORM = "not application/x-www-form-urlencoded"
+    TOO_LARGE = "over MAX_BODY"
+    GONE = "the client went away"
+    GARBLED = "not UTF-8, or too many fields"
+
+
+async def form_pairs(request: Request) -> list[tuple[str, str]] | Unreadable:
+    """The (name, value) pairs of a posted urlencoded form of at most MAX_BODY bytes (the lead form's and the
+    staff area's), or why there are none."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        return Unreadable.NOT_A_FORM
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
-        return too_large(renderer)
+        return Unreadable.TOO_LARGE
     body = b""
     try:
         async for chunk in request.stream():
             body += chunk  # one chunk, nearly always: nothing is copied
             if len(body) > MAX_BODY:
-                return too_large(renderer)
+                return Unreadable.TOO_LARGE
     except ClientDisconnect:
-        return Response(status_code=400)
+        return Unreadable.GONE
     try:
         return parse_form(body)
     except ValueError:  # UnicodeDecodeError is one
-        return message(renderer, 400, "We could not read that form",
-                       "Some of what was sent could not be read. Please check the form and send it again.")
+        return Unreadable.GARBLED
+
+
+async def read_form(request: Request) -> list[tuple[str, str]] | Response:
+    """The posted pairs, or the 4xx that explains why they cannot be read."""
+    pairs = await form_pairs(request)
+    if not isinstance(pairs, Unreadable):
+        return pairs
+    renderer = site(request).current.renderer
+    if pairs is Unreadable.NOT_A_FORM:
+        return message(renderer, 415, "We could not read that form",
+                       "The form was sent in a format we do not accept. Please use the form on our page.")
+    if pairs is Unreadable.TOO_LARGE:
+        return too_large(renderer)
+    if pairs is Unreadable.GONE:
+        return Response(status_code=400)
+    return message(renderer, 400, "We could not read that form",
+                   "Some of what was sent could not be read. Please check the form and send it again.")
 
 
 def too_large(renderer: Renderer) -> Response:
@@ -202,11 +227,10 @@ def request_facts(values: dict[str, str], page: LandingPage | None, catalog: Cat
     landing_url = catalog.url(page.path) + (f"?{query}" if query else "") if page else ""
     return {
         "landing_url": landing_url[:1000],
-        "referrer": values.get("landing_referrer", "")[:500],
-        "user_agent": request.headers.get("user-agent", "")[:500],
+        "referrer": values.get("landing_referrer", "")[:MAX_ATTRIBUTION],
+        "user_agent": request.headers.get("user-agent", "")[:MAX_ATTRIBUTION],
         "client_hash": hashed,
-        **{key: values.get(key, "")[:500] for key in ("utm_source", "utm_medium", "utm_campaign", "utm_term",
-                                                       "utm_content", "gclid", "msclkid", "fbclid")},
+        **{key: values.get(key, "")[:MAX_ATTRIBUTION] for key in CAMPAIGN_FIELDS},
     }
 
 
