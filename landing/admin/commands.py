@@ -12,12 +12,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlencode
 
 from landing.admin import auth
 from landing.errors import LandingError
 from landing.leads.model import STATUSES, LeadFilter, utc_in
-from landing.leads.query import filter_query
+from landing.leads.query import filter_detail
 from landing.leads.store import LeadStore, store_for
 from landing.settings import Settings
 
@@ -119,7 +118,7 @@ def run_leads_export(args: argparse.Namespace, settings: Settings) -> int:
     lead_filter = LeadFilter(since=args.since.isoformat() if args.since else None,
                              until=args.until.isoformat() if args.until else None, office=args.office,
                              status=args.status)
-    detail = urlencode(filter_query(lead_filter)) or "all leads"
+    detail = filter_detail(lead_filter)
 
     async def export(store: LeadStore) -> int:
         rows = [0]

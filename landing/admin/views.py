@@ -25,7 +25,7 @@ from landing.catalog import Catalog
 from landing.coverage import coverage_svg
 from landing.leads.guard import client_hash
 from landing.leads.model import STATUSES, AuditEntry, Lead, LeadEvent, LeadFilter, Session
-from landing.leads.query import filter_query
+from landing.leads.query import filter_detail, filter_query
 from landing.leads.store import LeadStore
 from landing.leads.form import first_values
 from landing.leads.views import Unreadable, client_address, desk, form_pairs, site
@@ -265,7 +265,7 @@ async def export_leads(request: Request, session: Session, form: dict[str, str])
     lead_filter = filter_from(request.query_params)
     leads = store(request)
     rows = [0]
-    detail = urlencode(filter_query(lead_filter)) or "all leads"
+    detail = filter_detail(lead_filter)
 
     async def audit() -> None:
         await leads.audit(session.email, "export", detail, rows[0])

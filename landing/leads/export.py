@@ -9,7 +9,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterable, 
 from types import SimpleNamespace
 from typing import Any
 
-from landing.leads.model import Lead
+from landing.leads.model import Lead, LeadFilter
+from landing.leads.query import where
 
 # The documented, stable order. New columns are only ever added at the end.
 EXPORT_COLUMNS = (
@@ -49,6 +50,12 @@ def export_values(values: Sequence[Any]) -> list[str]:
     row[_PHONE] = us_phone(row[_PHONE])
     # Inlined neutralize(): this runs for every cell of a million-row export.
     return ["'" + value if value and value[0] in _FORMULA_STARTS else value for value in row]
+
+
+def export_query(lead_filter: LeadFilter) -> tuple[str, list[object]]:
+    """What an export reads, with ``?`` placeholders: the matching leads' EXPORT_COLUMNS, newest first."""
+    clause, args = where(lead_filter)
+    return f"SELECT {', '.join(EXPORT_COLUMNS)} FROM leads WHERE {clause} ORDER BY created_at DESC, id DESC", args
 
 
 HEADER = (BOM + ",".join(EXPORT_COLUMNS) + "\r\n").encode("utf-8")  # the names need no quoting

@@ -13,19 +13,13 @@ from typing import Any
 
 import asyncpg
 
-from landing.leads.export import EXPORT_COLUMNS, csv_chunks
+from landing.leads.export import csv_chunks, export_query
 from landing.leads.migrations import MIGRATIONS
-from landing.leads.model import Lead, LeadFilter, Notice, utc_in, utc_now
-from landing.leads.query import where
+from landing.leads.model import Lead, LeadFilter, utc_now
 from landing.leads.store import _INSERT_LEAD, SQLStore, StoreError, lead_row, notice_row
 
 EXPORT_PREFETCH = 500  # rows an export's cursor fetches at a time
 _MIGRATION_LOCK = 7_246_101  # any constant: the advisory lock that serializes migrations across instances
-_CLAIM = ("UPDATE outbox SET claimed_until = ?, claimed_by = ?, attempts = attempts + 1 WHERE id IN ("
-          "SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ? "
-          "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_attempt_at LIMIT ? "
-          "FOR UPDATE SKIP LOCKED) "
-          "RETURNING id, lead_id, office, treatment, town, lead_created_at, attempts")
 
 
 def numbered(sql: str, cache: dict[str, str] = {}) -> str:  # noqa: B006 - a deliberate module-wide cache
@@ -51,6 +45,8 @@ _ADD_WITH_NOTICE = numbered(
 
 
 class PostgresLeadStore(SQLStore):
+    claim_lock = " FOR UPDATE SKIP LOCKED"  # two instances' workers never take the same notice
+
     def __init__(self, dsn: str, pool_size: int = 10) -> None:
         self.dsn = dsn
         self.pool_size = pool_size
@@ -118,8 +114,8 @@ class PostgresLeadStore(SQLStore):
     async def _export_rows(self, lead_filter: LeadFilter) -> AsyncIterator[tuple[Any, ...]]:
         # One read-only REPEATABLE READ transaction and a cursor: the file holds the leads as they were when
         # the export began (as SQLite's does), read a block at a time, whatever arrives meanwhile.
-        clause, args = where(lead_filter)
-        sql = numbered(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM leads WHERE {clause} ORDER BY created_at DESC, id DESC")
+        sql, args = export_query(lead_filter)
+        sql = numbered(sql)
         try:
             async with self.pool.acquire() as connection:
                 async with connection.transaction(isolation="repeatable_read", readonly=True):
@@ -139,7 +135,3 @@ class PostgresLeadStore(SQLStore):
         except (asyncpg.PostgresError, OSError) as exc:
             raise StoreError(f"could not write to the lead database ({type(exc).__name__})") from None
 
-    async def claim_notices(self, lease_seconds: float, limit: int = 20, worker: str = "") -> list[Notice]:
-        now = utc_now()
-        rows = await self.execute_returning(_CLAIM, (utc_in(lease_seconds), worker, now, now, limit))
-        return [Notice(*row) for row in rows]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from urllib.parse import urlencode
 
 from landing.leads.model import LeadFilter
 
@@ -53,3 +54,8 @@ def filter_query(lead_filter: LeadFilter) -> dict[str, str]:
               "treatment": lead_filter.treatment, "town": lead_filter.town, "status": lead_filter.status,
               "q": lead_filter.search, "spam": "yes" if lead_filter.spam else None}
     return {key: value for key, value in values.items() if value}
+
+
+def filter_detail(lead_filter: LeadFilter) -> str:
+    """The filter as an audit log entry shows it: its query string, or 'all leads'."""
+    return urlencode(filter_query(lead_filter)) or "all leads"

@@ -17,9 +17,8 @@ from collections.abc import AsyncGenerator, Callable, Generator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from landing.leads.export import EXPORT_BLOCK, EXPORT_COLUMNS, csv_pieces
+from landing.leads.export import EXPORT_BLOCK, csv_pieces, export_query
 from landing.leads.model import LeadFilter
-from landing.leads.query import where
 
 T = TypeVar("T")
 THREAD_NAME = "lead-export"
@@ -43,11 +42,9 @@ async def export_csv(path: Path, lead_filter: LeadFilter,
 
 
 def _blocks(path: Path, lead_filter: LeadFilter) -> Generator[list[tuple[Any, ...]], None, None]:
-    clause, args = where(lead_filter)
     db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
     try:
-        cursor = db.execute(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM leads WHERE {clause} "
-                            "ORDER BY created_at DESC, id DESC", args)
+        cursor = db.execute(*export_query(lead_filter))
         while rows := cursor.fetchmany(EXPORT_BLOCK):
             yield rows
     finally:

@@ -109,12 +109,15 @@ _INSERT_NOTICE = ("INSERT INTO outbox (id, lead_id, office, treatment, town, lea
                   "VALUES (?, ?, ?, ?, ?, ?, ?)")
 _CLAIM = ("UPDATE outbox SET claimed_until = ?, claimed_by = ?, attempts = attempts + 1 WHERE id IN ("
           "SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ? "
-          "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_attempt_at LIMIT ?) "
+          "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_attempt_at LIMIT ?{lock}) "
           "RETURNING id, lead_id, office, treatment, town, lead_created_at, attempts")
 
 
 class SQLStore:
     """The queries every store shares, written once with ``?`` placeholders over four primitives."""
+
+    # How a claim locks the notices it takes: SQLite has one writer, so nothing more is needed there.
+    claim_lock = ""
 
     async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
@@ -220,7 +223,8 @@ class SQLStore:
 
     async def claim_notices(self, lease_seconds: float, limit: int = 20, worker: str = "") -> list[Notice]:
         now = utc_now()
-        rows = await self.execute_returning(_CLAIM, (utc_in(lease_seconds), worker, now, now, limit))
+        rows = await self.execute_returning(_CLAIM.format(lock=self.claim_lock),
+                                            (utc_in(lease_seconds), worker, now, now, limit))
         return [Notice(*row) for row in rows]
 
     async def release_notices(self, worker: str) -> None:
