@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from landing.catalog import Catalog, LandingPage
+from landing.catalog import Catalog, LandingPage, files_in
 from landing.errors import LandingError
 from landing.leads.form import hidden_fields
 from landing.leads.guard import FormTokens
@@ -91,9 +91,7 @@ def site_fingerprint(settings: Settings) -> str:
     """A hash of everything but locations.csv that pages are made from: site.toml, templates, static files."""
     digest = hashlib.blake2b(digest_size=16)
     files = source_files(settings)
-    inputs = [path for path in files.inputs() if path != files.locations]
-    if settings.static_dir.is_dir():
-        inputs += sorted(path for path in settings.static_dir.rglob("*") if path.is_file())
+    inputs = [path for path in files.inputs() if path != files.locations] + files_in(settings.static_dir)
     for path in inputs:
         digest.update(str(path.name).encode() + b"\0")
         try:

@@ -36,21 +36,27 @@ class SourceFiles:
 
     def inputs(self) -> list[Path]:
         """Every file whose change means a new catalog (the templates folder included, recursively)."""
-        files = [self.site, self.locations]
-        if self.templates.is_dir():
-            files.extend(sorted(path for path in self.templates.rglob("*") if path.is_file()))
-        return files
+        return [self.site, self.locations, *files_in(self.templates)]
 
     def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
-        """Cheap change detector: names, sizes and modification times."""
-        result = []
-        for path in self.inputs():
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            result.append((str(path), stat.st_size, stat.st_mtime_ns))
-        return tuple(result)
+        return stat_fingerprint(self.inputs())
+
+
+def files_in(folder: Path) -> list[Path]:
+    """Every file under ``folder``, recursively, sorted; none if it is not a folder."""
+    return sorted(path for path in folder.rglob("*") if path.is_file()) if folder.is_dir() else []
+
+
+def stat_fingerprint(paths: list[Path]) -> tuple[tuple[str, int, int], ...]:
+    """Cheap change detector: names, sizes and modification times (a file gone meanwhile is left out)."""
+    result = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        result.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(result)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from markupsafe import Markup
 from starlette.types import Scope
 
 from landing import quality, structured_data
-from landing.catalog import Catalog, Hub, HubPart, LandingPage
+from landing.catalog import Catalog, Hub, HubPart, LandingPage, files_in
 from landing.leads.form import CONTACT_CHOICES, Submission
 from landing.responses import PUBLIC_SECURITY_HEADERS, SLOT, CachedResponse, SplicedResponse
 from landing.site import Office, Practice
@@ -181,11 +181,7 @@ class StaticAssets:
     def __init__(self, folder: Path, cache_control: str = "public, max-age=31536000, immutable") -> None:
         self.urls: dict[str, str] = {}
         self.responses: dict[str, CachedResponse] = {}
-        if not folder.is_dir():
-            return
-        for path in sorted(folder.rglob("*")):
-            if not path.is_file():
-                continue
+        for path in files_in(folder):
             name = path.relative_to(folder).as_posix()
             data = path.read_bytes()
             digest = hashlib.sha256(data).hexdigest()[:10]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from starlette.types import Scope
 
-from landing.catalog import Catalog, SourceFiles, load_catalog
+from landing.catalog import Catalog, SourceFiles, files_in, load_catalog, stat_fingerprint
 from landing.errors import ConfigError
 from landing.pages import Renderer, StaticAssets
 from landing.responses import CachedResponse
@@ -45,19 +45,12 @@ class Snapshot:
 
 def load_snapshot(settings: Settings, form_fields: Callable[[Scope], bytes] | None = None) -> Snapshot:
     files = source_files(settings)
-    fingerprint = files.fingerprint() + _static_fingerprint(settings)
+    fingerprint = files.fingerprint() + stat_fingerprint(files_in(settings.static_dir))
     catalog = load_catalog(files, settings.base_url)
     assets = StaticAssets(settings.static_dir)
     renderer = Renderer(catalog, settings.templates_dir, assets, cache_size=settings.page_cache_size,
                         cache_seconds=settings.cache_seconds, form_fields=form_fields)
     return Snapshot(catalog=catalog, renderer=renderer, fingerprint=fingerprint)
-
-
-def _static_fingerprint(settings: Settings) -> tuple[tuple[str, int, int], ...]:
-    folder = settings.static_dir
-    if not folder.is_dir():
-        return ()
-    return tuple((str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in sorted(folder.rglob("*")) if path.is_file())
 
 
 class LiveSite:
@@ -93,7 +86,7 @@ class LiveSite:
             await asyncio.sleep(self.settings.reload_interval)
             try:
                 files = source_files(self.settings)
-                fingerprint = files.fingerprint() + _static_fingerprint(self.settings)
+                fingerprint = files.fingerprint() + stat_fingerprint(files_in(self.settings.static_dir))
                 if fingerprint in (self.current.fingerprint, attempted):
                     continue
                 attempted = fingerprint
