@@ -60,6 +60,19 @@ def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
     return False
 
 
+Headers = list[tuple[bytes, bytes]]
+
+
+def page_headers(media_type: str, cache_control: str, extra_headers: Iterable[tuple[bytes, bytes]]) -> Headers:
+    """What every cached response says of itself, whatever its encoding."""
+    return [(b"content-type", media_type.encode()), (b"cache-control", cache_control.encode()),
+            (b"vary", b"Accept-Encoding"), *extra_headers]
+
+
+def kept_on_304(headers: Headers) -> Headers:
+    return [header for header in headers if header[0] in _KEPT_ON_304]
+
+
 class CachedResponse:
     """An ASGI response holding a body, its gzip form and their headers, built once."""
 
@@ -73,12 +86,7 @@ class CachedResponse:
         self.gzipped = gzip.compress(body, compresslevel=6, mtime=0)  # 9 costs twice the time for 0.1% smaller
         digest = hashlib.blake2b(body, digest_size=12).hexdigest()
         self.etag = f'"{digest}"'.encode()
-        common = [
-            (b"content-type", media_type.encode()),
-            (b"cache-control", cache_control.encode()),
-            (b"vary", b"Accept-Encoding"),
-            *extra_headers,
-        ]
+        common = page_headers(media_type, cache_control, extra_headers)
         self.plain_headers = [*common, (b"etag", self.etag), (b"content-length", str(len(body)).encode())]
         self.gzip_headers = [
             *common,
@@ -86,8 +94,8 @@ class CachedResponse:
             (b"content-encoding", b"gzip"),
             (b"content-length", str(len(self.gzipped)).encode()),
         ]
-        self.not_modified_headers = [header for header in self.plain_headers if header[0] in _KEPT_ON_304]
-        self.gzip_not_modified_headers = [header for header in self.gzip_headers if header[0] in _KEPT_ON_304]
+        self.not_modified_headers = kept_on_304(self.plain_headers)
+        self.gzip_not_modified_headers = kept_on_304(self.gzip_headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if_none_match = accept_encoding = b""
@@ -142,16 +150,10 @@ class SplicedResponse(CachedResponse):
         digest = hashlib.blake2b(self.prefix + self.suffix, digest_size=12).hexdigest()
         self.etag = f'"{digest}"'.encode()
         # The body differs per request in the slot only, so the ETag is weak: same page, different token.
-        self.plain_common = [
-            (b"content-type", media_type.encode()),
-            (b"cache-control", cache_control.encode()),
-            (b"vary", b"Accept-Encoding"),
-            *extra_headers,
-            (b"etag", b"W/" + self.etag),
-        ]
+        self.plain_common = [*page_headers(media_type, cache_control, extra_headers), (b"etag", b"W/" + self.etag)]
         self.gzip_common = [*self.plain_common, (b"content-encoding", b"gzip")]
-        self.not_modified_headers = [(k, v) for k, v in self.plain_common if k in _KEPT_ON_304]
-        self.gzip_not_modified_headers = [(k, v) for k, v in self.gzip_common if k in _KEPT_ON_304]
+        self.not_modified_headers = kept_on_304(self.plain_common)
+        self.gzip_not_modified_headers = kept_on_304(self.gzip_common)
         self._last_plain: tuple[bytes, list[tuple[bytes, bytes]], bytes] = (b"\0", [], b"")
         self._last_gzip: tuple[bytes, list[tuple[bytes, bytes]], bytes] = (b"\0", [], b"")
 
