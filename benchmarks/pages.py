@@ -57,9 +57,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python benchmarks/pages.py` puts benchmarks/, not the root, on the path
 
-from benchmarks._common import (READY_TIMEOUT_SECONDS, Server, busy_cores, cpu_seconds, figure, heading,
-                                proc_status_kib, serve_like_landing, start_server, stop_server, uvicorn_options_used,
-                                wait_ready)
+from benchmarks._common import (READY_TIMEOUT_SECONDS, Server, busy_cores, clean_environment, cpu_seconds, figure,
+                                heading, proc_status_kib, serve_like_landing, start_server, stop_server,
+                                uvicorn_options_used, wait_ready)
 from landing.settings import Settings
 from landing.snapshot import Snapshot, load_snapshot
 
@@ -149,14 +149,9 @@ def site_settings(folder: Path) -> Settings:
 
 def site_environment(settings: Settings) -> dict[str, str]:
     """LANDING_* variables for a server process serving the generated site."""
-    return {
-        **os.environ,
-        "LANDING_SITE_FILE": str(settings.site_file),
-        "LANDING_LOCATIONS_FILE": str(settings.locations_file),
-        "LANDING_TEMPLATES_DIR": str(settings.templates_dir),
-        "LANDING_STATIC_DIR": str(settings.static_dir),
-        "LANDING_RELOAD_INTERVAL": "0",
-    }
+    return clean_environment(LANDING_SITE_FILE=str(settings.site_file), LANDING_LOCATIONS_FILE=str(settings.locations_file),
+                             LANDING_TEMPLATES_DIR=str(settings.templates_dir), LANDING_STATIC_DIR=str(settings.static_dir),
+                             LANDING_RELOAD_INTERVAL="0")
 
 
 # -- printing ------------------------------------------------------------------------------------
@@ -383,7 +378,7 @@ def report_http(settings: Settings, snapshot: Snapshot, folder: Path, seconds: f
         body = report_page_sizes(landing, path)
         body_file = folder / "page.html"
         body_file.write_bytes(body)
-        bare = start_server("bare", bare_command(body_file, path), dict(os.environ), folder)
+        bare = start_server("bare", bare_command(body_file, path), clean_environment(), folder)
         servers.append(bare)
         wait_ready(bare, path)
         check_bare(bare, path, body)

@@ -16,6 +16,7 @@ from asgi_lifespan import LifespanManager
 
 from landing.app import create_app
 from landing.settings import Settings
+from tests.parts import need
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -86,13 +87,6 @@ async def client(make_client: ClientFactory) -> httpx.AsyncClient:
 
 
 POSTGRES_URL = os.environ.get("LANDING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def need(what: str) -> None:
-    """Skip a test whose real part is missing here; in CI (CI set), fail instead: CI must provide every part."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} (CI must provide it)")
-    pytest.skip(what)
 
 
 @pytest.fixture

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -66,10 +67,14 @@ def stop(server: subprocess.Popen[bytes]) -> None:
         server.wait(timeout=10)
 
 
-async def until(check: Callable[[], bool], seconds: float = 30.0) -> None:
-    """Wait until ``check()`` is true, failing the test after ``seconds``."""
+async def until(check: Callable[[], bool | Awaitable[bool]], seconds: float = 30.0) -> None:
+    """Wait until ``check()`` (or what it returns, awaited) is true, failing the test after ``seconds``."""
     deadline = asyncio.get_running_loop().time() + seconds
-    while not check():
+    while not await _value(check()):
         if asyncio.get_running_loop().time() > deadline:
             pytest.fail(f"not true within {seconds} s")
         await asyncio.sleep(0.05)
+
+
+async def _value(result: bool | Awaitable[bool]) -> bool:
+    return await result if inspect.isawaitable(result) else bool(result)

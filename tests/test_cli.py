@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from landing.cli import main
+from tests.servers import free_port, stop
 
 
 def test_check_prints_one_ok_line(in_site: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -78,12 +78,6 @@ def test_a_missing_site_file_is_a_message_not_a_traceback(tmp_path: Path, monkey
     assert "site.toml: cannot read the file" in err and "Traceback" not in err
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_landing_serve_answers_on_a_loopback_port(in_site: Path) -> None:
     port = free_port()
@@ -105,8 +99,7 @@ def test_landing_serve_answers_on_a_loopback_port(in_site: Path) -> None:
         with urllib.request.urlopen(request, timeout=2) as head:
             assert head.status == 200 and head.read() == b""
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop(server)
 
 
 def test_serve_with_a_broken_site_exits_with_the_problems(in_site: Path) -> None:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.leads_helpers import valid_form
-from tests.servers import free_port, start_server, wait_until_up
+from tests.servers import free_port, start_server, stop, wait_until_up
 
 
 @pytest.mark.slow
@@ -41,9 +41,7 @@ async def test_every_acknowledged_lead_survives_sigkill_mid_load(site_dir: Path)
             server.send_signal(signal.SIGKILL)  # mid-load: requests are in flight
             await asyncio.wait_for(asyncio.gather(*senders), timeout=30)
     finally:
-        if server.poll() is None:
-            server.kill()
-        server.wait(timeout=10)
+        stop(server)
 
     restarted = start_server(site_dir, port)
     try:
@@ -52,8 +50,7 @@ async def test_every_acknowledged_lead_survives_sigkill_mid_load(site_dir: Path)
             names = {row[0] for row in db.execute("SELECT name FROM leads")}
             notices = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
     finally:
-        restarted.terminate()
-        restarted.wait(timeout=10)
+        stop(restarted)
     assert len(acknowledged) >= 300
     assert set(acknowledged) <= names, f"{len(set(acknowledged) - names)} acknowledged leads were lost"
     assert notices == len(names)  # every stored lead has its notice waiting

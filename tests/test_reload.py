@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from pathlib import Path
@@ -11,20 +10,13 @@ import httpx
 import pytest
 
 from tests.conftest import ClientFactory
+from tests.servers import until
 
 NEW_TOWN = "/intrathecal-pump-therapy/fox-river-grove-il/"
 
 
 def without_token(html: str) -> str:
     return re.sub(r'name="form_token" value="[^"]*"', 'name="form_token" value=""', html)
-
-
-async def eventually(check, seconds: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"not true within {seconds} s")
-        await asyncio.sleep(0.05)
 
 
 async def status(client: httpx.AsyncClient, path: str) -> int:
@@ -40,7 +32,7 @@ async def test_an_added_town_is_served_without_a_restart(site_dir: Path, make_cl
     async def served() -> bool:
         return await status(client, NEW_TOWN) == 200
 
-    await eventually(served)
+    await until(served)
     assert "fox-river-grove-il" in (await client.get("/sitemap.xml")).text
 
 
@@ -52,7 +44,7 @@ async def test_an_edited_site_toml_is_served_without_a_restart(site_dir: Path, m
     async def served() -> bool:
         return "(815) 555-0199" in (await client.get("/intrathecal-pump-therapy/cary-il/")).text
 
-    await eventually(served)
+    await until(served)
 
 
 async def test_an_invalid_edit_keeps_the_old_pages_and_logs_why(
@@ -67,7 +59,7 @@ async def test_an_invalid_edit_keeps_the_old_pages_and_logs_why(
         return bool((await client.get("/healthz")).json()["reload_error"])
 
     with caplog.at_level(logging.ERROR, logger="landing.reload"):
-        await eventually(reported)
+        await until(reported)
     # The same page, but for the form's token, which is issued afresh (to the second) for each visitor.
     assert without_token((await client.get("/intrathecal-pump-therapy/cary-il/")).text) == without_token(before)
     assert any("locations.csv:12: column 'state': 'XX' is not a US state" in record.getMessage() for record in caplog.records)
@@ -83,13 +75,13 @@ async def test_fixing_the_edit_recovers(site_dir: Path, make_client: ClientFacto
     async def broken() -> bool:
         return bool((await client.get("/healthz")).json()["reload_error"])
 
-    await eventually(broken)
+    await until(broken)
     csv.write_text(good + "Fox River Grove,IL,McHenry County,60021,42.2009,-88.2145,,,,,,\n")
 
     async def served() -> bool:
         return await status(client, NEW_TOWN) == 200 and not (await client.get("/healthz")).json()["reload_error"]
 
-    await eventually(served)
+    await until(served)
 
 
 async def test_a_template_edit_is_served_without_a_restart(site_dir: Path, make_client: ClientFactory) -> None:
@@ -100,4 +92,4 @@ async def test_a_template_edit_is_served_without_a_restart(site_dir: Path, make_
     async def served() -> bool:
         return "Now with weekend appointments." in (await client.get("/nerve-blocks/cary-il/")).text
 
-    await eventually(served)
+    await until(served)
