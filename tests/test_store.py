@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import landing.leads.store as store_module
-from landing.leads import export, postgres, sqlite_export
+from landing.leads import postgres, sqlite_export
 from landing.leads.export import EXPORT_COLUMNS, export_row
 from landing.leads.migrations import MIGRATIONS
 from landing.leads.model import LeadFilter
@@ -249,7 +249,7 @@ async def test_the_export_is_the_filtered_list_as_csv_whatever_the_cells_hold(st
 
 async def test_an_export_closed_midway_stops_reading(store: LeadStore, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sqlite_export, "EXPORT_BLOCK", 1)  # a piece per lead, more than are read ahead
-    monkeypatch.setattr(store_module, "EXPORT_CHUNK", 1)
+    monkeypatch.setattr(postgres, "EXPORT_PREFETCH", 1)
     await asyncio.gather(*(store.add(a_lead(name=f"P{n}"), notify=False) for n in range(12)))
     rows = [0]
     pieces = store.export_csv(LeadFilter(), rows)
@@ -262,9 +262,7 @@ async def test_an_export_closed_midway_stops_reading(store: LeadStore, monkeypat
 async def test_an_export_holds_the_leads_as_they_were_when_it_began(store: LeadStore,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sqlite_export, "EXPORT_BLOCK", 1)  # read a lead at a time, not all at once
-    monkeypatch.setattr(export, "EXPORT_BLOCK", 1)
     monkeypatch.setattr(postgres, "EXPORT_PREFETCH", 1)
-    monkeypatch.setattr(store_module, "EXPORT_CHUNK", 1)  # and a page at a time, for a store that pages
     for n in range(6):
         await store.add(a_lead(name=f"P{n}", created_at=f"2026-11-0{n + 2}T12:00:00.000000+00:00"), notify=False)
     pieces = store.export_csv(LeadFilter())

@@ -89,24 +89,12 @@ def csv_pieces(blocks: Iterable[Sequence[Sequence[Any]]]) -> Generator[tuple[byt
         yield csv_block(rows).encode("utf-8"), len(rows)
 
 
-async def csv_chunks(rows: AsyncIterator[Sequence[Any]], counter: list[int] | None = None,
-                     chunk: int | None = None) -> AsyncGenerator[bytes, None]:
-    """The export file in pieces: BOM and header first, then ``chunk`` rows (EXPORT_BLOCK) at a time.
-    ``counter[0]`` counts rows. ``rows`` hold EXPORT_COLUMNS in order: ``store.iter_rows(filter, EXPORT_COLUMNS)``.
-    """
+async def csv_file(blocks: AsyncIterator[Sequence[Sequence[Any]]],
+                   counter: list[int] | None = None) -> AsyncGenerator[bytes, None]:
+    """The export file from blocks of rows as a store reads them: csv_pieces for an asynchronous reader.
+    ``counter[0]`` counts the rows handed out."""
     yield HEADER
-    async for block in _in_blocks(rows, chunk or EXPORT_BLOCK):
+    async for rows in blocks:
         if counter is not None:
-            counter[0] += len(block)
-        yield csv_block(block).encode("utf-8")
-
-
-async def _in_blocks(rows: AsyncIterator[Sequence[Any]], size: int) -> AsyncIterator[list[Sequence[Any]]]:
-    block: list[Sequence[Any]] = []
-    async for values in rows:
-        block.append(values)
-        if len(block) == size:
-            yield block
-            block = []
-    if block:
-        yield block
+            counter[0] += len(rows)
+        yield csv_block(rows).encode("utf-8")

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from landing.leads.export import csv_chunks, export_query
+from landing.leads.export import csv_file, export_query
 from landing.leads.migrations import MIGRATIONS
 from landing.leads.model import Lead, LeadFilter, utc_now
 from landing.leads.store import _INSERT_LEAD, SQLStore, StoreError, lead_row, notice_row
@@ -109,9 +109,9 @@ class PostgresLeadStore(SQLStore):
             raise StoreError(f"could not write to the lead database ({type(exc).__name__})") from None
 
     def export_csv(self, lead_filter: LeadFilter, counter: list[int] | None = None) -> AsyncGenerator[bytes, None]:
-        return csv_chunks(self._export_rows(lead_filter), counter)
+        return csv_file(self._export_blocks(lead_filter), counter)
 
-    async def _export_rows(self, lead_filter: LeadFilter) -> AsyncIterator[tuple[Any, ...]]:
+    async def _export_blocks(self, lead_filter: LeadFilter) -> AsyncIterator[list[asyncpg.Record]]:
         # One read-only REPEATABLE READ transaction and a cursor: the file holds the leads as they were when
         # the export began (as SQLite's does), read a block at a time, whatever arrives meanwhile.
         sql, args = export_query(lead_filter)
@@ -119,8 +119,9 @@ class PostgresLeadStore(SQLStore):
         try:
             async with self.pool.acquire() as connection:
                 async with connection.transaction(isolation="repeatable_read", readonly=True):
-                    async for record in connection.cursor(sql, *args, prefetch=EXPORT_PREFETCH):
-                        yield tuple(record)
+                    cursor = await connection.cursor(sql, *args)
+                    while rows := await cursor.fetch(EXPORT_PREFETCH):
+                        yield rows
         except asyncpg.PostgresError as exc:
             raise StoreError(f"could not read the lead database ({type(exc).__name__})") from None
 

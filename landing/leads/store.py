@@ -22,7 +22,6 @@ import aiosqlite
 
 from landing.errors import LandingError
 from landing.leads import sqlite_export
-from landing.leads.export import EXPORT_COLUMNS, csv_chunks
 from landing.leads.migrations import MIGRATIONS
 from landing.leads.model import (LEAD_COLUMNS, AuditEntry, Lead, LeadEvent, LeadFilter, Notice, Session, User, new_id,
                                  utc_in, utc_now)
@@ -185,9 +184,6 @@ class SQLStore:
             if len(rows) < EXPORT_CHUNK:
                 return
             after = (rows[-1][-2], rows[-1][-1])
-
-    def export_csv(self, lead_filter: LeadFilter, counter: list[int] | None = None) -> AsyncGenerator[bytes, None]:
-        return csv_chunks(self.iter_rows(lead_filter, EXPORT_COLUMNS), counter)
 
     async def weekly_counts(self, lead_filter: LeadFilter) -> list[tuple[str, str, int]]:
         clause, args = where(lead_filter)
