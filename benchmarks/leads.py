@@ -59,8 +59,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python benchmarks/leads.py` puts benchmarks/, not the root, on the path
 
 from benchmarks import _common as common  # noqa: E402
-from benchmarks._common import (clean_environment, figure, heading, serve_like_landing, stop_server, uvicorn_options_used,  # noqa: E402
-                                wait_ready)
+from benchmarks._common import (  # noqa: E402
+    clean_environment, figure, heading, serve_like_landing, stop_server, uvicorn_options_used, wait_ready)
 from tests.leads_helpers import token, valid_form  # noqa: E402  (the tests' valid lead form)
 
 SECRET = "benchmark-secret"

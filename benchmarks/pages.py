@@ -149,9 +149,10 @@ def site_settings(folder: Path) -> Settings:
 
 def site_environment(settings: Settings) -> dict[str, str]:
     """LANDING_* variables for a server process serving the generated site."""
-    return clean_environment(LANDING_SITE_FILE=str(settings.site_file), LANDING_LOCATIONS_FILE=str(settings.locations_file),
-                             LANDING_TEMPLATES_DIR=str(settings.templates_dir), LANDING_STATIC_DIR=str(settings.static_dir),
-                             LANDING_RELOAD_INTERVAL="0")
+    return clean_environment(LANDING_SITE_FILE=str(settings.site_file),
+                             LANDING_LOCATIONS_FILE=str(settings.locations_file),
+                             LANDING_TEMPLATES_DIR=str(settings.templates_dir),
+                             LANDING_STATIC_DIR=str(settings.static_dir), LANDING_RELOAD_INTERVAL="0")
 
 
 # -- printing ------------------------------------------------------------------------------------

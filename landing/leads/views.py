@@ -146,7 +146,8 @@ async def submit_lead(request: Request) -> Response:
         spam_reason = verdict.value
     if spam_reason:
         # Answered exactly like a person, so a bot learns nothing; kept, flagged, in case a guard misfired.
-        stored = await store(request, spam_lead(values, page, catalog, request, hashed, spam_reason), notify=False)
+        lead = spam_lead(values, page, catalog, request, hashed, spam_reason)
+        stored = await store(request, lead, page, notify=False)
         return stored or thank_you_redirect(page)
     submission = check_submission(values, catalog.site.treatments_by_slug, catalog.pages)
     if verdict is TokenVerdict.EXPIRED and submission.ok:
@@ -156,13 +157,13 @@ async def submit_lead(request: Request) -> Response:
         # A static copy of the page that was not rebuilt in time: the page shown again is the service's own.
         submission.errors["form"] = ("This copy of the page is out of date. Please check your details and send "
                                      "them again.")
-    if not submission.ok or page is None:
-        if page is None:
-            return message(renderer, 422, "This page has moved",
-                           "The form you used belongs to a page that no longer exists. Please find your town again "
-                           "and use the form there.")
+    if page is None:
+        return message(renderer, 422, "This page has moved",
+                       "The form you used belongs to a page that no longer exists. Please find your town again "
+                       "and use the form there.")
+    if not submission.ok:
         return form_again(renderer, page, submission, leads.tokens)
-    stored = await store(request, person_lead(submission, page, catalog, request, hashed), notify=True)
+    stored = await store(request, person_lead(submission, page, catalog, request, hashed), page, notify=True)
     if stored is not None:
         return stored
     if leads.notifier is not None:
@@ -170,15 +171,14 @@ async def submit_lead(request: Request) -> Response:
     return thank_you_redirect(page)
 
 
-async def store(request: Request, lead: Lead, notify: bool) -> Response | None:
-    """Store and commit; None on success, else the page telling the visitor to call instead."""
+async def store(request: Request, lead: Lead, page: LandingPage | None, notify: bool) -> Response | None:
+    """Store and commit; None on success, else the page (with ``page``'s office phone) telling the visitor
+    to call instead."""
     try:
         await desk(request).store.add(lead, notify=notify)
     except StoreError:
         log.exception("could not store lead %s for office %s", lead.id, lead.office)
-        snapshot = site(request).current
-        page = snapshot.catalog.pages.get(f"/{lead.treatment}/{lead.town}/")
-        return message(snapshot.renderer, 503, "We could not send your enquiry",
+        return message(site(request).current.renderer, 503, "We could not send your enquiry",
                        "Something went wrong on our side and your enquiry was not saved. Please try again in a "
                        "minute, or call us.", page)
     return None
