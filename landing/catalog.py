@@ -195,6 +195,17 @@ class Catalog:
     def hub_parts(self) -> list[HubPart]:
         return [part for hub in self.hubs.values() for part in hub.parts]
 
+    @property
+    def town_pages(self) -> dict[str, LandingPage]:
+        """A page of each town that has one, by town slug: its serving office and distance are those of all
+        the town's pages."""
+        def first_of_each() -> dict[str, LandingPage]:
+            first: dict[str, LandingPage] = {}
+            for page in self.pages.values():
+                first.setdefault(page.location.slug, page)
+            return first
+        return self.memo("town pages", first_of_each)
+
     def memo(self, key: Hashable, make: Callable[[], T]) -> T:
         """``make()`` the first time ``key`` is asked for, the same object after that: for what every page
         of this catalog shares (a structured-data node, say)."""

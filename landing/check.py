@@ -21,7 +21,7 @@ import jinja2
 
 from landing import quality, structured_data
 from landing.build import page_facts, read_manifest, site_fingerprint, town_record
-from landing.catalog import Catalog, LandingPage, SourceFiles, load_catalog
+from landing.catalog import Catalog, SourceFiles, load_catalog
 from landing.errors import ConfigError, LandingError
 from landing.pages import own_names
 from landing.settings import Settings
@@ -137,12 +137,9 @@ def quality_report(catalog: Catalog, measured: Mapping[str, quality.Measured],
 
 def town_facts(catalog: Catalog) -> list[quality.TownFacts]:
     """Each town with its serving office and distance (the same on all its pages)."""
-    first: dict[str, LandingPage] = {}
-    for page in catalog.pages.values():
-        first.setdefault(page.location.slug, page)
     towns = []
     for location in catalog.locations:
-        page = first.get(location.slug)
+        page = catalog.town_pages.get(location.slug)
         towns.append(quality.TownFacts(
             key=quality.town_key(location.town, location.state), place=location.place, slug=location.slug,
             aliases=location.aliases, line=location.line, coordinates=location.has_coordinates,

@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
-from landing.catalog import Catalog, LandingPage
+from landing.catalog import Catalog
 from landing.site import Office
 
 # Okabe and Ito's palette: told apart by people with the common colour-vision deficiencies.
@@ -38,15 +38,10 @@ class Dot:
 
 def town_dots(catalog: Catalog, held_back: Collection[str] = ()) -> tuple[list[Dot], int]:
     """Towns with coordinates as dots, and how many towns have none (they cannot be drawn)."""
-    first: dict[str, LandingPage] = {}
-    hollow: set[str] = set()
-    for page in catalog.pages.values():
-        first.setdefault(page.location.slug, page)
-        if page.path in held_back:
-            hollow.add(page.location.slug)
+    hollow = {page.location.slug for page in catalog.pages.values() if page.path in held_back}
     dots, missing = [], 0
     for location in catalog.locations:
-        page = first.get(location.slug)
+        page = catalog.town_pages.get(location.slug)
         if page is None:
             continue
         if location.latitude is None or location.longitude is None:
