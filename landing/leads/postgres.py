@@ -7,8 +7,9 @@ workers never take the same one.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import asyncpg
@@ -20,6 +21,15 @@ from landing.leads.store import _INSERT_LEAD, SQLStore, StoreError, lead_row, no
 
 EXPORT_PREFETCH = 500  # rows an export's cursor fetches at a time
 _MIGRATION_LOCK = 7_246_101  # any constant: the advisory lock that serializes migrations across instances
+
+
+@contextlib.contextmanager
+def failing(doing: str, *also: type[Exception]) -> Iterator[None]:
+    """The database's errors as StoreError, named by kind only: their text can quote a lead's values."""
+    try:
+        yield
+    except (asyncpg.PostgresError, *also) as exc:
+        raise StoreError(f"could not {doing} the lead database ({type(exc).__name__})") from None
 
 
 def numbered(sql: str, cache: dict[str, str] = {}) -> str:  # noqa: B006 - a deliberate module-wide cache
@@ -83,30 +93,21 @@ class PostgresLeadStore(SQLStore):
         return self._pool
 
     async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        try:
-            rows = await self.pool.fetch(numbered(sql), *args)
-        except asyncpg.PostgresError as exc:
-            raise StoreError(f"could not read the lead database ({type(exc).__name__})") from None
-        return [tuple(row) for row in rows]
+        with failing("read"):
+            return [tuple(row) for row in await self.pool.fetch(numbered(sql), *args)]
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
-        try:
+        with failing("write to"):
             return _count(await self.pool.execute(numbered(sql), *args))  # one statement: its own transaction
-        except asyncpg.PostgresError as exc:
-            raise StoreError(f"could not write to the lead database ({type(exc).__name__})") from None
 
     async def execute_many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
-        try:
+        with failing("write to"):
             async with self.pool.acquire() as connection, connection.transaction():
                 return [_count(await connection.execute(numbered(sql), *args)) for sql, args in statements]
-        except asyncpg.PostgresError as exc:
-            raise StoreError(f"could not write to the lead database ({type(exc).__name__})") from None
 
     async def execute_returning(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        try:
+        with failing("write to"):
             return [tuple(row) for row in await self.pool.fetch(numbered(sql), *args)]
-        except asyncpg.PostgresError as exc:
-            raise StoreError(f"could not write to the lead database ({type(exc).__name__})") from None
 
     def export_csv(self, lead_filter: LeadFilter, counter: list[int] | None = None) -> AsyncGenerator[bytes, None]:
         return csv_file(self._export_blocks(lead_filter), counter)
@@ -116,14 +117,12 @@ class PostgresLeadStore(SQLStore):
         # the export began (as SQLite's does), read a block at a time, whatever arrives meanwhile.
         sql, args = export_query(lead_filter)
         sql = numbered(sql)
-        try:
+        with failing("read"):
             async with self.pool.acquire() as connection:
                 async with connection.transaction(isolation="repeatable_read", readonly=True):
                     cursor = await connection.cursor(sql, *args)
                     while rows := await cursor.fetch(EXPORT_PREFETCH):
                         yield rows
-        except asyncpg.PostgresError as exc:
-            raise StoreError(f"could not read the lead database ({type(exc).__name__})") from None
 
     async def add(self, lead: Lead, notify: bool) -> None:
         # One statement is one implicit transaction: committed when execute() returns, in one round trip.
@@ -131,8 +130,6 @@ class PostgresLeadStore(SQLStore):
         sql = _ADD_WITH_NOTICE if notify else numbered(_INSERT_LEAD)
         notice_id, _, *notice = notice_row(lead)
         values = (*lead_row(lead), notice_id, *notice) if notify else lead_row(lead)
-        try:
+        with failing("write to", OSError):  # a connection lost mid-write too: the visitor is asked to call
             await self.pool.execute(sql, *values)
-        except (asyncpg.PostgresError, OSError) as exc:
-            raise StoreError(f"could not write to the lead database ({type(exc).__name__})") from None
 
