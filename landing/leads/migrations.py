@@ -6,6 +6,8 @@ that has shipped: add a new one.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0001_leads_and_outbox", [
         """CREATE TABLE leads (
@@ -94,3 +96,14 @@ MIGRATIONS.append(("0002_staff", [
 
 # Newest-first lists and keyset-paged exports walk this index instead of sorting the table per page.
 MIGRATIONS.append(("0003_leads_by_time_and_id", ["CREATE INDEX leads_by_time_and_id ON leads (created_at, id)"]))
+
+
+# Which migrations a database has had: the same table in every store.
+CREATE_RECORD = "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+READ_RECORD = "SELECT name FROM schema_migrations"
+RECORD = "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)"
+
+
+def pending(applied: Collection[str]) -> list[tuple[str, list[str]]]:
+    """The migrations not yet applied, in order."""
+    return [(name, statements) for name, statements in MIGRATIONS if name not in applied]

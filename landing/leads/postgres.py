@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from landing.leads.export import csv_file, export_query
-from landing.leads.migrations import MIGRATIONS
+from landing.leads import migrations
 from landing.leads.model import Lead, LeadFilter, utc_now
 from landing.leads.store import _INSERT_LEAD, SQLStore, StoreError, lead_row, notice_row
 
@@ -70,16 +70,12 @@ class PostgresLeadStore(SQLStore):
                              "LANDING_DATABASE_URL and that the server is running") from None
         async with self.pool.acquire() as connection, connection.transaction():
             await connection.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
-            await connection.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
-                                     "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-            applied = {row[0] for row in await connection.fetch("SELECT name FROM schema_migrations")}
-            for name, statements in MIGRATIONS:
-                if name in applied:
-                    continue
+            await connection.execute(migrations.CREATE_RECORD)
+            applied = {row[0] for row in await connection.fetch(migrations.READ_RECORD)}
+            for name, statements in migrations.pending(applied):
                 for statement in statements:
                     await connection.execute(statement)
-                await connection.execute("INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)",
-                                         name, utc_now())
+                await connection.execute(numbered(migrations.RECORD), name, utc_now())
 
     async def close(self) -> None:
         if self._pool is not None:

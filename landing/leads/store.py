@@ -22,7 +22,7 @@ import aiosqlite
 
 from landing.errors import LandingError
 from landing.leads import sqlite_export
-from landing.leads.migrations import MIGRATIONS
+from landing.leads import migrations
 from landing.leads.model import (LEAD_COLUMNS, AuditEntry, Lead, LeadEvent, LeadFilter, Notice, Session, User, new_id,
                                  utc_in, utc_now)
 from landing.leads.query import where
@@ -368,17 +368,15 @@ class SQLiteLeadStore(SQLStore):
         return db
 
     async def _migrate(self, db: aiosqlite.Connection) -> None:
-        await db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-        async with db.execute("SELECT name FROM schema_migrations") as cursor:
+        await db.execute(migrations.CREATE_RECORD)
+        async with db.execute(migrations.READ_RECORD) as cursor:
             applied = {row[0] async for row in cursor}
-        for name, statements in MIGRATIONS:
-            if name in applied:
-                continue
+        for name, statements in migrations.pending(applied):
             await db.execute("BEGIN IMMEDIATE")
             try:
                 for statement in statements:
                     await db.execute(statement)
-                await db.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)", (name, utc_now()))
+                await db.execute(migrations.RECORD, (name, utc_now()))
                 await db.execute("COMMIT")
             except BaseException:
                 await db.execute("ROLLBACK")
