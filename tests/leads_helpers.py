@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
+from collections.abc import Sequence
+from pathlib import Path
 
 from itsdangerous import TimestampSigner
 
@@ -52,3 +56,27 @@ def a_lead(**changes: object):  # type: ignore[no-untyped-def]
                 email="jane@example.com", contact="phone", message="Hello", treatment="intrathecal-pump-therapy",
                 town="cary-il", office="crystal-lake", consent_text="I agree", consent_version="2026-11-01")
     return replace(lead, **changes)  # type: ignore[arg-type]
+
+
+def rows(database: Path, table: str = "leads") -> list[dict[str, object]]:
+    """What a table of the SQLite lead database holds, oldest first where rows have a time."""
+    order = " ORDER BY created_at" if table == "leads" else ""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        db.row_factory = sqlite3.Row
+        return [dict(row) for row in db.execute(f"SELECT * FROM {table}{order}")]
+
+
+async def seed(database: Path, *leads: object, users: Sequence[tuple[str, str]] = (), notify: bool = False) -> None:
+    """Put staff users and leads straight into the SQLite lead database at ``database``."""
+    from landing.admin.auth import hash_password
+    from landing.leads.store import SQLiteLeadStore
+
+    store = SQLiteLeadStore(database)
+    await store.open()
+    try:
+        for email, password in users:
+            await store.add_user(email, hash_password(password))
+        for lead in leads:
+            await store.add(lead, notify=notify)  # type: ignore[arg-type]
+    finally:
+        await store.close()

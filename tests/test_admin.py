@@ -18,14 +18,12 @@ import pytest
 from asgi_lifespan import LifespanManager
 from starlette.types import ASGIApp, Message
 
-from landing.admin.auth import hash_password
 from landing.app import create_app
 from landing.leads import sqlite_export
-from landing.leads.store import SQLiteLeadStore
 from landing.settings import Settings
 from tests.conftest import ClientFactory
 from tests.html import Page
-from tests.leads_helpers import a_lead
+from tests.leads_helpers import a_lead, seed as seed_database
 from tests.servers import until
 
 EMAIL, PASSWORD = "staff@example.com", "correct horse battery"
@@ -33,15 +31,7 @@ ADMIN_PAGES = ["/admin/leads", "/admin/audit", "/admin/leads/some-id", "/admin/c
 
 
 async def seed(settings: Settings, *leads: object, users: tuple[tuple[str, str], ...] = ((EMAIL, PASSWORD),)) -> None:
-    store = SQLiteLeadStore(Path(settings.database_url.removeprefix("sqlite:///")))
-    await store.open()
-    try:
-        for email, password in users:
-            await store.add_user(email, hash_password(password))
-        for lead in leads:
-            await store.add(lead, notify=False)  # type: ignore[arg-type]
-    finally:
-        await store.close()
+    await seed_database(Path(settings.database_url.removeprefix("sqlite:///")), *leads, users=users)
 
 
 async def sign_in(client: httpx.AsyncClient, email: str = EMAIL, password: str = PASSWORD, next: str = "") -> httpx.Response:

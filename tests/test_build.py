@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from landing.cli import main
 from landing.leads.guard import FormTokens, TokenVerdict
 from landing.settings import Settings
 from tests.html import Page
-from tests.leads_helpers import SECRET, valid_form
+from tests.leads_helpers import SECRET, rows, valid_form
 
 LEAD_URL = "https://service.example.com/leads"
 
@@ -175,9 +174,7 @@ def test_rebuilds_in_the_same_week_carry_the_same_token() -> None:
 
 
 def stored(site_dir: Path) -> list[dict[str, object]]:
-    with sqlite3.connect(site_dir / "leads.sqlite3") as db:
-        db.row_factory = sqlite3.Row
-        return [dict(row) for row in db.execute("SELECT * FROM leads")]
+    return rows(site_dir / "leads.sqlite3")
 
 
 async def test_the_service_takes_a_lead_from_a_static_page(static_settings: Settings, out: Path,

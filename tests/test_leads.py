@@ -13,19 +13,15 @@ import pytest
 
 from tests.conftest import ClientFactory
 from tests.html import Page
-from tests.leads_helpers import LANDING, token, valid_form
+from tests.leads_helpers import LANDING, rows, token, valid_form
 
 
 def stored(site_dir: Path) -> list[dict[str, object]]:
-    with sqlite3.connect(site_dir / "leads.sqlite3") as db:
-        db.row_factory = sqlite3.Row
-        return [dict(row) for row in db.execute("SELECT * FROM leads ORDER BY created_at")]
+    return rows(site_dir / "leads.sqlite3")
 
 
 def outbox(site_dir: Path) -> list[dict[str, object]]:
-    with sqlite3.connect(site_dir / "leads.sqlite3") as db:
-        db.row_factory = sqlite3.Row
-        return [dict(row) for row in db.execute("SELECT * FROM outbox")]
+    return rows(site_dir / "leads.sqlite3", "outbox")
 
 
 async def post(client: httpx.AsyncClient, form: dict[str, str], **kwargs: object) -> httpx.Response:

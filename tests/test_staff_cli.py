@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from landing.leads.store import SQLiteLeadStore
-from tests.leads_helpers import a_lead
+from tests.leads_helpers import a_lead, seed as seed_database
 from tests.servers import landing_environment
 
 
@@ -28,14 +27,7 @@ def landing(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Comp
 
 
 def seed(env: dict[str, str], *leads: object) -> None:
-    async def add() -> None:
-        store = SQLiteLeadStore(Path(env["LANDING_DATABASE_URL"].removeprefix("sqlite:///")))
-        await store.open()
-        for lead in leads:
-            await store.add(lead, notify=True)  # type: ignore[arg-type]
-        await store.close()
-
-    asyncio.run(add())
+    asyncio.run(seed_database(Path(env["LANDING_DATABASE_URL"].removeprefix("sqlite:///")), *leads, notify=True))
 
 
 def test_users_add_list_and_disable(env: dict[str, str]) -> None:

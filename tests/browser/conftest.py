@@ -8,7 +8,6 @@ and axe-core).
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ import httpx
 import pytest
 
 from tests.browser.parts import CHROMIUM, need, need_module
-from tests.leads_helpers import SECRET, valid_form
+from tests.leads_helpers import SECRET, rows, valid_form
 from tests.servers import free_port, landing_environment, stop
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,9 +58,7 @@ class Server:
 
     def leads(self) -> list[dict[str, Any]]:
         """Every stored lead, oldest first, as the database holds it."""
-        with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True) as db:
-            db.row_factory = sqlite3.Row
-            return [dict(row) for row in db.execute("SELECT * FROM leads ORDER BY created_at")]
+        return rows(self.database)
 
 
 def start_server(folder: Path, locations: Path = ROOT / "locations.csv") -> Iterator[Server]:
