@@ -64,17 +64,24 @@ def proc_status_kib(field: str, pid: int | str = "self") -> int:
     raise KeyError(field)
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(all, idle + iowait) clock ticks of the whole machine so far, from /proc/stat."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        values = [int(value) for value in stat.readline().split()[1:]]
+    return sum(values), values[3] + values[4]
+
+
+def cores_busy_between(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """How many cores the machine kept busy between two machine_ticks() readings."""
+    total, idle = after[0] - before[0], after[1] - before[1]
+    return (os.cpu_count() or 1) * (1 - idle / total) if total else 0.0
+
+
 def busy_cores(seconds: float = 1.0) -> float:
-    """How many cores the machine kept busy over ``seconds`` (from /proc/stat): the load of everything else."""
-    def sample() -> tuple[int, int]:
-        with open("/proc/stat", encoding="ascii") as stat:
-            values = [int(value) for value in stat.readline().split()[1:]]
-        return sum(values), values[3] + values[4]  # total, idle + iowait
-    total_before, idle_before = sample()
+    """How many cores the machine kept busy over ``seconds``: the load of everything else."""
+    before = machine_ticks()
     time.sleep(seconds)
-    total_after, idle_after = sample()
-    total = total_after - total_before
-    return (os.cpu_count() or 1) * (1 - (idle_after - idle_before) / total) if total else 0.0
+    return cores_busy_between(before, machine_ticks())
 
 
 # -- servers ---------------------------------------------------------------------------------------

@@ -66,9 +66,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python benchmarks/instances.py` puts benchmarks/, not the root, on the path
 
-from benchmarks._common import busy_cores, cpu_seconds, figure, heading, stop_server, wait_ready
+from benchmarks._common import (busy_cores, cores_busy_between, cpu_seconds, figure, heading, machine_ticks,
+                                stop_server, wait_ready)
 from benchmarks.leads import (SECRET, WARMUP_SECONDS, Run, Server, Stored, copy_site, count_stored, landing_command,
-                              landing_environment, lead_form, parse_wrk, start_server, write_lua)
+                              landing_environment, lead_form, parse_wrk, settled, start_server, write_lua)
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -78,8 +79,6 @@ SINGLE_CONNECTIONS = 32  # the one wrk on the SQLite instance
 CONNECT_TIMEOUT_SECONDS = 10.0
 QUERY_TIMEOUT_SECONDS = 60.0
 WRK_GRACE_SECONDS = 60.0
-SETTLE_TIMEOUT_SECONDS = 10.0
-SETTLE_POLL_SECONDS = 0.3
 DRAIN_TIMEOUT_SECONDS = 120.0
 PG_PAIR = "PostgreSQL, two instances"
 SQLITE_ONE = "SQLite, one instance"
@@ -287,25 +286,12 @@ class Sample:
         return sum(sum(run.socket_errors) for run in self.runs)
 
 
-def settled(count: Callable[[], Stored], timeout: float = SETTLE_TIMEOUT_SECONDS) -> Stored:
-    """The count once requests in flight when wrk stopped have finished (two equal lead counts in a row)."""
-    deadline = time.monotonic() + timeout
-    last = count()
-    while time.monotonic() < deadline:
-        time.sleep(SETTLE_POLL_SECONDS)
-        current = count()
-        if current.leads == last.leads:  # the notifiers keep changing what is unsent: leads are what settle
-            return current
-        last = current
-    return last
-
-
 def drained(count: Callable[[], Stored], timeout: float = DRAIN_TIMEOUT_SECONDS) -> Stored:
     """The count once the notifiers have sent every notice in the outbox (or ``timeout`` has passed)."""
     deadline = time.monotonic() + timeout
     current = count()
     while current.unsent and time.monotonic() < deadline:
-        time.sleep(SETTLE_POLL_SECONDS)
+        time.sleep(0.3)
         current = count()
     return current
 
@@ -322,18 +308,6 @@ class CpuReading:
 
 def read_cpu(setup: Setup) -> CpuReading:
     return CpuReading(sum(server.cpu_seconds() for server in setup.servers), setup.backends())
-
-
-def machine_ticks() -> tuple[int, int]:
-    """(all, idle + iowait) clock ticks of the whole machine so far, from /proc/stat."""
-    with open("/proc/stat", encoding="ascii") as stat:
-        values = [int(value) for value in stat.readline().split()[1:]]
-    return sum(values), values[3] + values[4]
-
-
-def cores_busy_between(before: tuple[int, int], after: tuple[int, int]) -> float:
-    total, idle = after[0] - before[0], after[1] - before[1]
-    return (os.cpu_count() or 1) * (1 - idle / total) if total else 0.0
 
 
 def measure(setup: Setup, seconds: float, script: Path) -> Sample:

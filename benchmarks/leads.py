@@ -49,7 +49,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
@@ -194,14 +194,14 @@ def count_stored(database: Path) -> Stored:
     return Stored(leads, spam, notices, unsent)
 
 
-def settled_count(database: Path, timeout: float = SETTLE_TIMEOUT_SECONDS) -> Stored:
-    """The count once requests still in flight when wrk stopped have finished (two equal reads in a row)."""
+def settled(count: Callable[[], Stored], timeout: float = SETTLE_TIMEOUT_SECONDS) -> Stored:
+    """The count once requests still in flight when wrk stopped have finished (two equal lead counts in a row)."""
     deadline = time.monotonic() + timeout
-    last = count_stored(database)
+    last = count()
     while time.monotonic() < deadline:
         time.sleep(0.3)
-        current = count_stored(database)
-        if current.leads == last.leads:  # the notifier keeps changing what is unsent: leads are what settle
+        current = count()
+        if current.leads == last.leads:  # the notifiers keep changing what is unsent: leads are what settle
             return current
         last = current
     return last
@@ -272,12 +272,12 @@ def parse_wrk(stdout: str, stderr: str) -> Run:
 
 def measured_run(server: Server, seconds: float, script: Path) -> Run:
     """One wrk run, with the rows it stored counted before and after."""
-    before = settled_count(server.database)
+    before = settled(lambda: count_stored(server.database))
     cpu_before = server.cpu_seconds()
     run = run_wrk(server.url("/leads"), seconds, script)
     run.cpu_seconds = server.cpu_seconds() - cpu_before
     run.server = server.name
-    run.stored = settled_count(server.database) - before
+    run.stored = settled(lambda: count_stored(server.database)) - before
     return run
 
 
