@@ -169,8 +169,7 @@ def serve_like_landing(app: Any, host: str, port: int) -> NoReturn:
     app of its own, and uvicorn.run serves ``app``. The options are logged for ``uvicorn_options_used``."""
     import uvicorn
 
-    import landing.app
-    import landing.snapshot
+    import landing.web.serve
     from landing import cli
 
     real_run = uvicorn.run
@@ -180,8 +179,8 @@ def serve_like_landing(app: Any, host: str, port: int) -> NoReturn:
         real_run(lambda: app, **{**options, "factory": True})
 
     uvicorn.run = run_bare
-    landing.snapshot.load_snapshot = lambda *args, **kwargs: None  # type: ignore[assignment]
-    landing.app.create_app = lambda *args, **kwargs: None  # type: ignore[assignment]
+    landing.web.serve.load_snapshot = lambda *args, **kwargs: None  # type: ignore[assignment]
+    landing.web.serve.create_app = lambda *args, **kwargs: None  # type: ignore[assignment]
     sys.exit(cli.main(["serve", "--host", host, "--port", str(port)]))
 
 

@@ -62,6 +62,7 @@ from benchmarks._common import (READY_TIMEOUT_SECONDS, Server, busy_cores, clean
                                 uvicorn_options_used, wait_ready)
 from landing.settings import Settings
 from landing.snapshot import Snapshot, load_snapshot
+from landing.web.live import Served
 
 SEED = 20261127
 LOAD_TARGET_SECONDS = 2.0
@@ -220,6 +221,7 @@ def report_load_and_memory(settings: Settings) -> Snapshot:
 def report_render(snapshot: Snapshot, count: int) -> None:
     heading("Render rate (uncached)")
     renderer = snapshot.renderer
+    served = Served(snapshot, Settings())
     pages = list(snapshot.catalog.pages.values())
     sample = random.Random(SEED).sample(pages, min(count, len(pages)))
     started = time.perf_counter()
@@ -228,7 +230,7 @@ def report_render(snapshot: Snapshot, count: int) -> None:
            "templates + nearby index")
     rates = {
         "render_landing (render only)": timed_rate(sample, renderer.render_landing),
-        "_response (render + gzip + ETag)": timed_rate(sample, lambda page: renderer._response(page.path)),
+        "_response (render + gzip + ETag)": timed_rate(sample, lambda page: served._response(page.path)),
     }
     for label, rate in rates.items():
         figure(label, f"{rate:,.0f} pages/s", f"{1000 / rate:.2f} ms/page")

@@ -31,9 +31,8 @@ from landing.errors import LandingError
 from landing.leads.form import hidden_fields
 from landing.leads.guard import FormTokens
 from landing.locations import Location
-from landing.pages import Renderer
+from landing.pages import SLOT, Renderer
 from landing.quality import town_key
-from landing.responses import SLOT
 from landing.settings import Settings, resolve_secret
 from landing.sitemap import robots_txt, sitemap_files
 from landing.snapshot import load_snapshot, source_files
@@ -71,7 +70,9 @@ def build_key(site: str, base_url: str, form_action: str, token: bytes) -> str:
     """A hash of what every page depends on: site.toml, templates, static files (``site``, their
     site_fingerprint), this program, the base URL, where forms post and their token. Equal keys and equal
     page inputs mean equal bytes: no need to render."""
-    code = sorted(Path(__file__).resolve().parent.rglob("*.py"))
+    # The program: its code, and the templates and static files the package ships.
+    code = sorted(path for path in Path(__file__).resolve().parent.rglob("*")
+                  if path.is_file() and "__pycache__" not in path.parts)
     digest = hashlib.blake2b(digest_size=16)
     for part in (site, base_url, form_action, token.decode()):
         digest.update(part.encode() + b"\0")
@@ -325,8 +326,8 @@ Output = tuple[str, Callable[[], bytes], LandingPage | None]  # relative path, i
 def outputs(catalog: Catalog, renderer: Renderer, slot: bytes) -> Iterator[Output]:
     """Every file, in an order in which nothing links to a file not yet written: stylesheets and images,
     then pages, then the sitemaps that list them."""
-    for fingerprinted, response in renderer.assets.responses.items():
-        yield f"static/{fingerprinted}", lambda body=response.body: body, None
+    for fingerprinted, response in renderer.assets.files.items():
+        yield f"static/{fingerprinted}", lambda body=response.data: body, None
     for path, page in catalog.pages.items():
         yield (f"{path.strip('/')}/index.html",
                lambda path=path: renderer.render_path(path).encode().replace(SLOT, slot), page)

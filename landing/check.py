@@ -55,8 +55,11 @@ class CheckReport:
 
     @property
     def summary(self) -> str:
-        plural = "s" if self.treatments != 1 else ""
-        return f"ok: {self.towns} towns, {self.treatments} treatment{plural}, {self.pages} pages"
+        return f"ok: {_count(self.towns, 'town')}, {_count(self.treatments, 'treatment')}, {_count(self.pages, 'page')}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def check_site(settings: Settings, previous_slugs: Mapping[str, Sequence[str]] | None = None) -> CheckReport:

@@ -6,7 +6,6 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from landing.errors import ConfigError, LandingError
 from landing.settings import Settings
@@ -15,6 +14,11 @@ from landing.settings import Settings
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="landing", description="Local landing pages for a medical practice.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    init = commands.add_parser("init", help="write a new practice's site folder (site.toml, locations.csv, a "
+                               "treatment template) to edit")
+    init.add_argument("folder", type=Path, metavar="DIR", help="the folder to create (or an empty one)")
+    init.set_defaults(run=run_init)
 
     serve = commands.add_parser("serve", help="serve the site (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -40,7 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     build.add_argument("--quiet", action="store_true", help="no progress bar and no summary (problems still print)")
     build.set_defaults(run=run_build)
 
-    from landing.admin.commands import add_staff_commands  # users and leads: the staff side
+    from landing.admin.commands import (
+        add_staff_commands,  # users and leads: the staff side
+    )
 
     add_staff_commands(commands)
 
@@ -58,39 +64,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def run_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
+def run_init(args: argparse.Namespace, settings: Settings) -> int:
+    from landing.starter import write_starter
 
-    from landing.app import create_app
-    from landing.snapshot import load_snapshot
-
-    # Fail here, with every problem listed, rather than inside a worker. One process serves the app it
-    # just built (the site is loaded once); several workers, or --reload, each build their own.
-    factory: Any = "landing.app:app_from_env"
-    if args.workers > 1 or args.reload:
-        load_snapshot(settings)
-    else:
-        app = create_app(settings)
-        factory = lambda: app  # noqa: E731
-    # Client addresses (for rate limits) come from X-Forwarded-For only when the proxy is one we trust.
-    trusted = settings.trusted_proxies.strip()
-    uvicorn.run(factory, factory=True, host=args.host, port=args.port, reload=args.reload,
-                workers=args.workers, log_level="info", server_header=False, log_config=log_config(),
-                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None,
-                # An access log would keep each visitor's address beside the treatment page they read.
-                access_log=False)
+    written = write_starter(args.folder)
+    print(f"wrote a new site into {args.folder}:")
+    for path in written:
+        print(f"  {path}")
+    print(f"next: cd {args.folder}, replace the placeholders (see README.md), then `landing check` and `landing serve`")
     return 0
 
 
-def log_config() -> dict[str, object]:
-    """uvicorn's logging, plus the service's own loggers (reloads, notifications) at INFO."""
-    import copy
+def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from landing.web.serve import serve
 
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["landing"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    return config
+    serve(settings, host=args.host, port=args.port, workers=args.workers, reload=args.reload)
+    return 0
 
 
 def similarity_threshold(text: str) -> float:

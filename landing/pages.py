@@ -7,22 +7,26 @@ import difflib
 import functools
 import hashlib
 import mimetypes
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from markupsafe import Markup
-from starlette.types import Scope
 
 from landing import quality, structured_data
 from landing.catalog import Catalog, Hub, HubPart, LandingPage, files_in
 from landing.leads.form import CONTACT_CHOICES, Submission
-from landing.responses import PUBLIC_SECURITY_HEADERS, SLOT, CachedResponse, SplicedResponse
 from landing.site import Office, Practice
 
 NOT_FOUND_SUGGESTIONS = 6
+# Where a landing page's per-visitor hidden fields go (the form's token and campaign fields): the service
+# splices them in per request (landing.web.responses), a static build puts its build token there.
+SLOT = b"<!--landing:slot-->"
+# The product's own templates and static files, shipped in the package; a site's own files of the same
+# name win (templates/ and static/ of the site folder).
+PACKAGE_TEMPLATES = Path(__file__).resolve().parent / "templates"
+PACKAGE_STATIC = Path(__file__).resolve().parent / "static"
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,23 +179,33 @@ def landing_description(page: LandingPage) -> str:
     return fit(f"{page.treatment.name} for patients in {place} {where}. {page.treatment.description}", quality.DESCRIPTION_LIMIT)
 
 
-class StaticAssets:
-    """The static folder, in memory, under fingerprinted names (site.css -> site.1a2b3c4d.css)."""
+@dataclass(frozen=True, slots=True)
+class StaticFile:
+    data: bytes
+    media_type: str
 
-    def __init__(self, folder: Path, cache_control: str = "public, max-age=31536000, immutable") -> None:
+
+class StaticAssets:
+    """The static files, in memory, under fingerprinted names (site.css -> site.1a2b3c4d.css): the site's
+    own folder first, then the package's (a site file of the same name wins)."""
+
+    def __init__(self, folder: Path | None, package: Path = PACKAGE_STATIC) -> None:
         self.urls: dict[str, str] = {}
-        self.responses: dict[str, CachedResponse] = {}
-        for path in files_in(folder):
-            name = path.relative_to(folder).as_posix()
-            data = path.read_bytes()
-            digest = hashlib.sha256(data).hexdigest()[:10]
-            stem, dot, suffix = name.rpartition(".")
-            fingerprinted = f"{stem}.{digest}.{suffix}" if dot else f"{name}.{digest}"
-            media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-            if media_type.startswith("text/") or media_type == "image/svg+xml":
-                media_type += "; charset=utf-8"
-            self.urls[name] = f"/static/{fingerprinted}"
-            self.responses[fingerprinted] = CachedResponse(data, media_type, cache_control)
+        self.files: dict[str, StaticFile] = {}  # by fingerprinted name
+        for root in ([folder] if folder is not None else []) + [package]:
+            for path in files_in(root):
+                name = path.relative_to(root).as_posix()
+                if name in self.urls:
+                    continue
+                data = path.read_bytes()
+                digest = hashlib.sha256(data).hexdigest()[:10]
+                stem, dot, suffix = name.rpartition(".")
+                fingerprinted = f"{stem}.{digest}.{suffix}" if dot else f"{name}.{digest}"
+                media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+                if media_type.startswith("text/") or media_type == "image/svg+xml":
+                    media_type += "; charset=utf-8"
+                self.urls[name] = f"/static/{fingerprinted}"
+                self.files[fingerprinted] = StaticFile(data, media_type)
 
     def url(self, name: str) -> str:
         """The fingerprinted URL of a static file, for templates: {{ assets.url('site.css') }}."""
@@ -203,7 +217,8 @@ class StaticAssets:
 
 def make_environment(templates: Path) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates),
+        # The site's templates first: a file there overrides the package's of the same name.
+        loader=jinja2.FileSystemLoader([templates, PACKAGE_TEMPLATES]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,  # a typo in a marketer's template is an error in `landing check`
         trim_blocks=True,
@@ -240,17 +255,11 @@ def invalid(form: Submission | None, name: str, hint: str = "") -> Markup:
 class Renderer:
     """Renders the pages of one catalog snapshot, keeping the most recently used ones ready to send."""
 
-    def __init__(self, catalog: Catalog, templates: Path, assets: StaticAssets, *, cache_size: int = 2000,
-                 cache_seconds: int = 600, form_fields: Callable[[Scope], bytes] | None = None,
-                 form_action: str = "/leads") -> None:
+    def __init__(self, catalog: Catalog, templates: Path, assets: StaticAssets, *, form_action: str = "/leads") -> None:
         self.catalog = catalog
-        self.form_fields = form_fields
         self.form_action = form_action  # a static build posts to the running service's absolute /leads
-        # Replaceable so that a build can keep what it computes per page (it records each page's facts).
         self.assets = assets
         self.env = make_environment(templates)
-        self.cache_control = f"public, max-age={cache_seconds}, stale-while-revalidate=86400"
-        self._cached = functools.lru_cache(maxsize=cache_size)(self._response)
         # The quality gate: measured once per snapshot, before any page is served, so that a page is never
         # served indexable and then not. Off (no cost) unless site.toml has [quality] gate.
         self.similarity: dict[str, quality.Measured] = {}
@@ -264,30 +273,6 @@ class Renderer:
 
     def is_page(self, path: str) -> bool:
         return path == "/" or path in self.catalog.pages or self.catalog.hub_part(path) is not None
-
-    def response(self, path: str) -> CachedResponse | None:
-        """The finished response for a page path, or None when there is no such page.
-
-        Only real pages enter the cache, so requests for made-up URLs cannot push pages out of it.
-        """
-        if not self.is_page(path):
-            return None
-        return self._cached(path)
-
-    def _response(self, path: str) -> CachedResponse:
-        body = self.render_path(path).encode()
-        if self.form_fields is not None and SLOT in body:
-            return SplicedResponse(body, "text/html; charset=utf-8", self.cache_control, self.form_fields,
-                                   extra_headers=self.security_headers)
-        return CachedResponse(body.replace(SLOT, b""), "text/html; charset=utf-8", self.cache_control,
-                              extra_headers=self.security_headers)
-
-    @functools.cached_property
-    def security_headers(self) -> tuple[tuple[bytes, bytes], ...]:
-        """The public pages' security headers, with HSTS once the site is served over https."""
-        if self.catalog.base_url.startswith("https://"):
-            return (*PUBLIC_SECURITY_HEADERS, (b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
-        return PUBLIC_SECURITY_HEADERS
 
     def render_path(self, path: str) -> str:
         if path == "/":

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from landing.app import create_app
+from landing.web.app import create_app
 from landing.settings import Settings
 from tests.parts import need
 

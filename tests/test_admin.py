@@ -18,7 +18,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from starlette.types import ASGIApp, Message
 
-from landing.app import create_app
+from landing.web.app import create_app
 from landing.leads import sqlite_export
 from landing.settings import Settings
 from tests.conftest import ClientFactory

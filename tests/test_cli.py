@@ -67,7 +67,7 @@ def test_check_can_check_another_csv(in_site: Path, tmp_path: Path, capsys: pyte
     other = tmp_path / "new-towns.csv"
     other.write_text("town,state,latitude,longitude\nCary,IL,42.2120,-88.2381\n", encoding="utf-8")
     assert main(["check", "--locations", str(other)]) == 0
-    assert capsys.readouterr().out == "ok: 1 towns, 2 treatments, 2 pages\n"
+    assert capsys.readouterr().out == "ok: 1 town, 2 treatments, 2 pages\n"
 
 
 def test_a_missing_site_file_is_a_message_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

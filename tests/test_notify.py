@@ -61,7 +61,7 @@ async def test_notices_pending_at_shutdown_are_sent_after_a_restart(
 ) -> None:
     from asgi_lifespan import LifespanManager
 
-    from landing.app import create_app
+    from landing.web.app import create_app
 
     port = free_port()
     down = settings.replace(smtp_url=f"smtp://127.0.0.1:{port}", notify_retry_seconds=0.1)

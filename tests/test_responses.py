@@ -7,7 +7,8 @@ import zlib
 
 import pytest
 
-from landing.responses import SLOT, SplicedResponse, accepts_gzip, etag_matches
+from landing.pages import SLOT
+from landing.web.responses import SplicedResponse, accepts_gzip, etag_matches
 
 
 @pytest.mark.parametrize(

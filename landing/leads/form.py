@@ -154,7 +154,10 @@ def _valid_nanp(number: phonenumbers.PhoneNumber) -> bool:
 # visitors share, is checked by email-validator once. The pattern and names come from a module it does not
 # document: a release without it sends every address through the full check.
 try:
-    from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES, DOT_ATOM_TEXT
+    from email_validator.rfc_constants import (
+        CASE_INSENSITIVE_MAILBOX_NAMES,
+        DOT_ATOM_TEXT,
+    )
 except ImportError:  # pragma: no cover - depends on the installed email-validator
     CASE_INSENSITIVE_MAILBOX_NAMES, DOT_ATOM_TEXT = [], None
 _HOSTNAME = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")

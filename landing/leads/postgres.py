@@ -14,8 +14,8 @@ from typing import Any
 
 import asyncpg
 
-from landing.leads.export import csv_file, export_query
 from landing.leads import migrations
+from landing.leads.export import csv_file, export_query
 from landing.leads.model import Lead, LeadFilter, utc_now
 from landing.leads.store import _INSERT_LEAD, SQLStore, StoreError, lead_row, notice_row
 

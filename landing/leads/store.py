@@ -21,10 +21,20 @@ from typing import Any, Protocol
 import aiosqlite
 
 from landing.errors import LandingError
-from landing.leads import sqlite_export
-from landing.leads import migrations
-from landing.leads.model import (LEAD_COLUMNS, AuditEntry, Lead, LeadEvent, LeadFilter, Notice, Session, User, new_id,
-                                 utc_in, utc_now)
+from landing.leads import migrations, sqlite_export
+from landing.leads.model import (
+    LEAD_COLUMNS,
+    AuditEntry,
+    Lead,
+    LeadEvent,
+    LeadFilter,
+    Notice,
+    Session,
+    User,
+    new_id,
+    utc_in,
+    utc_now,
+)
 from landing.leads.query import where
 
 MAX_BATCH = 256

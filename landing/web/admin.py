@@ -15,7 +15,12 @@ from urllib.parse import quote, urlencode
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import (
+    HTMLResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
@@ -23,12 +28,19 @@ from landing.admin import auth
 from landing.admin.chart import weekly_chart
 from landing.catalog import Catalog
 from landing.coverage import coverage_svg
+from landing.leads.form import first_values
 from landing.leads.guard import client_hash
-from landing.leads.model import STATUSES, AuditEntry, Lead, LeadEvent, LeadFilter, Session
+from landing.leads.model import (
+    STATUSES,
+    AuditEntry,
+    Lead,
+    LeadEvent,
+    LeadFilter,
+    Session,
+)
 from landing.leads.query import filter_detail, filter_query
 from landing.leads.store import LeadStore
-from landing.leads.form import first_values
-from landing.leads.views import Unreadable, client_address, desk, form_pairs, site
+from landing.web.leads import Unreadable, client_address, desk, form_pairs, site
 
 PAGE_SIZE = 50
 ADMIN_HEADERS = {

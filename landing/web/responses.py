@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 
 from starlette.types import Receive, Scope, Send
 
+from landing.pages import SLOT
+
 # Public pages: nothing from a third party may load, so the policy can be this strict.
 PUBLIC_SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
@@ -119,7 +121,6 @@ class CachedResponse:
         return (self.gzip_headers, self.gzipped) if zipped else (self.plain_headers, self.body)
 
 
-SLOT = b"<!--landing:slot-->"
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # no name, mtime 0, max compression, unknown OS
 
 

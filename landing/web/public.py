@@ -12,8 +12,8 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from landing.pages import Renderer
-from landing.responses import PUBLIC_SECURITY_HEADERS
-from landing.snapshot import LiveSite
+from landing.web.live import LiveSite
+from landing.web.responses import PUBLIC_SECURITY_HEADERS
 
 NOT_FOUND_HEADERS = {
     "cache-control": "public, max-age=60",
@@ -35,7 +35,7 @@ class CachedPages:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
-            response = self.site.current.renderer.response(scope["path"])
+            response = self.site.current.response(scope["path"])
             if response is not None:
                 await response(scope, receive, send)
                 return
@@ -77,8 +77,7 @@ async def feed(request: Request) -> ASGIApp:
 
 
 async def static_file(request: Request) -> ASGIApp:
-    assets = live_site(request).current.renderer.assets
-    response = assets.responses.get(request.path_params["name"])
+    response = live_site(request).current.static.get(request.path_params["name"])
     if response is None:
         return Response("Not found", status_code=404, media_type="text/plain")
     return response

@@ -14,15 +14,32 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Scope
 
 from landing.catalog import Catalog, LandingPage
-from landing.leads.form import (ATTRIBUTION_FIELDS, CAMPAIGN_FIELDS, HONEYPOT, MAX_ATTRIBUTION, MAX_MESSAGE, TOKEN,
-                                Submission, attribution_from_request, check_submission, first_values, hidden_fields,
-                                parse_form)
-from landing.leads.guard import FormTokens, Guards, RedisGuards, TokenVerdict, client_hash
+from landing.leads.form import (
+    ATTRIBUTION_FIELDS,
+    CAMPAIGN_FIELDS,
+    HONEYPOT,
+    MAX_ATTRIBUTION,
+    MAX_MESSAGE,
+    TOKEN,
+    Submission,
+    attribution_from_request,
+    check_submission,
+    first_values,
+    hidden_fields,
+    parse_form,
+)
+from landing.leads.guard import (
+    FormTokens,
+    Guards,
+    RedisGuards,
+    TokenVerdict,
+    client_hash,
+)
 from landing.leads.model import Lead, new_id, utc_now
 from landing.leads.notify import Notifier
 from landing.leads.store import LeadStore, StoreError
 from landing.pages import Renderer
-from landing.snapshot import LiveSite
+from landing.web.live import LiveSite
 
 log = logging.getLogger("landing.leads")
 MAX_BODY = 16 * 1024

@@ -12,14 +12,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from landing import web
-from landing.admin import views as admin_views
-from landing.leads import views as lead_views
 from landing.leads.guard import FormTokens, Guards, RedisGuards
 from landing.leads.notify import LogMailer, Mailer, Notifier, SMTPMailer
 from landing.leads.store import store_for
 from landing.settings import Settings, resolve_secret
-from landing.snapshot import LiveSite
+from landing.web import admin as admin_views
+from landing.web import leads as lead_views
+from landing.web import public
+from landing.web.live import LiveSite
 
 
 class State(TypedDict):
@@ -73,9 +73,9 @@ def create_app(settings: Settings) -> Starlette:
         Route("/leads", lead_views.submit_lead, methods=["POST"], name="submit_lead"),
         Route("/thank-you/", lead_views.thank_you, name="thank_you"),
         *admin_views.routes(),
-        *web.routes(),
+        *public.routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(web.CachedPages, site=site)])
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(public.CachedPages, site=site)])
     app.state.site = site
     return app
 
