@@ -14,6 +14,7 @@ has are removed. What was built is recorded in OUT_DIR/.landing-build.json, whic
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gc
 import hashlib
 import json
@@ -326,21 +327,26 @@ Output = tuple[str, Callable[[], bytes], LandingPage | None]  # relative path, i
 def outputs(catalog: Catalog, renderer: Renderer, slot: bytes) -> Iterator[Output]:
     """Every file, in an order in which nothing links to a file not yet written: stylesheets and images,
     then pages, then the sitemaps that list them."""
-    for fingerprinted, response in renderer.assets.files.items():
-        yield f"static/{fingerprinted}", lambda body=response.data: body, None
-    for path, page in catalog.pages.items():
-        yield (f"{path.strip('/')}/index.html",
-               lambda path=path: renderer.render_path(path).encode().replace(SLOT, slot), page)
+    def landing(path: str) -> bytes:
+        return renderer.render_path(path).encode().replace(SLOT, slot)
+
+    def page(path: str) -> bytes:
+        return renderer.render_path(path).encode()
+
+    for fingerprinted, file in renderer.assets.files.items():
+        yield f"static/{fingerprinted}", functools.partial(bytes, file.data), None
+    for path, landing_page in catalog.pages.items():
+        yield f"{path.strip('/')}/index.html", functools.partial(landing, path), landing_page
     for part in catalog.hub_parts:
-        yield f"{part.path.strip('/')}/index.html", lambda path=part.path: renderer.render_path(path).encode(), None
-    yield "index.html", lambda: renderer.render_path("/").encode(), None
+        yield f"{part.path.strip('/')}/index.html", functools.partial(page, part.path), None
+    yield "index.html", functools.partial(page, "/"), None
     yield "404.html", lambda: renderer.render_not_found("/").encode(), None
     for old, new in catalog.redirects.items():
         if old not in catalog.pages:
-            yield f"{old.strip('/')}/index.html", lambda new=new: moved_page(catalog.url(new)), None
+            yield f"{old.strip('/')}/index.html", functools.partial(moved_page, catalog.url(new)), None
     for path, body in sitemap_files(catalog, renderer.held_back).items():
-        yield path.lstrip("/"), lambda body=body: body, None
-    yield "robots.txt", lambda: robots_txt(catalog), None
+        yield path.lstrip("/"), functools.partial(bytes, body), None
+    yield "robots.txt", functools.partial(robots_txt, catalog), None
 
 
 def moved_page(url: str) -> bytes:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import functools
 import hashlib
 import mimetypes
 from dataclasses import dataclass
@@ -138,12 +137,16 @@ def template_vars(context: PageContext) -> dict[str, Any]:
     return {name: getattr(context, name) for name in _variable_names(type(context))}
 
 
-@functools.cache
+_NAMES: dict[type[PageContext], tuple[str, ...]] = {}
+
+
 def _variable_names(kind: type[PageContext]) -> tuple[str, ...]:
-    names = [spec.name for spec in dataclasses.fields(kind)]
-    for base in kind.__mro__:
-        names += [name for name, value in vars(base).items() if isinstance(value, property)]
-    return tuple(names)
+    if kind not in _NAMES:
+        names = [spec.name for spec in dataclasses.fields(kind)]
+        for base in kind.__mro__:
+            names += [name for name, value in vars(base).items() if isinstance(value, property)]
+        _NAMES[kind] = tuple(names)
+    return _NAMES[kind]
 
 
 def fit(text: str, limit: int) -> str:

@@ -206,7 +206,7 @@ class _Reader:
         return None
 
     def text(self, table: dict[str, Any], key: str, where: str, near: str | None, *, required: bool = True) -> str:
-        value = table.get(key, "")
+        value: object = table.get(key, "")
         if not isinstance(value, str):
             self.problem((near or "", key), f"{where}: '{key}' must be text in quotes")
             return ""

@@ -44,6 +44,7 @@ def hash_password(password: str) -> str:
 
 def password_matches(user: User | None, password: str) -> bool:
     """Constant work whether or not the user exists or is disabled."""
+    ok: bool
     try:
         ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):

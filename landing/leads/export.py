@@ -89,7 +89,7 @@ def csv_pieces(blocks: Iterable[Sequence[Sequence[Any]]]) -> Generator[tuple[byt
         yield csv_block(rows).encode("utf-8"), len(rows)
 
 
-async def csv_file(blocks: AsyncIterator[Sequence[Sequence[Any]]],
+async def csv_file(blocks: AsyncIterator[Sequence[Any]],
                    counter: list[int] | None = None) -> AsyncGenerator[bytes, None]:
     """The export file from blocks of rows as a store reads them: csv_pieces for an asynchronous reader.
     ``counter[0]`` counts the rows handed out."""

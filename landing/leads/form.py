@@ -6,7 +6,7 @@ import functools
 import html
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote_to_bytes
 
@@ -153,13 +153,14 @@ def _valid_nanp(number: phonenumbers.PhoneNumber) -> bool:
 # lowercases, left to it), MAX_EMAIL is within its length limit, and the domain, one of the few that
 # visitors share, is checked by email-validator once. The pattern and names come from a module it does not
 # document: a release without it sends every address through the full check.
+DOT_ATOM_TEXT: re.Pattern[str] | None = None
+CASE_INSENSITIVE_MAILBOX_NAMES: Collection[str] = ()
 try:
-    from email_validator.rfc_constants import (
-        CASE_INSENSITIVE_MAILBOX_NAMES,
-        DOT_ATOM_TEXT,
-    )
-except ImportError:  # pragma: no cover - depends on the installed email-validator
-    CASE_INSENSITIVE_MAILBOX_NAMES, DOT_ATOM_TEXT = [], None
+    from email_validator import rfc_constants as _rfc
+
+    DOT_ATOM_TEXT, CASE_INSENSITIVE_MAILBOX_NAMES = _rfc.DOT_ATOM_TEXT, _rfc.CASE_INSENSITIVE_MAILBOX_NAMES
+except (ImportError, AttributeError):  # pragma: no cover - depends on the installed email-validator
+    pass
 _HOSTNAME = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 
 

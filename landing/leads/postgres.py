@@ -26,9 +26,10 @@ _MIGRATION_LOCK = 7_246_101  # any constant: the advisory lock that serializes m
 @contextlib.contextmanager
 def failing(doing: str, *also: type[Exception]) -> Iterator[None]:
     """The database's errors as StoreError, named by kind only: their text can quote a lead's values."""
+    errors: tuple[type[Exception], ...] = (asyncpg.PostgresError, *also)
     try:
         yield
-    except (asyncpg.PostgresError, *also) as exc:
+    except errors as exc:
         raise StoreError(f"could not {doing} the lead database ({type(exc).__name__})") from None
 
 

@@ -50,8 +50,12 @@ def create_app(settings: Settings) -> Starlette:
                             retry_seconds=settings.notify_retry_seconds,
                             poll_seconds=min(5.0, settings.notify_retry_seconds),
                             lease_seconds=settings.notify_lease_seconds)
-        limits = {"per_address": settings.leads_per_address, "global_burst": settings.leads_per_minute}
-        guards = RedisGuards(settings.redis_url, **limits) if settings.redis_url else Guards(**limits)
+        guards: Guards | RedisGuards
+        if settings.redis_url:
+            guards = RedisGuards(settings.redis_url, per_address=settings.leads_per_address,
+                                 global_burst=settings.leads_per_minute)
+        else:
+            guards = Guards(per_address=settings.leads_per_address, global_burst=settings.leads_per_minute)
         desk = lead_views.LeadDesk(store=store, tokens=tokens, guards=guards, secret=secret, notifier=notifier)
         tasks = [asyncio.create_task(notifier.run(), name="notifier")]
         if settings.reload_interval > 0:

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from markupsafe import Markup
 from starlette.requests import ClientDisconnect, Request
@@ -239,7 +240,7 @@ def spam_lead(values: dict[str, str], page: LandingPage | None, catalog: Catalog
 
 
 def request_facts(values: dict[str, str], page: LandingPage | None, catalog: Catalog, request: Request,
-                  hashed: str) -> dict[str, str]:
+                  hashed: str) -> dict[str, Any]:
     query = values.get("landing_query", "")
     landing_url = catalog.url(page.path) + (f"?{query}" if query else "") if page else ""
     return {
