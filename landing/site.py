@@ -7,6 +7,7 @@ file, the line where it can be found, and the fix.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import functools
 import re
 import tomllib
@@ -18,6 +19,7 @@ from slugify import slugify
 
 from landing.errors import ConfigError
 from landing.states import STATES
+from landing.toml_lines import TomlLines
 
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -87,6 +89,9 @@ class Treatment:
     body_location: str = ""
     how_performed: str = ""
     followup: str = ""
+    # What a town page shows of the content template: "summary" (its summary block, with a link to the
+    # treatment's own page, which carries the whole article) or "full" (the whole article on every town page).
+    article: str = "summary"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,16 +133,41 @@ class Consent:
 
 
 DEFAULT_MAX_OFFICE_MILES = 50.0
+DEFAULT_NEARBY_MILES = 30.0
+ARTICLES = ("summary", "full")
 
 
 @dataclass(frozen=True, slots=True)
 class Quality:
-    """site.toml's optional [quality] table: the quality gate and what `landing check` reports."""
+    """site.toml's optional [quality] table: the quality gate and the distance limit."""
 
     # Pages more similar than this (0-1) to a sibling page are served noindex and left out of the
     # sitemap; None: no gate (the default).
     gate: float | None = None
-    max_office_miles: float = DEFAULT_MAX_OFFICE_MILES  # farther than this, `landing check` reports a town
+    # A town served from farther than this is held back (noindex, not in the sitemap) and named by
+    # `landing check`, unless allow_far_towns: a page promising an office hundreds of miles away helps nobody.
+    max_office_miles: float = DEFAULT_MAX_OFFICE_MILES
+    allow_far_towns: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column of the practice's own in locations.csv (site.toml [[locations.columns]]): a local fact that
+    templates show as ``location.extra.<name>``, and the default page lists under ``label``."""
+
+    name: str
+    label: str = ""  # empty: the default templates do not show it (a template of the site's may)
+    max_length: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LocationOptions:
+    """site.toml's optional [locations] table: how towns are read and linked."""
+
+    columns: tuple[Column, ...] = ()
+    # Fill a town's missing county, ZIP and coordinates from the bundled ZIP code data (landing.gazetteer).
+    autofill: bool = True
+    nearby_miles: float = DEFAULT_NEARBY_MILES  # "nearby towns" are within this distance
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +178,7 @@ class Site:
     reviewer: Reviewer
     consent: Consent = Consent(DEFAULT_CONSENT, DEFAULT_CONSENT_VERSION)
     quality: Quality = Quality()
+    locations: LocationOptions = LocationOptions()
     offices_by_id: dict[str, Office] = field(default_factory=dict, compare=False)
     treatments_by_slug: dict[str, Treatment] = field(default_factory=dict, compare=False)
 
@@ -178,42 +209,63 @@ def load_site(path: Path, base_url: str | None = None) -> Site:
     return site
 
 
+Key = tuple[str | int, ...]  # a path in the parsed document: ("offices", 1, "zip")
+KNOWN_KEYS: dict[str, set[str]] = {
+    "quality": {"gate", "max_office_miles", "allow_far_towns"},
+    "locations": {"columns", "autofill", "nearby_miles"},
+}
+# Names of locations.csv's own columns, and words templates already use: an extra column may not take them.
+_RESERVED_COLUMNS = {"town", "state", "county", "zip", "latitude", "longitude", "slug", "aliases", "office",
+                     "treatments", "intro", "notes", "extra", "place", "line", "timezone"}
+
+
 class _Reader:
-    """Walks the parsed TOML, collecting every problem instead of stopping at the first."""
+    """Walks the parsed TOML, collecting every problem instead of stopping at the first; each message points
+    at the line of the key it is about (landing.toml_lines)."""
 
     def __init__(self, name: str, text: str) -> None:
         self.name = name
-        self.lines = text.splitlines()
+        self.lines = TomlLines(text)
         self.problems: list[str] = []
 
-    def problem(self, near: str | tuple[str, str] | None, message: str) -> None:
-        """Record a problem; ``near`` finds its line: some text, or (text of the table, key inside it)."""
-        line = None
-        if isinstance(near, tuple):
-            anchor = self._line_of(near[0]) or 1
-            line = self._line_of(f"{near[1]} =", start=anchor, stop_at_table=True) or anchor
-        elif near:
-            line = self._line_of(near)
+    def problem(self, at: Key, message: str) -> None:
+        """Record a problem about the key (or table) at path ``at``."""
+        line = self.lines.line(at)
         where = f"{self.name}:{line}" if line else self.name
         self.problems.append(f"{where}: {message}")
 
-    def _line_of(self, needle: str, start: int = 1, stop_at_table: bool = False) -> int | None:
-        for number, line in enumerate(self.lines[start - 1:], start=start):
-            if stop_at_table and number > start and line.lstrip().startswith("["):
-                return None
-            if needle in line:
-                return number
-        return None
-
-    def text(self, table: dict[str, Any], key: str, where: str, near: str | None, *, required: bool = True) -> str:
+    def text(self, table: dict[str, Any], key: str, where: str, at: Key, *, required: bool = True) -> str:
         value: object = table.get(key, "")
         if not isinstance(value, str):
-            self.problem((near or "", key), f"{where}: '{key}' must be text in quotes")
+            self.problem((*at, key), f"{where}: '{key}' must be text in quotes")
             return ""
         value = value.strip()
         if required and not value:
-            self.problem(near, f"{where}: '{key}' is missing (add {key} = \"...\")")
+            self.problem((*at, key), f"{where}: '{key}' is missing (add {key} = \"...\")")
         return value
+
+    def number(self, table: dict[str, Any], key: str, default: float, at: Key, message: str, *,
+               low: float = 0.0, above: bool = True) -> float:
+        value = table.get(key, default)
+        if (isinstance(value, bool) or not isinstance(value, (int, float)) or value < low
+                or (above and value == low)):
+            self.problem((*at, key), message.format(value=value))
+            return default
+        return float(value)
+
+    def flag(self, table: dict[str, Any], key: str, default: bool, where: str, at: Key) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            self.problem((*at, key), f"{where}: {key} = {value!r} must be true or false, without quotes")
+            return default
+        return value
+
+    def known_keys(self, table: dict[str, Any], section: str) -> None:
+        known = KNOWN_KEYS[section]
+        for key in sorted(table.keys() - known):
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(sorted(known))}"
+            self.problem((section, key), f"[{section}]: unknown key '{key}' ({hint})")
 
     def site(self, data: dict[str, Any], base_url: str | None) -> Site | None:
         practice = self.practice(data.get("practice"), base_url)
@@ -224,168 +276,214 @@ class _Reader:
         reviewer = self.reviewer(data.get("reviewer"))
         consent = self.consent(data.get("consent", {}), practice)
         quality = self.quality(data.get("quality", {}))
+        locations = self.location_options(data.get("locations", {}))
         if not offices:
-            self.problem(None, "no offices: add at least one [[offices]] table")
+            self.problem((), "no offices: add at least one [[offices]] table")
         if not treatments:
-            self.problem(None, "no treatments: add at least one [[treatments]] table")
+            self.problem((), "no treatments: add at least one [[treatments]] table")
         if self.problems:
             return None
         return Site(practice=practice, offices=offices, treatments=treatments, reviewer=reviewer, consent=consent,
-                    quality=quality)
+                    quality=quality, locations=locations)
 
     def quality(self, table: Any) -> Quality:
         if not isinstance(table, dict):
-            self.problem("[quality]", "[quality] must be a table, e.g. [quality] with gate = 0.8 on the next line")
+            self.problem(("quality",), "[quality] must be a table, e.g. [quality] with gate = 0.8 on the next line")
             return Quality()
-        for key in sorted(table.keys() - {"gate", "max_office_miles"}):
-            self.problem(("[quality]", key), f"[quality]: unknown key '{key}' (known: gate, max_office_miles)")
+        self.known_keys(table, "quality")
         gate = table.get("gate")
         if gate is not None and (isinstance(gate, bool) or not isinstance(gate, (int, float)) or not 0 < gate < 1):
-            self.problem(("[quality]", "gate"), f"[quality]: gate = {gate!r} must be a number between 0 and 1 without "
+            self.problem(("quality", "gate"), f"[quality]: gate = {gate!r} must be a number between 0 and 1 without "
                          "quotes, e.g. gate = 0.8 (pages more similar than that to a sibling are held back)")
             gate = None
-        miles = table.get("max_office_miles", DEFAULT_MAX_OFFICE_MILES)
-        if isinstance(miles, bool) or not isinstance(miles, (int, float)) or miles <= 0:
-            self.problem(("[quality]", "max_office_miles"), f"[quality]: max_office_miles = {miles!r} must be a "
-                         "number of miles above 0 without quotes, e.g. max_office_miles = 50")
-            miles = DEFAULT_MAX_OFFICE_MILES
-        return Quality(gate=None if gate is None else float(gate), max_office_miles=float(miles))
+        miles = self.number(table, "max_office_miles", DEFAULT_MAX_OFFICE_MILES, ("quality",),
+                            "[quality]: max_office_miles = {value!r} must be a number of miles above 0 without quotes, "
+                            "e.g. max_office_miles = 50")
+        far = self.flag(table, "allow_far_towns", False, "[quality]", ("quality",))
+        return Quality(gate=None if gate is None else float(gate), max_office_miles=miles, allow_far_towns=far)
+
+    def location_options(self, table: Any) -> LocationOptions:
+        if not isinstance(table, dict):
+            self.problem(("locations",), "[locations] must be a table, e.g. [locations] with autofill = true on the "
+                         "next line")
+            return LocationOptions()
+        self.known_keys(table, "locations")
+        autofill = self.flag(table, "autofill", True, "[locations]", ("locations",))
+        nearby = self.number(table, "nearby_miles", DEFAULT_NEARBY_MILES, ("locations",),
+                             "[locations]: nearby_miles = {value!r} must be a number of miles above 0 without quotes, "
+                             "e.g. nearby_miles = 30")
+        columns = []
+        for index, item in enumerate(self.tables(table, "columns", ("locations", "columns"))):
+            at: Key = ("locations", "columns", index)
+            name = self.text(item, "name", f"column #{index + 1}", at).lower()
+            where = f"column '{name or index + 1}'"
+            if name and not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                self.problem((*at, "name"), f"[[locations.columns]]: name '{name}' must be lower case letters, digits "
+                             f"and underscores, starting with a letter (try '{slugify(name, separator='_') or 'x'}')")
+            elif name in _RESERVED_COLUMNS:
+                self.problem((*at, "name"), f"[[locations.columns]]: '{name}' is already a column or template "
+                             "variable of its own (choose another name)")
+            label = self.text(item, "label", where, at, required=False)
+            limit = int(self.number(item, "max_length", 500, at, f"[[locations.columns]] {where}: max_length = "
+                                    "{value!r} must be a whole number of characters above 0, e.g. max_length = 300"))
+            for key in sorted(item.keys() - {"name", "label", "max_length"}):
+                self.problem((*at, key), f"[[locations.columns]] {where}: unknown key '{key}' (known: name, label, "
+                             "max_length)")
+            columns.append(Column(name=name, label=label, max_length=limit))
+        self.unique([column.name for column in columns], "locations.columns", "name", ("locations", "columns"))
+        return LocationOptions(columns=tuple(columns), autofill=autofill, nearby_miles=nearby)
 
     def consent(self, table: Any, practice: Practice) -> Consent:
+        at: Key = ("consent",)
         if not isinstance(table, dict):
-            self.problem("[consent]", "[consent] must be a table with text and version")
+            self.problem(at, "[consent] must be a table with text and version")
             table = {}
-        text = self.text(table, "text", "[consent]", "[consent]", required=False)
-        version = self.text(table, "version", "[consent]", "[consent]", required=False)
+        text = self.text(table, "text", "[consent]", at, required=False)
+        version = self.text(table, "version", "[consent]", at, required=False)
         if text and not version:
-            self.problem("[consent]", "[consent]: a custom consent text needs a version (e.g. version = \"2026-12-01\"), "
-                         "stored with each lead")
+            self.problem((*at, "text"), "[consent]: a custom consent text needs a version (e.g. version = "
+                         "\"2026-12-01\"), stored with each lead")
         if text and practice.name and practice.name not in text:
-            self.problem("[consent]", f"[consent]: the text must name the practice ('{practice.name}')")
+            self.problem((*at, "text"), f"[consent]: the text must name the practice ('{practice.name}')")
         return Consent(text or DEFAULT_CONSENT.format(practice=practice.name), version or DEFAULT_CONSENT_VERSION)
 
-    def tables(self, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    def tables(self, data: dict[str, Any], key: str, at: Key | None = None) -> list[dict[str, Any]]:
         value = data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-            self.problem(key, f"'{key}' must be a list of tables written as [[{key}]]")
+            written = ".".join(str(part) for part in at if isinstance(part, str)) if at else key
+            self.problem(at or (key,), f"'{key}' must be a list of tables written as [[{written}]]")
             return []
         return value
 
-    def unique(self, values: list[str], section: str, key: str) -> None:
+    def unique(self, values: list[str], section: str, key: str, at: Key | None = None) -> None:
         seen: set[str] = set()
-        for value in values:
+        for index, value in enumerate(values):
             if value and value in seen:
-                self.problem(f'"{value}"', f"[[{section}]]: {key} '{value}' is used twice (each {key} must be unique)")
+                self.problem((*(at or (section,)), index, key),
+                             f"[[{section}]]: {key} '{value}' is used twice (each {key} must be unique)")
             seen.add(value)
 
     def practice(self, table: Any, base_url: str | None) -> Practice:
+        at: Key = ("practice",)
         if not isinstance(table, dict):
-            self.problem(None, "the [practice] table is missing (add [practice] with name and base_url)")
+            self.problem((), "the [practice] table is missing (add [practice] with name and base_url)")
             table = {}
-        near = "[practice]"
-        name = self.text(table, "name", "[practice]", near)
-        short_name = self.text(table, "short_name", "[practice]", near, required=False) or name
-        url = (base_url or self.text(table, "base_url", "[practice]", near)).rstrip("/")
+        name = self.text(table, "name", "[practice]", at)
+        short_name = self.text(table, "short_name", "[practice]", at, required=False) or name
+        url = (base_url or self.text(table, "base_url", "[practice]", at)).rstrip("/")
         if url and not re.match(r"^https?://[^/\s]+$", url):
-            self.problem("base_url", f"[practice]: base_url '{url}' must look like https://www.example.com "
+            self.problem((*at, "base_url"), f"[practice]: base_url '{url}' must look like https://www.example.com "
                          "(scheme and host, no path)")
-        logo = self.text(table, "logo", "[practice]", near, required=False)
-        phone = self.text(table, "phone", "[practice]", near, required=False)
+        logo = self.text(table, "logo", "[practice]", at, required=False)
+        phone = self.text(table, "phone", "[practice]", at, required=False)
         if phone:
-            self.check_phone(phone, "[practice]")
+            self.check_phone(phone, "[practice]", (*at, "phone"))
         return Practice(name=name, short_name=short_name, base_url=url.lower(), logo=logo, phone=phone)
 
-    def check_phone(self, phone: str, where: str) -> None:
+    def check_phone(self, phone: str, where: str, at: Key) -> None:
         digits = re.sub(r"\D", "", phone)
         if len(digits) == 11 and digits.startswith("1"):
             digits = digits[1:]
         if len(digits) != 10:
-            self.problem(phone, f"{where}: phone '{phone}' is not a 10-digit US number (write it like (847) 555-0142)")
+            self.problem(at, f"{where}: phone '{phone}' is not a 10-digit US number (write it like (847) 555-0142)")
 
     def office(self, index: int, table: dict[str, Any]) -> Office:
-        office_id = self.text(table, "id", f"office #{index + 1}", "[[offices]]")
+        at: Key = ("offices", index)
+        office_id = self.text(table, "id", f"office #{index + 1}", at)
         where = f"office '{office_id or index + 1}'"
-        near = f'"{office_id}"' if office_id else "[[offices]]"
         if office_id and office_id != slugify(office_id):
-            self.problem(near, f"{where}: id must be lower case letters, digits and dashes (try '{slugify(office_id)}')")
-        values = {key: self.text(table, key, where, near) for key in ("name", "street", "town", "state", "zip", "phone", "email")}
+            self.problem((*at, "id"), f"{where}: id must be lower case letters, digits and dashes "
+                         f"(try '{slugify(office_id)}')")
+        values = {key: self.text(table, key, where, at) for key in ("name", "street", "town", "state", "zip", "phone",
+                                                                    "email")}
         values["state"] = values["state"].upper()
         if values["state"] and values["state"] not in STATES:
-            self.problem((near, "state"), f"{where}: state '{values['state']}' is not a US state or territory code (e.g. IL)")
+            self.problem((*at, "state"), f"{where}: state '{values['state']}' is not a US state or territory code "
+                         "(e.g. IL)")
         if values["zip"] and not re.fullmatch(r"\d{5}", values["zip"]):
-            self.problem((near, "zip"), f"{where}: zip '{values['zip']}' must be 5 digits in quotes, e.g. \"60010\"")
+            self.problem((*at, "zip"), f"{where}: zip '{values['zip']}' must be 5 digits in quotes, e.g. \"60010\"")
         if values["phone"]:
-            self.check_phone(values["phone"], where)
+            self.check_phone(values["phone"], where, (*at, "phone"))
         if values["email"] and not _EMAIL.match(values["email"]):
-            self.problem((near, "email"), f"{where}: email '{values['email']}' is not an email address")
-        latitude = self.coordinate(table, "latitude", -90, 90, where, near)
-        longitude = self.coordinate(table, "longitude", -180, 180, where, near)
+            self.problem((*at, "email"), f"{where}: email '{values['email']}' is not an email address")
+        latitude = self.coordinate(table, "latitude", -90, 90, where, at)
+        longitude = self.coordinate(table, "longitude", -180, 180, where, at)
         if ("latitude" in table) != ("longitude" in table):
-            self.problem(near, f"{where}: give both latitude and longitude, or neither")
-        hours = self.hours(table.get("hours", []), where, near)
+            self.problem((*at, "latitude" if "latitude" in table else "longitude"),
+                         f"{where}: give both latitude and longitude, or neither")
+        hours = self.hours(table.get("hours", []), where, (*at, "hours"))
         return Office(id=office_id, latitude=latitude, longitude=longitude, hours=hours, **values)
 
-    def coordinate(self, table: dict[str, Any], key: str, low: float, high: float, where: str, near: str) -> float | None:
+    def coordinate(self, table: dict[str, Any], key: str, low: float, high: float, where: str, at: Key) -> float | None:
         value = table.get(key)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-            self.problem((near, key), f"{where}: {key} must be a number between {low} and {high}, without quotes")
+            self.problem((*at, key), f"{where}: {key} must be a number between {low} and {high}, without quotes")
             return None
         return float(value)
 
-    def hours(self, value: Any, where: str, near: str) -> tuple[Hours, ...]:
+    def hours(self, value: Any, where: str, at: Key) -> tuple[Hours, ...]:
         if not isinstance(value, list):
-            self.problem(near, f"{where}: hours must be a list of {{ days = [...], opens = \"08:00\", closes = \"17:00\" }}")
+            self.problem(at, f"{where}: hours must be a list of {{ days = [...], opens = \"08:00\", closes = \"17:00\" }}")
             return ()
         result = []
         for item in value:
             if not isinstance(item, dict):
-                self.problem(near, f"{where}: each hours entry must be {{ days = [...], opens = ..., closes = ... }}")
+                self.problem(at, f"{where}: each hours entry must be {{ days = [...], opens = ..., closes = ... }}")
                 continue
             days = item.get("days", [])
             if isinstance(days, str):
                 days = [days]
             bad_days = [day for day in days if day not in DAYS]
             if not days or bad_days:
-                self.problem(near, f"{where}: hours days {bad_days or days} must be day names like \"Monday\"")
+                self.problem(at, f"{where}: hours days {bad_days or days} must be day names like \"Monday\"")
                 continue
             opens, closes = str(item.get("opens", "")), str(item.get("closes", ""))
             if not (TIME.match(opens) and TIME.match(closes)) or opens >= closes:
-                self.problem(near, f"{where}: hours opens '{opens}' and closes '{closes}' must be 24-hour times "
+                self.problem(at, f"{where}: hours opens '{opens}' and closes '{closes}' must be 24-hour times "
                              "like \"08:00\" and \"17:00\", opening first")
                 continue
             result.append(Hours(days=tuple(days), opens=opens, closes=closes))
         return tuple(result)
 
     def treatment(self, index: int, table: dict[str, Any]) -> Treatment:
-        slug = self.text(table, "slug", f"treatment #{index + 1}", "[[treatments]]")
+        at: Key = ("treatments", index)
+        slug = self.text(table, "slug", f"treatment #{index + 1}", at)
         where = f"treatment '{slug or index + 1}'"
-        near = f'"{slug}"' if slug else "[[treatments]]"
         if slug and slug != slugify(slug):
-            self.problem(near, f"{where}: slug must be lower case letters, digits and dashes (try '{slugify(slug)}')")
-        name = self.text(table, "name", where, near)
-        description = self.text(table, "description", where, near)
-        template = self.text(table, "template", where, near, required=False) or f"treatments/{slug}.html"
+            self.problem((*at, "slug"), f"{where}: slug must be lower case letters, digits and dashes "
+                         f"(try '{slugify(slug)}')")
+        name = self.text(table, "name", where, at)
+        description = self.text(table, "description", where, at)
+        template = self.text(table, "template", where, at, required=False) or f"treatments/{slug}.html"
         faqs = []
-        for item in self.tables(table, "faqs"):
-            question = self.text(item, "question", f"{where} FAQ", near)
-            answer = self.text(item, "answer", f"{where} FAQ", near)
+        for number, item in enumerate(self.tables(table, "faqs", (*at, "faqs"))):
+            question = self.text(item, "question", f"{where} FAQ", (*at, "faqs", number))
+            answer = self.text(item, "answer", f"{where} FAQ", (*at, "faqs", number))
             faqs.append(Faq(question=question, answer=answer))
-        optional = {key: self.text(table, key, where, near, required=False)
+        optional = {key: self.text(table, key, where, at, required=False)
                     for key in ("procedure_type", "body_location", "how_performed", "followup")}
-        return Treatment(slug=slug, name=name, description=description, template=template, faqs=tuple(faqs), **optional)
+        article = self.text(table, "article", where, at, required=False) or "summary"
+        if article not in ARTICLES:
+            self.problem((*at, "article"), f"{where}: article = '{article}' must be \"summary\" (town pages show the "
+                         "template's summary block and link to the treatment's page, which has the whole article) "
+                         "or \"full\" (every town page shows the whole article)")
+            article = "summary"
+        return Treatment(slug=slug, name=name, description=description, template=template, faqs=tuple(faqs),
+                         article=article, **optional)
 
     def reviewer(self, table: Any) -> Reviewer:
+        at: Key = ("reviewer",)
         if not isinstance(table, dict):
-            self.problem(None, "the [reviewer] table is missing (add [reviewer] with name, credentials and reviewed)")
+            self.problem((), "the [reviewer] table is missing (add [reviewer] with name, credentials and reviewed)")
             return Reviewer(name="", credentials="", reviewed=dt.date.min)
-        near = "[reviewer]"
-        name = self.text(table, "name", "[reviewer]", near)
-        credentials = self.text(table, "credentials", "[reviewer]", near, required=False)
+        name = self.text(table, "name", "[reviewer]", at)
+        credentials = self.text(table, "credentials", "[reviewer]", at, required=False)
         reviewed = table.get("reviewed")
         if not isinstance(reviewed, dt.date) or isinstance(reviewed, dt.datetime):
-            self.problem("reviewed", "[reviewer]: reviewed must be a date without quotes, e.g. reviewed = 2026-11-01")
+            self.problem((*at, "reviewed"), "[reviewer]: reviewed must be a date without quotes, e.g. "
+                         "reviewed = 2026-11-01")
             reviewed = dt.date.min
         return Reviewer(name=name, credentials=credentials, reviewed=reviewed)
 

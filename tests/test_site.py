@@ -64,9 +64,9 @@ def test_every_problem_is_listed_with_its_line(tmp_path: Path) -> None:
         "site.toml:16: office 'main': phone '555-0142' is not a 10-digit US number (write it like (847) 555-0142)",
         "site.toml:17: office 'main': email 'nobody' is not an email address",
         "site.toml:18: office 'main': latitude must be a number between -90 and 90, without quotes",
-        "site.toml:10: office 'main': hours days ['Funday'] must be day names like \"Monday\"",
+        "site.toml:20: office 'main': hours days ['Funday'] must be day names like \"Monday\"",
         "site.toml:23: treatment 'Pumps': slug must be lower case letters, digits and dashes (try 'pumps')",
-        "site.toml:23: treatment 'Pumps': 'description' is missing (add description = \"...\")",
+        "site.toml:22: treatment 'Pumps': 'description' is missing (add description = \"...\")",
         "site.toml:7: [reviewer]: reviewed must be a date without quotes, e.g. reviewed = 2026-11-01",
     ]
 
@@ -93,3 +93,28 @@ def test_a_missing_content_template_and_a_reserved_slug_are_reported(site_dir: P
     assert "site.toml: treatment slug 'admin' is reserved for the service itself (choose another slug)" in found
     # The CSV names nerve-blocks, which no longer exists: that is reported too, in the same run.
     assert any("locations.csv:8: column 'treatments': 'nerve-blocks' is not a treatment slug" in p for p in found)
+
+
+def test_a_quoted_date_is_reported_at_its_own_line_not_at_a_comment_naming_it(tmp_path: Path) -> None:
+    text = (ROOT / "site.toml").read_text(encoding="utf-8")
+    assert "`reviewed`" in text  # a comment above mentions the key
+    (tmp_path / "site.toml").write_text(text.replace("reviewed = 2026-11-01", 'reviewed = "2026-11-01"'))
+    line = next(number for number, line in enumerate(text.splitlines(), start=1) if line.startswith("reviewed ="))
+    assert problems_of(tmp_path / "site.toml") == [
+        f"site.toml:{line}: [reviewer]: reviewed must be a date without quotes, e.g. reviewed = 2026-11-01"]
+
+
+def test_the_second_office_is_pointed_at_not_the_first(tmp_path: Path) -> None:
+    text = (ROOT / "site.toml").read_text(encoding="utf-8")
+    (tmp_path / "site.toml").write_text(text.replace('zip = "60014"', 'zip = "6001"'))
+    line = next(number for number, line in enumerate(text.splitlines(), start=1) if line.startswith('zip = "60014"'))
+    assert problems_of(tmp_path / "site.toml") == [
+        f"site.toml:{line}: office 'crystal-lake': zip '6001' must be 5 digits in quotes, e.g. \"60010\""]
+
+
+def test_unknown_keys_get_a_did_you_mean(tmp_path: Path) -> None:
+    text = (ROOT / "site.toml").read_text(encoding="utf-8")
+    (tmp_path / "site.toml").write_text(text + "\n[quality]\nmax_ofice_miles = 40\n")
+    (problem,) = problems_of(tmp_path / "site.toml")
+    assert problem.endswith("[quality]: unknown key 'max_ofice_miles' (did you mean 'max_office_miles'?)")
+    assert problem.startswith(f"site.toml:{len(text.splitlines()) + 3}:")
