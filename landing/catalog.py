@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from landing.errors import ConfigError
+from landing.gazetteer import GAZETTEER
 from landing.geo import GridIndex, miles_between
 from landing.locations import Location, load_locations
 from landing.site import Office, Site, Treatment, load_site
@@ -245,7 +246,9 @@ def load_catalog(files: SourceFiles, base_url: str | None = None) -> Catalog:
     try:
         offices = site.offices_by_id if site else ()
         treatments = site.treatments_by_slug if site else ()
-        locations = load_locations(files.locations, offices, treatments)
+        columns = site.locations.columns if site else ()
+        gazetteer = GAZETTEER if site is None or site.locations.autofill else None
+        locations = load_locations(files.locations, offices, treatments, columns, gazetteer)
     except ConfigError as exc:
         # Without a valid site.toml, office and treatment names cannot be checked; report the rest anyway.
         problems.extend(p for p in exc.problems if site or ("column 'office'" not in p and "column 'treatments'" not in p))

@@ -8,6 +8,7 @@ of it at once, as ``locations.csv:LINE: column 'X': what is wrong (what to do)``
 from __future__ import annotations
 
 import csv
+import dataclasses
 import difflib
 import io
 import re
@@ -18,12 +19,18 @@ from pathlib import Path
 from slugify import slugify
 
 from landing.errors import ConfigError
+from landing.gazetteer import Found, Gazetteer
+from landing.site import Column
 from landing.states import STATES
 
 COLUMNS = ("town", "state", "county", "zip", "latitude", "longitude", "slug", "aliases", "office",
            "treatments", "intro", "notes")
 REQUIRED = ("town", "state")
+# What `landing check --worklist` adds to each row to say what it needs: read back, they are passed over,
+# so the worklist a marketer filled in loads as it is.
+WORKLIST_COLUMNS = ("priority", "similar_to", "shared_words", "what_to_add")
 MAX_INTRO = 2000
+FILLABLE = ("county", "zip", "latitude", "longitude")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +48,16 @@ class Location:
     intro: str = ""
     notes: str = ""  # never published
     line: int = 0
+    extras: tuple[tuple[str, str], ...] = ()  # the practice's own columns (site.toml [[locations.columns]])
+    timezone: str = ""  # from the ZIP code data, when the town was looked up
+    filled: tuple[str, ...] = ()  # the columns filled from the ZIP code data (never a given value)
+    filled_from: str = ""  # which of its records, in words
+    fill_note: str = ""  # what the ZIP code data could not say for sure, and what to give instead
+
+    @property
+    def extra(self) -> dict[str, str]:
+        """The practice's own columns by name, for templates: ``location.extra.hospital``."""
+        return dict(self.extras)
 
     @property
     def place(self) -> str:
@@ -65,13 +82,16 @@ def load_locations(
     path: Path,
     offices: Collection[str] = (),
     treatments: Collection[str] = (),
+    columns: Collection[Column] = (),
+    gazetteer: Gazetteer | None = None,
 ) -> tuple[Location, ...]:
-    """Read and validate a locations file; ``offices`` and ``treatments`` are the known ids and slugs."""
+    """Read and validate a locations file; ``offices`` and ``treatments`` are the known ids and slugs,
+    ``columns`` the practice's own, ``gazetteer`` (if any) fills what a town lacks."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError([f"{path.name}: cannot read the file ({exc.strerror}); check LANDING_LOCATIONS_FILE"])
-    return parse_locations(data, path.name, offices, treatments)
+    return parse_locations(data, path.name, offices, treatments, columns, gazetteer)
 
 
 def parse_locations(
@@ -79,6 +99,8 @@ def parse_locations(
     name: str = "locations.csv",
     offices: Collection[str] = (),
     treatments: Collection[str] = (),
+    columns: Collection[Column] = (),
+    gazetteer: Gazetteer | None = None,
 ) -> tuple[Location, ...]:
     try:
         text = data.decode("utf-8-sig")
@@ -94,11 +116,11 @@ def parse_locations(
                            "and one row per town)"])
     rows = _rows(text)
     header_line, header = next(rows)
-    reader = _RowReader(name, header_line, header, offices, treatments)
+    reader = _RowReader(name, header_line, header, offices, treatments, columns, gazetteer)
     locations = [location for line, values in rows if (location := reader.row(line, values))]
     if not reader.problems and not locations and reader.rows_seen == 0:
         reader.problems.append(f"{name}: no towns: the file has a header but no rows (add one row per town below it)")
-    reader.check_slugs(locations)
+    reader.check_slugs()
     if reader.problems:
         raise ConfigError(reader.problems)
     return tuple(locations)
@@ -120,16 +142,34 @@ def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
             yield start, values
 
 
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """A row's slug and aliases, kept even when the row has other problems: a duplicate slug further down
+    is still reported."""
+
+    line: int
+    place: str
+    slug: str
+    aliases: tuple[str, ...]
+
+
 class _RowReader:
     def __init__(self, name: str, header_line: int, header: list[str], offices: Collection[str],
-                 treatments: Collection[str]) -> None:
+                 treatments: Collection[str], columns: Collection[Column] = (),
+                 gazetteer: Gazetteer | None = None) -> None:
         self.name = name
         self.offices = offices
         self.treatments = treatments
+        self.own = {column.name: column for column in columns}
+        self.gazetteer = gazetteer
         self.problems: list[str] = []
         self.rows_seen = 0
+        self.claims: list[_Claim] = []
         self.columns = [column.strip().lower() for column in header]
         self.missing: set[str] = set()
+        # Known columns missing from the header whose name is misspelt in it ('lattitude'): reported once
+        # there, not again on every row as an empty value.
+        self.misspelt: set[str] = set()
         self._check_header(header_line)
 
     def problem(self, line: int, column: str | None, message: str) -> None:
@@ -138,14 +178,18 @@ class _RowReader:
 
     def _check_header(self, line: int) -> None:
         # Rows are still checked after a header problem, so one run shows everything to fix.
+        known = [*COLUMNS, *self.own, *WORKLIST_COLUMNS]
         seen: set[str] = set()
         for column in self.columns:
             if column in seen:
                 self.problem(line, column, "appears twice in the header (keep one of them)")
             seen.add(column)
-            if column not in COLUMNS:
-                close = difflib.get_close_matches(column, COLUMNS, n=1, cutoff=0.6)
-                hint = f"did you mean '{close[0]}'?" if close else f"known columns: {', '.join(COLUMNS)}"
+            if column not in known:
+                close = difflib.get_close_matches(column, known, n=1, cutoff=0.6)
+                if close and close[0] not in self.columns:
+                    self.misspelt.add(close[0])
+                hint = (f"did you mean '{close[0]}'?" if close else f"known columns: {', '.join(known)}; a column "
+                        "of your own must be declared in site.toml under [[locations.columns]]")
                 self.problem(line, column or "(blank)", f"unknown column ({hint})")
         for column in REQUIRED:
             if column not in seen:
@@ -173,7 +217,8 @@ class _RowReader:
         zip_code = self._zip(line, raw.get("zip", ""))
         latitude = self._coordinate(line, "latitude", raw.get("latitude", ""), 90)
         longitude = self._coordinate(line, "longitude", raw.get("longitude", ""), 180)
-        if (latitude is None) != (longitude is None) and not (raw.get("latitude") and raw.get("longitude")):
+        if ((latitude is None) != (longitude is None) and not (raw.get("latitude") and raw.get("longitude"))
+                and not self.misspelt & {"latitude", "longitude"}):
             missing = "longitude" if latitude is not None else "latitude"
             self.problem(line, missing, "is empty but the other coordinate is given (give both, or neither)")
         slug = raw.get("slug", "")
@@ -184,12 +229,11 @@ class _RowReader:
         for alias in aliases:
             if alias != slugify(alias):
                 self.problem(line, "aliases", f"'{alias}' is not a valid slug (e.g. '{slugify(alias)}')")
+        if town and state:
+            self.claims.append(_Claim(line, f"{town}, {state}", slug or default_slug(town, state), aliases))
         office = raw.get("office", "") or None
         if office and office not in self.offices:
             self.problem(line, "office", f"'{office}' is not an office id in site.toml{self._hint(office, self.offices)}")
-        if office is None and latitude is None and len(self.offices) > 1:
-            self.problem(line, "office", "is empty and the town has no coordinates, so its nearest office cannot be "
-                         "found (add latitude and longitude, or name the office)")
         offered = self._list(raw.get("treatments", "")) or None
         for treatment in offered or ():
             if treatment not in self.treatments:
@@ -198,13 +242,54 @@ class _RowReader:
         intro = raw.get("intro", "")
         if len(intro) > MAX_INTRO:
             self.problem(line, "intro", f"is {len(intro)} characters long (keep it under {MAX_INTRO})")
+        extras = []
+        for name, column in self.own.items():
+            value = raw.get(name, "")
+            if len(value) > column.max_length:
+                self.problem(line, name, f"is {len(value)} characters long (keep it under {column.max_length}, or "
+                             "raise max_length in site.toml)")
+            extras.append((name, value))
         if len(self.problems) > before or self.missing:
             return None
-        return Location(
+        location = Location(
             town=town, state=state, slug=slug or default_slug(town, state), county=raw.get("county", ""),
             zip=zip_code, latitude=latitude, longitude=longitude, aliases=aliases, office=office,
-            treatments=offered, intro=intro, notes=raw.get("notes", ""), line=line,
+            treatments=offered, intro=intro, notes=raw.get("notes", ""), line=line, extras=tuple(extras),
         )
+        filled = self._fill(location, raw)
+        if filled is None:
+            return None
+        if (office is None and not filled.has_coordinates and len(self.offices) > 1
+                and not self.misspelt & {"latitude", "longitude"}):
+            self.problem(line, "office", "is empty and the town has no coordinates, so its nearest office cannot be "
+                         "found (add latitude and longitude, or name the office)")
+            return None
+        return filled
+
+    def _fill(self, location: Location, raw: dict[str, str]) -> Location | None:
+        """The town with what it lacks (county, ZIP, coordinates) from the ZIP code data; None, with the
+        problem recorded, when the town must be found there (it has no coordinates) and cannot be."""
+        lacking = [column for column in FILLABLE if not raw.get(column) and column not in self.misspelt]
+        if self.gazetteer is None or not lacking:
+            return location
+        found = self.gazetteer.find(location.town, location.state, county=location.county, zip_code=location.zip,
+                                    latitude=location.latitude, longitude=location.longitude)
+        if not isinstance(found, Found):
+            if not location.has_coordinates:
+                self.problem(location.line, found.column, found.message)
+                return None
+            return location  # the town's own coordinates are enough; its county or ZIP stay empty
+        values: dict[str, object] = {}
+        if "county" in lacking and found.county:
+            values["county"] = found.county
+        if "zip" in lacking and found.zip:
+            values["zip"] = found.zip
+        if not location.has_coordinates and found.latitude is not None and found.longitude is not None:
+            values["latitude"], values["longitude"] = found.latitude, found.longitude
+        return dataclasses.replace(location, **values, timezone=found.timezone,  # type: ignore[arg-type]
+                                   filled=tuple(column for column in FILLABLE if column in values),
+                                   filled_from=found.source if values else "",
+                                   fill_note=found.note if "county" in lacking else "")
 
     def _zip(self, line: int, value: str) -> str:
         if not value or re.fullmatch(r"\d{5}", value):
@@ -243,20 +328,20 @@ class _RowReader:
             return f" (did you mean '{close[0]}'?)"
         return f" (known: {', '.join(sorted(known))})" if known else ""
 
-    def check_slugs(self, locations: list[Location]) -> None:
+    def check_slugs(self) -> None:
         """Each slug and alias names one town only: two rows with one URL would hide one of them."""
-        owner: dict[str, Location] = {}
-        for location in locations:
-            for slug, column in [(location.slug, "slug"), *((alias, "aliases") for alias in location.aliases)]:
+        owner: dict[str, _Claim] = {}
+        for claim in self.claims:
+            for slug, column in [(claim.slug, "slug"), *((alias, "aliases") for alias in claim.aliases)]:
                 other = owner.get(slug)
                 if other is None:
-                    owner[slug] = location
+                    owner[slug] = claim
                     continue
-                if other is location:
-                    self.problem(location.line, column, f"'{slug}' is both the slug and an alias of this town "
+                if other is claim:
+                    self.problem(claim.line, column, f"'{slug}' is both the slug and an alias of this town "
                                  "(remove it from aliases)")
                     continue
                 fix = (f"set a different slug on one of them, e.g. '{slug}-2', or remove the duplicate row"
                        if column == "slug" else "remove the alias, or give the other town a different slug")
-                self.problem(location.line, column,
+                self.problem(claim.line, column,
                              f"'{slug}' is already used by {other.place} on line {other.line} ({fix})")

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from landing.web.app import create_app
 from landing.settings import Settings
+from landing.web.app import create_app
 from tests.parts import need
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,12 +18,13 @@ import pytest
 from asgi_lifespan import LifespanManager
 from starlette.types import ASGIApp, Message
 
-from landing.web.app import create_app
 from landing.leads import sqlite_export
 from landing.settings import Settings
+from landing.web.app import create_app
 from tests.conftest import ClientFactory
 from tests.html import Page
-from tests.leads_helpers import a_lead, seed as seed_database
+from tests.leads_helpers import a_lead
+from tests.leads_helpers import seed as seed_database
 from tests.servers import until
 
 EMAIL, PASSWORD = "staff@example.com", "correct horse battery"

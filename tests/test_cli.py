@@ -21,18 +21,19 @@ def test_check_prints_one_ok_line(in_site: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_check_lists_every_problem_and_exits_non_zero(in_site: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (in_site / "locations.csv").write_text("town,state,lattitude\nBarrington,XX,1\nCary,IL,2\n", encoding="utf-8")
+    (in_site / "locations.csv").write_text("town,state,lattitude\nBarrington,XX,1\nCary,IL,2\nNowhereville,IL,3\n",
+                                            encoding="utf-8")
     assert main(["check"]) == 1
     out = capsys.readouterr()
     assert out.out == ""
+    # The misspelt column is said once, not again as an empty latitude on every row; Cary is found in the
+    # ZIP code data, so its nearest office can be worked out; a town that is nowhere cannot.
     assert out.err.splitlines() == [
         "locations.csv:1: column 'lattitude': unknown column (did you mean 'latitude'?)",
         "locations.csv:2: column 'state': 'XX' is not a US state or territory code (expected e.g. IL)",
-        "locations.csv:2: column 'office': is empty and the town has no coordinates, so its nearest office cannot "
-        "be found (add latitude and longitude, or name the office)",
-        "locations.csv:3: column 'office': is empty and the town has no coordinates, so its nearest office cannot "
-        "be found (add latitude and longitude, or name the office)",
-        "4 problems found; nothing was changed.",
+        "locations.csv:4: column 'town': Nowhereville, IL is not in the ZIP code data: check the spelling (as the "
+        "USPS writes it, e.g. 'Saint Charles'), or give the town's zip, or its latitude and longitude",
+        "3 problems found; nothing was changed.",
     ]
 
 

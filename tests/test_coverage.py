@@ -48,6 +48,8 @@ def test_towns_the_gate_holds_back_are_hollow(settings: Settings) -> None:
 
 
 def test_towns_without_coordinates_are_counted_not_drawn(settings: Settings, locations_csv: Path) -> None:
+    site = settings.site_file
+    site.write_text(site.read_text() + "\n[locations]\nautofill = false\n")  # else Fox Lake is found in the ZIP data
     write_csv(locations_csv, "Cary,IL,McHenry County,60013,42.2120,-88.2381,", "Fox Lake,IL,Lake County,60020,,,barrington",
               header="town,state,county,zip,latitude,longitude,office")
     root = drawing(coverage_svg(load_snapshot(settings).catalog))

@@ -14,7 +14,14 @@ import pytest
 
 from tests.leads_helpers import valid_form
 from tests.mail import smtp_server
-from tests.servers import free_port, landing_environment, start_server, stop, until, wait_until_up
+from tests.servers import (
+    free_port,
+    landing_environment,
+    start_server,
+    stop,
+    until,
+    wait_until_up,
+)
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"

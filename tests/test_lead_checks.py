@@ -12,10 +12,23 @@ import phonenumbers
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
-from landing.leads.form import attribution_from_request, check_submission, first_values, hidden_fields, parse_form
-from landing.leads.guard import FormTokens, Guards, RateLimit, RedisGuards, TokenVerdict, client_hash
-from tests.parts import need
+from landing.leads.form import (
+    attribution_from_request,
+    check_submission,
+    first_values,
+    hidden_fields,
+    parse_form,
+)
+from landing.leads.guard import (
+    FormTokens,
+    Guards,
+    RateLimit,
+    RedisGuards,
+    TokenVerdict,
+    client_hash,
+)
 from tests.leads_helpers import SECRET, token, valid_form
+from tests.parts import need
 
 REDIS_URL = os.environ.get("LANDING_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

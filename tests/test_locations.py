@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from landing.errors import ConfigError
+from landing.gazetteer import GAZETTEER
 from landing.locations import Location, default_slug, load_locations, parse_locations
+from landing.site import Column
 
 OFFICES = ("barrington", "crystal-lake")
 TREATMENTS = ("intrathecal-pump-therapy", "nerve-blocks")
@@ -199,3 +201,113 @@ def test_the_example_file_loads_with_at_least_30_real_towns() -> None:
     assert len(locations) >= 30
     assert all(loc.county and len(loc.zip) == 5 and loc.has_coordinates for loc in locations)
     assert {"barrington-il", "crystal-lake-il"} <= {loc.slug for loc in locations}
+
+
+# -- the practice's own columns ---------------------------------------------------------------------------
+
+HOSPITAL = Column("hospital", "Nearest hospital", max_length=40)
+
+
+def test_a_declared_column_becomes_a_local_fact_of_the_town() -> None:
+    data = "town,state,zip,hospital\nBarrington,IL,60010,Good Shepherd Hospital\nCary,IL,60013,\n".encode()
+    barrington, cary = parse_locations(data, "locations.csv", ("barrington",), TREATMENTS, (HOSPITAL,))
+    assert barrington.extra == {"hospital": "Good Shepherd Hospital"}
+    assert cary.extra == {"hospital": ""}
+
+
+def test_an_undeclared_column_is_still_a_typo_and_a_long_value_is_refused() -> None:
+    data = f"town,state,hospitl\nBarrington,IL,{'x' * 41}\n".encode()
+    with pytest.raises(ConfigError) as caught:
+        parse_locations(data, "locations.csv", ("barrington",), TREATMENTS, (HOSPITAL,))
+    assert caught.value.problems == ["locations.csv:1: column 'hospitl': unknown column (did you mean 'hospital'?)"]
+    data = f"town,state,hospital\nBarrington,IL,{'x' * 41}\n".encode()
+    with pytest.raises(ConfigError) as caught:
+        parse_locations(data, "locations.csv", ("barrington",), TREATMENTS, (HOSPITAL,))
+    assert caught.value.problems == ["locations.csv:2: column 'hospital': is 41 characters long (keep it under 40, or "
+                                     "raise max_length in site.toml)"]
+
+
+def test_an_unknown_column_says_how_to_declare_one() -> None:
+    (problem,) = problems("town,state,parking_notes\nBarrington,IL,Free\n")
+    assert "a column of your own must be declared in site.toml under [[locations.columns]]" in problem
+
+
+def test_the_worklist_columns_are_passed_over_so_a_filled_in_worklist_loads() -> None:
+    (town,) = parse("priority,similar_to,shared_words,what_to_add,town,state,intro\n1,/x/cary-il/,96%,an intro,"
+                    "Barrington,IL,Our own words.\n")
+    assert town.intro == "Our own words."
+
+
+# -- one mistake, said once ---------------------------------------------------------------------------------
+
+
+def test_a_misspelt_coordinate_column_is_reported_once_and_slugs_are_still_checked() -> None:
+    text = ("town,state,latitude,longtiude\nBarrington,IL,42.15,-88.13\nCary,IL,42.21,-88.23\n"
+            "Cary,IL,42.21,-88.23\n")
+    assert problems(text, offices=OFFICES) == [
+        "locations.csv:1: column 'longtiude': unknown column (did you mean 'longitude'?)",
+        "locations.csv:4: column 'slug': 'cary-il' is already used by Cary, IL on line 3 (set a different slug on one "
+        "of them, e.g. 'cary-il-2', or remove the duplicate row)",
+    ]
+
+
+def test_a_duplicate_slug_is_reported_even_when_its_row_has_other_problems() -> None:
+    assert problems("town,state,zip\nCary,IL,60013\nCary,IL,600\n") == [
+        "locations.csv:3: column 'zip': '600' has lost its leading zero (Excel drops them; format the column as Text "
+        "and write '00600')",
+        "locations.csv:3: column 'slug': 'cary-il' is already used by Cary, IL on line 2 (set a different slug on one "
+        "of them, e.g. 'cary-il-2', or remove the duplicate row)",
+    ]
+
+
+# -- towns filled from the ZIP code data ---------------------------------------------------------------------
+
+
+def filled(text: str, offices: tuple[str, ...] = OFFICES) -> tuple[Location, ...]:
+    return parse_locations(text.encode(), "locations.csv", offices, TREATMENTS, (), GAZETTEER)
+
+
+def test_a_town_given_by_name_and_state_gets_its_county_zip_coordinates_and_time_zone() -> None:
+    (cary,) = filled("town,state\nCary,IL\n")
+    assert (cary.county, cary.zip, cary.timezone) == ("McHenry County", "60013", "America/Chicago")
+    assert cary.latitude == pytest.approx(42.22, abs=0.05) and cary.longitude == pytest.approx(-88.24, abs=0.05)
+    assert cary.filled == ("county", "zip", "latitude", "longitude")
+    assert cary.filled_from == "the ZIP codes of Cary, IL"
+
+
+def test_given_values_always_win() -> None:
+    (cary,) = filled("town,state,county,latitude,longitude\nCary,IL,Our County,42.2,-88.2\n")
+    assert (cary.county, cary.latitude, cary.longitude) == ("Our County", 42.2, -88.2)
+    assert cary.filled == ()  # its given county matches none of Cary's ZIP codes: nothing is taken from them
+
+
+def test_abbreviations_are_matched_and_a_town_with_several_zip_codes_gets_none() -> None:
+    (charles,) = filled("town,state\nSt. Charles,IL\n")
+    assert charles.county == "Kane County" and charles.zip == "" and charles.has_coordinates
+    assert "zip" not in charles.filled
+
+
+def test_a_given_zip_decides_which_records_fill_the_town() -> None:
+    (town,) = filled("town,state,zip\nSt. Charles,IL,60175\n")
+    assert town.filled_from == "ZIP code 60175" and town.county == "Kane County"
+
+
+def test_a_town_across_a_county_line_gets_its_position_and_a_note_not_a_guessed_county() -> None:
+    (naperville,) = filled("town,state\nNaperville,IL\n")
+    assert naperville.county == "" and naperville.has_coordinates
+    assert naperville.fill_note == "its ZIP codes are in DuPage County and Will County; give its county"
+    (given,) = filled("town,state,county\nNaperville,IL,Will County\n")
+    assert given.county == "Will County" and given.fill_note == ""
+
+
+def test_an_unknown_town_is_an_error_asking_for_its_zip_or_position() -> None:
+    with pytest.raises(ConfigError) as caught:
+        filled("town,state\nBarrington,IL\nSpringfeld,IL\n")
+    assert caught.value.problems == [
+        "locations.csv:3: column 'town': Springfeld, IL is not in the ZIP code data: check the spelling (as the USPS "
+        "writes it, e.g. 'Saint Charles'), or give the town's zip, or its latitude and longitude"]
+
+
+def test_an_unknown_town_with_its_own_coordinates_is_fine() -> None:
+    (town,) = filled("town,state,latitude,longitude\nHidden Hollow,IL,42.2,-88.2\n")
+    assert town.county == "" and town.filled == ()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tests.conftest import ClientFactory
 from tests.leads_helpers import valid_form
 from tests.mail import free_port, smtp_server

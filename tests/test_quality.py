@@ -140,8 +140,12 @@ def test_the_advice_says_what_would_make_a_page_its_own() -> None:
 
 
 def add_quality(site_dir: Path, text: str) -> None:
+    add_table(site_dir, "quality", text)
+
+
+def add_table(site_dir: Path, table: str, text: str) -> None:
     site = site_dir / "site.toml"
-    site.write_text(site.read_text() + f"\n[quality]\n{text}\n")
+    site.write_text(site.read_text() + f"\n[{table}]\n{text}\n")
 
 
 def test_check_prints_the_similarity_distribution_and_the_most_similar_pages(
@@ -257,6 +261,7 @@ def test_check_finds_towns_without_coordinates_and_towns_far_from_their_office(s
     csv_file = site_dir / "locations.csv"
     csv_file.write_text(csv_file.read_text() + "Fox Lake,IL,Lake County,60020,,,,,barrington,,,\n")
     add_quality(site_dir, "max_office_miles = 12")
+    add_table(site_dir, "locations", "autofill = false")  # else Fox Lake gets the coordinates of its ZIP code
     found: dict[str, list[str]] = {}
     for finding in findings(settings):
         found.setdefault(finding.kind, []).append(finding.message)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.leads_helpers import a_lead, seed as seed_database
+from tests.leads_helpers import a_lead
+from tests.leads_helpers import seed as seed_database
 from tests.servers import landing_environment
 
 
