@@ -6,6 +6,7 @@ so a marketer's broken edit never takes pages down.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 from collections import defaultdict
@@ -16,9 +17,10 @@ from typing import Any, TypeVar
 
 from landing.errors import ConfigError
 from landing.gazetteer import GAZETTEER
-from landing.geo import GridIndex, miles_between
+from landing.faqs import LocalFaqs, load_faqs
+from landing.geo import GridIndex, bearing, compass, miles_between
 from landing.locations import Location, load_locations
-from landing.site import Office, Site, Treatment, load_site
+from landing.site import Faq, Office, Site, Treatment, load_site
 
 NEARBY_TOWNS = 6
 HUB_PART_SIZE = 500  # towns on one page of a treatment's hub
@@ -34,10 +36,11 @@ class SourceFiles:
     site: Path
     locations: Path
     templates: Path
+    faqs: Path | None = None  # the local questions (optional, and the file may not exist)
 
     def inputs(self) -> list[Path]:
         """Every file whose change means a new catalog (the templates folder included, recursively)."""
-        return [self.site, self.locations, *files_in(self.templates)]
+        return [self.site, self.locations, *([self.faqs] if self.faqs else []), *files_in(self.templates)]
 
     def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
         return stat_fingerprint(self.inputs())
@@ -61,6 +64,15 @@ def stat_fingerprint(paths: list[Path]) -> tuple[tuple[str, int, int], ...]:
 
 
 @dataclass(frozen=True, slots=True)
+class Reach:
+    """An office as seen from a town: how far, and which way (straight-line distance and compass direction)."""
+
+    office: Office
+    miles: int  # rounded
+    direction: str  # from the town to the office: "southeast"; "" when the office is in the town
+
+
+@dataclass(frozen=True, slots=True)
 class LandingPage:
     """One treatment in one town."""
 
@@ -68,6 +80,10 @@ class LandingPage:
     location: Location
     office: Office
     distance_miles: int | None  # from the town to its serving office, rounded; None without coordinates
+    direction: str = ""  # from the town to its serving office ("southeast"); "" without coordinates
+    # Another office nearly as close as the serving one (a patient may prefer it), if there is one.
+    alternative: Reach | None = None
+    far: bool = False  # the serving office is farther than site.toml's max_office_miles
     path: str = field(init=False)  # /{treatment}/{town}/: asked for dozens of times a render
 
     def __post_init__(self) -> None:
@@ -169,6 +185,7 @@ class Catalog:
     pages: dict[str, LandingPage]  # by path
     redirects: dict[str, str]  # old path -> canonical path (aliases)
     lastmod: dt.date  # when the files the pages come from last changed
+    local_faqs: LocalFaqs = field(default_factory=lambda: LocalFaqs(()))
     # Derived on first use and kept with the catalog they were derived from; init=False, so that
     # dataclasses.replace() starts a changed catalog with empty ones.
     _indexes: dict[str, GridIndex[LandingPage]] = field(default_factory=dict, init=False, repr=False)
@@ -215,7 +232,8 @@ class Catalog:
         return self._memo[key]  # type: ignore[no-any-return]
 
     def nearby(self, page: LandingPage, k: int = NEARBY_TOWNS) -> list[tuple[float, LandingPage]]:
-        """The k nearest other towns offering the same treatment, nearest first, with their distance.
+        """The k nearest other towns offering the same treatment within site.toml's nearby_miles, nearest
+        first, with their distance: a town hundreds of miles off is nobody's neighbour.
 
         Worked out when first asked for, not at load (seconds for tens of thousands of towns), then kept:
         the quality gate, a page's render, `landing build` and `landing check` all ask for the same.
@@ -224,8 +242,33 @@ class Catalog:
         if location.latitude is None or location.longitude is None:
             return []
         index = self.index(page.treatment.slug)
-        return self.memo(("nearby", page.path, k), lambda: index.nearest(location.latitude, location.longitude, k,  # type: ignore[arg-type]
-                                                                         exclude=lambda other: other is page))
+        radius = self.site.locations.nearby_miles
+
+        def find() -> list[tuple[float, LandingPage]]:
+            found = index.nearest(location.latitude, location.longitude, k,  # type: ignore[arg-type]
+                                  exclude=lambda other: other is page)
+            return [(miles, other) for miles, other in found if miles <= radius]
+
+        return self.memo(("nearby", page.path, k), find)
+
+    def county_pages(self, page: LandingPage) -> tuple[LandingPage, ...]:
+        """The pages of the same treatment in the town's county (the town's own included), by town name."""
+        location = page.location
+        if not location.county:
+            return ()
+        def group() -> dict[tuple[str, str], tuple[LandingPage, ...]]:
+            groups: dict[tuple[str, str], list[LandingPage]] = defaultdict(list)
+            for other in self.hubs[page.treatment.slug].pages:
+                if other.location.county:
+                    groups[(other.location.county.casefold(), other.location.state)].append(other)
+            return {key: tuple(sorted(pages, key=lambda p: p.location.town.casefold())) for key, pages in groups.items()}
+        groups = self.memo(("counties", page.treatment.slug), group)
+        return groups.get((location.county.casefold(), location.state), ())
+
+    def faqs_for(self, page: LandingPage) -> tuple[Faq, ...]:
+        """The page's own questions (its town's, then its county's, then its office's), before the
+        treatment's: from the local FAQ file."""
+        return self.local_faqs.for_page(page.location, page.office.id, page.treatment.slug)
 
     def index(self, treatment: str) -> GridIndex[LandingPage]:
         if treatment not in self._indexes:
@@ -261,22 +304,34 @@ def load_catalog(files: SourceFiles, base_url: str | None = None) -> Catalog:
                 problems.append(f"{files.site.name}: treatment '{treatment.slug}': its content template "
                                 f"'{treatment.template}' does not exist in {files.templates}/ (create it, or fix "
                                 "'template')")
+    local_faqs = LocalFaqs(())
+    if site and not problems:
+        try:
+            local_faqs = load_faqs(files.faqs, {location.slug for location in locations}, site.offices_by_id,
+                                   site.treatments_by_slug)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
     assert site is not None
     changed = max((path.stat().st_mtime for path in files.inputs() if path.exists()), default=0)
-    return build_catalog(site, locations, dt.datetime.fromtimestamp(changed, dt.timezone.utc).date())
+    return build_catalog(site, locations, dt.datetime.fromtimestamp(changed, dt.timezone.utc).date(), local_faqs)
 
 
-def build_catalog(site: Site, locations: tuple[Location, ...], lastmod: dt.date) -> Catalog:
+# Where a town's serving office is worked out once, before its pages (one per treatment) are made.
+_NO_TREATMENT = Treatment(slug="", name="", description="", template="", faqs=())
+
+
+def build_catalog(site: Site, locations: tuple[Location, ...], lastmod: dt.date,
+                  local_faqs: LocalFaqs | None = None) -> Catalog:
     located_offices = [office for office in site.offices if office.latitude is not None]
     pages: dict[str, LandingPage] = {}
     by_treatment: dict[str, list[LandingPage]] = {treatment.slug: [] for treatment in site.treatments}
     for location in locations:
-        office, distance = _serving_office(site, located_offices, location)
+        served = _serving_office(site, located_offices, location)
         offered = location.treatments or tuple(by_treatment)
         for slug in offered:
-            page = LandingPage(site.treatments_by_slug[slug], location, office, distance)
+            page = dataclasses.replace(served, treatment=site.treatments_by_slug[slug])
             pages[page.path] = page
             by_treatment[slug].append(page)
     hubs = {}
@@ -287,17 +342,39 @@ def build_catalog(site: Site, locations: tuple[Location, ...], lastmod: dt.date)
     for page in pages.values():
         for alias in page.location.aliases:
             redirects[f"/{page.treatment.slug}/{alias}/"] = page.path
-    return Catalog(site=site, locations=locations, hubs=hubs, pages=pages, redirects=redirects, lastmod=lastmod)
+    return Catalog(site=site, locations=locations, hubs=hubs, pages=pages, redirects=redirects, lastmod=lastmod,
+                   local_faqs=local_faqs or LocalFaqs(()))
 
 
-def _serving_office(site: Site, located: list[Office], location: Location) -> tuple[Office, int | None]:
-    """The CSV's office if named, else the nearest office with coordinates, else the only office."""
+def _serving_office(site: Site, located: list[Office], location: Location) -> LandingPage:
+    """The CSV's office if named, else the nearest office with coordinates, else the only office; with its
+    distance and direction, and another office nearly as close, if any (a page without its treatment yet)."""
+    reaches = sorted((_reach(location, office) for office in located), key=lambda reach: reach.miles) \
+        if location.has_coordinates else []
     if location.office:
         office = site.offices_by_id[location.office]
-    elif location.has_coordinates and located:
-        office = min(located, key=lambda o: miles_between(location.latitude, location.longitude, o.latitude, o.longitude))  # type: ignore[arg-type]
+    elif reaches:
+        office = reaches[0].office
     else:
         office = site.offices[0]
-    if location.has_coordinates and office.latitude is not None and office.longitude is not None:
-        return office, round(miles_between(location.latitude, location.longitude, office.latitude, office.longitude))  # type: ignore[arg-type]
-    return office, None
+    serving = next((reach for reach in reaches if reach.office is office), None)
+    alternative = None
+    if serving is not None:
+        # Nearly as close: at most a quarter farther, or 3 miles, whichever is more (a patient 2 miles from
+        # one office and 4 from another has a real choice; one 40 from one and 60 from the other less so).
+        slack = max(3, serving.miles // 4)
+        alternative = next((reach for reach in reaches if reach.office is not office
+                            and reach.miles <= serving.miles + slack), None)
+    miles = serving.miles if serving else None
+    return LandingPage(_NO_TREATMENT, location, office, miles, serving.direction if serving else "", alternative,
+                       far=miles is not None and miles > site.quality.max_office_miles)
+
+
+def _reach(location: Location, office: Office) -> Reach:
+    assert location.latitude is not None and location.longitude is not None
+    assert office.latitude is not None and office.longitude is not None
+    miles = miles_between(location.latitude, location.longitude, office.latitude, office.longitude)
+    here = (office.town.casefold(), office.state) == (location.town.casefold(), location.state)
+    direction = "" if here or miles < 1 else compass(bearing(location.latitude, location.longitude,
+                                                              office.latitude, office.longitude))
+    return Reach(office, round(miles), direction)

@@ -22,6 +22,23 @@ def miles_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_MILES * math.asin(min(1.0, math.sqrt(a)))
 
 
+COMPASS = ("north", "northeast", "east", "southeast", "south", "southwest", "west", "northwest")
+
+
+def bearing(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """The initial great-circle bearing from the first point to the second, in degrees from north (0-360)."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dlambda = math.radians(lon2 - lon1)
+    x = math.sin(dlambda) * math.cos(phi2)
+    y = math.cos(phi1) * math.sin(phi2) - math.sin(phi1) * math.cos(phi2) * math.cos(dlambda)
+    return math.degrees(math.atan2(x, y)) % 360
+
+
+def compass(degrees: float) -> str:
+    """One of the eight compass directions a person says: 100 degrees is 'east', 130 'southeast'."""
+    return COMPASS[round(degrees / 45) % 8]
+
+
 class GridIndex(Generic[T]):
     """Points bucketed into cells of ``cell`` degrees, for nearest-neighbour queries without O(n²).
 

@@ -102,19 +102,11 @@ def parse_locations(
     columns: Collection[Column] = (),
     gazetteer: Gazetteer | None = None,
 ) -> tuple[Location, ...]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigError([
-            f"{name}:{line}: the file is not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be read); "
-            "re-save it as UTF-8: in Excel use File > Save As > 'CSV UTF-8 (Comma delimited) (.csv)', "
-            "in Google Sheets File > Download > CSV"
-        ]) from None
+    text = decode_csv(data, name)
     if not text.strip():
         raise ConfigError([f"{name}: the file is empty (it needs a header row, e.g. {','.join(COLUMNS[:6])}, "
                            "and one row per town)"])
-    rows = _rows(text)
+    rows = csv_rows(text)
     header_line, header = next(rows)
     reader = _RowReader(name, header_line, header, offices, treatments, columns, gazetteer)
     locations = [location for line, values in rows if (location := reader.row(line, values))]
@@ -126,7 +118,21 @@ def parse_locations(
     return tuple(locations)
 
 
-def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
+def decode_csv(data: bytes, name: str) -> str:
+    """A CSV file's text: UTF-8 with or without a BOM, as Excel and Google Sheets save it; anything else is a
+    ConfigError saying how to save it right."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError([
+            f"{name}:{line}: the file is not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be read); "
+            "re-save it as UTF-8: in Excel use File > Save As > 'CSV UTF-8 (Comma delimited) (.csv)', "
+            "in Google Sheets File > Download > CSV"
+        ]) from None
+
+
+def csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
     """(first line number, values) per non-blank record; quoted fields may span lines."""
     first_line = text.lstrip("\r\n").split("\n", 1)[0]
     # Excel in many European locales writes ';' between values.

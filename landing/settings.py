@@ -92,6 +92,8 @@ class Settings:
                                     url("https", "http", path=False))
     site_file: Path = _setting(Path("site.toml"), "The practice, offices, treatments and reviewer", path)
     locations_file: Path = _setting(Path("locations.csv"), "One row per town", path)
+    faqs_file: Path = _setting(Path("faqs.csv"), "Questions of a town, county or office, shown before the "
+                                                 "treatment's FAQ on their pages (optional: no file, no questions)", path)
     templates_dir: Path = _setting(Path("templates"), "The site's templates: treatments/<slug>.html, and any of the "
                                                       "package's page templates to override (same name)", path)
     static_dir: Path = _setting(Path("static"), "The site's logo and images (and any of the package's CSS to "

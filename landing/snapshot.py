@@ -23,7 +23,8 @@ Fingerprint = tuple[tuple[str, int, int], ...]
 
 
 def source_files(settings: Settings) -> SourceFiles:
-    return SourceFiles(site=settings.site_file, locations=settings.locations_file, templates=settings.templates_dir)
+    return SourceFiles(site=settings.site_file, locations=settings.locations_file, templates=settings.templates_dir,
+                       faqs=settings.faqs_file)
 
 
 def fingerprint(settings: Settings) -> Fingerprint:
