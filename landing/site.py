@@ -24,6 +24,9 @@ from landing.toml_lines import TomlLines
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# How a treatment's procedure is done, in the words schema.org has for it (structured_data says how each is
+# marked up): through an incision, through a needle puncture of the skin, or without either.
+PROCEDURE_TYPES = ("Surgical", "Percutaneous", "Noninvasive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +88,7 @@ class Treatment:
     template: str  # path under the templates folder, e.g. treatments/intrathecal-pump-therapy.html
     faqs: tuple[Faq, ...]
     # Optional facts for the therapy's structured data; only what the content itself says.
-    procedure_type: str = ""
+    procedure_type: str = ""  # one of PROCEDURE_TYPES, or "" when site.toml gives none
     body_location: str = ""
     how_performed: str = ""
     followup: str = ""
@@ -464,6 +467,12 @@ class _Reader:
             faqs.append(Faq(question=question, answer=answer))
         optional = {key: self.text(table, key, where, at, required=False)
                     for key in ("procedure_type", "body_location", "how_performed", "followup")}
+        written = optional["procedure_type"]
+        optional["procedure_type"] = procedure_type(written)
+        if written and not optional["procedure_type"]:
+            self.problem((*at, "procedure_type"), f"{where}: procedure_type '{written}' is not a kind of procedure "
+                         "schema.org has (write Surgical if it is done through an incision, Percutaneous if through a "
+                         "needle puncture of the skin, Noninvasive if through neither; or leave procedure_type out)")
         article = self.text(table, "article", where, at, required=False) or "summary"
         if article not in ARTICLES:
             self.problem((*at, "article"), f"{where}: article = '{article}' must be \"summary\" (town pages show the "
@@ -486,6 +495,14 @@ class _Reader:
                          "reviewed = 2026-11-01")
             reviewed = dt.date.min
         return Reviewer(name=name, credentials=credentials, reviewed=reviewed)
+
+
+def procedure_type(written: str) -> str:
+    """'surgical', 'Non-invasive', 'PercutaneousProcedure' or https://schema.org/PercutaneousProcedure -> the
+    word of PROCEDURE_TYPES it means; "" when it means none of them."""
+    word = re.sub(r"^https?://schema\.org/", "", written.strip(), flags=re.I)
+    word = re.sub(r"[^a-z]", "", word.lower()).removesuffix("procedure")
+    return next((kind for kind in PROCEDURE_TYPES if kind.lower() == word), "")
 
 
 @functools.lru_cache(maxsize=1024)  # a handful of numbers, printed several times on every page

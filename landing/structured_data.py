@@ -41,13 +41,6 @@ CONTEXT = "https://schema.org"
 LANGUAGE = "en-US"  # the lang attribute of base.html's <html>
 COUNTRY = "US"  # every state and territory code the catalog accepts is a USPS one
 
-# procedure_type in site.toml is written in words; schema.org wants a MedicalProcedureType member.
-PROCEDURE_TYPES = {
-    "surgical": "https://schema.org/SurgicalProcedure",
-    "percutaneous": "https://schema.org/PercutaneousProcedure",
-    "noninvasive": "https://schema.org/NoninvasiveProcedure",
-}
-
 _ABSOLUTE = re.compile(r"^https?://[^/\s]+/\S*$")
 _DAY_URLS = frozenset(f"https://schema.org/{day}" for day in DAYS)
 
@@ -274,11 +267,16 @@ def _make_therapy(catalog: Catalog, treatment: Treatment, *, facts: bool) -> Nod
     }
     if not facts:
         return node
-    # Only the facts site.toml states (and the content template shows); an unknown procedure_type is
-    # left out here and reported by `landing check`.
-    procedure_type = procedure_type_url(treatment.procedure_type)
-    if procedure_type:
-        node["procedureType"] = procedure_type
+    # Only the facts site.toml states (and the content template shows).
+    if treatment.procedure_type == "Surgical":
+        # procedureType expects a MedicalProcedureType, whose only members are PercutaneousProcedure and
+        # NoninvasiveProcedure: schema.org says "surgical" with the class SurgicalProcedure, a kind of
+        # MedicalProcedure like MedicalTherapy. No property links a therapy to a separate procedure, and the
+        # facts below say how the therapy is performed, which for a surgical one is the operation: so the one
+        # node is typed as both (on the pages that state those facts).
+        node["@type"] = ["MedicalTherapy", "SurgicalProcedure"]
+    elif treatment.procedure_type:
+        node["procedureType"] = f"https://schema.org/{treatment.procedure_type}Procedure"
     for key, value in (("bodyLocation", treatment.body_location), ("howPerformed", treatment.how_performed),
                        ("followup", treatment.followup)):
         if value:
@@ -327,12 +325,6 @@ def _faq_page(url: str, treatment: Treatment) -> Node:
 def _telephone(phone: str) -> str:
     # The number the page's tel: link dials, in the international form Google asks for.
     return tel_href(phone).removeprefix("tel:")
-
-
-def procedure_type_url(value: str) -> str | None:
-    """'Surgical', 'surgical procedure' or 'https://schema.org/SurgicalProcedure' -> the schema.org member."""
-    word = re.sub(r"[^a-z]", "", value.lower()).removeprefix("httpsschemaorg").removeprefix("httpschemaorg")
-    return PROCEDURE_TYPES.get(word.removesuffix("procedure"))
 
 
 # -- serialization --------------------------------------------------------------------------------
@@ -392,7 +384,10 @@ def graph_problems(graph: Graph) -> list[str]:
     """What makes a graph malformed: broken links between nodes, or a node Google would reject.
 
     Missing optional facts (an office's geo or hours) are not reported here but by markup_problems,
-    which can point at the line of site.toml to fix.
+    which can point at the line of site.toml to fix. Whether every type, property and value is one the
+    schema.org vocabulary allows is for the tests to say (tests/schema_vocabulary.py, against the whole
+    published vocabulary): which terms a graph uses is fixed by this module, and what the site's files
+    put into it is text their loaders have already checked, so a site cannot change the answer.
     """
     nodes = graph.get("@graph")
     if graph.get("@context") != CONTEXT or not isinstance(nodes, list):
@@ -419,24 +414,24 @@ def graph_problems(graph: Graph) -> list[str]:
 
 
 def _node_problems(node: Node) -> list[str]:
-    kind, label = node.get("@type"), _label(node)
-    missing = [key for key in _REQUIRED.get(str(kind), ()) if node.get(key) in (None, "", [])]
-    problems = [f"{label} has no {key}" for key in missing]
-    if kind == "PostalAddress":
+    kinds, label = _kinds(node), _label(node)
+    required = dict.fromkeys(key for kind in kinds for key in _REQUIRED.get(kind, ()))
+    problems = [f"{label} has no {key}" for key in required if node.get(key) in (None, "", [])]
+    if "PostalAddress" in kinds:
         problems += [f"{label} has no {key}" for key in ("streetAddress", "addressLocality", "addressRegion",
                                                           "postalCode") if not node.get(key)]
-    elif kind == "GeoCoordinates":
+    elif "GeoCoordinates" in kinds:
         latitude, longitude = node.get("latitude"), node.get("longitude")
         if not (isinstance(latitude, (int, float)) and -90 <= latitude <= 90
                 and isinstance(longitude, (int, float)) and -180 <= longitude <= 180):
             problems.append(f"{label} needs latitude and longitude in decimal degrees")
-    elif kind == "OpeningHoursSpecification":
+    elif "OpeningHoursSpecification" in kinds:
         days = node.get("dayOfWeek")
         if not isinstance(days, list) or not days or not set(days) <= _DAY_URLS:
             problems.append(f"{label} needs dayOfWeek as schema.org day URLs, e.g. https://schema.org/Monday")
         if not (TIME.match(str(node.get("opens", ""))) and TIME.match(str(node.get("closes", "")))):
             problems.append(f"{label} needs opens and closes as HH:MM")
-    elif kind in ("BreadcrumbList", "ItemList"):
+    elif {"BreadcrumbList", "ItemList"} & set(kinds):
         items = node.get("itemListElement")
         if not isinstance(items, list):
             problems.append(f"{label} needs an itemListElement list")
@@ -447,7 +442,7 @@ def _node_problems(node: Node) -> list[str]:
                 problems.append(f"{label} item {position} needs position {position} and a name")
             elif not isinstance(link, str) or not _ABSOLUTE.match(link):
                 problems.append(f"{label} item {position} needs an absolute URL")
-    elif kind == "FAQPage":
+    elif "FAQPage" in kinds:
         questions = node.get("mainEntity")
         if not isinstance(questions, list) or not questions:
             problems.append(f"{label} has no questions")
@@ -479,10 +474,17 @@ def _values(value: Any) -> Iterator[Any]:
             yield from _values(item)
 
 
+def _kinds(node: Node) -> list[str]:
+    """A node's @type as a list: one type, or several (a surgical therapy is a SurgicalProcedure too)."""
+    kind = node.get("@type")
+    return [str(item) for item in kind] if isinstance(kind, list) else [str(kind)] if kind else []
+
+
 def _label(node: Any) -> str:
     if not isinstance(node, dict):
         return repr(node)[:60]
-    return f"{node.get('@type', '?')} {node['@id']}" if "@id" in node else str(node.get("@type", "?"))
+    kinds = "/".join(_kinds(node)) or "?"
+    return f"{kinds} {node['@id']}" if "@id" in node else kinds
 
 
 def markup_problems(catalog: Catalog, source: str, filename: str = "site.toml") -> list[str]:
@@ -521,10 +523,6 @@ def markup_problems(catalog: Catalog, source: str, filename: str = "site.toml") 
     for treatment in site.treatments:
         line = line_of(lines, rf"""^\s*slug\s*=\s*["']{re.escape(treatment.slug)}["']""")
         where = f"treatment '{treatment.slug}'"
-        if treatment.procedure_type and procedure_type_url(treatment.procedure_type) is None:
-            type_line = line_of(lines, r"^\s*procedure_type\s*=", start=line or 0) or line
-            report(type_line, f"{where}: procedure_type '{treatment.procedure_type}' is not a type schema.org "
-                   "knows, so it is left out of the markup (write Surgical, Percutaneous or Noninvasive)")
         if not treatment.faqs:
             report(line, f"{where}: no FAQ, so its pages have no FAQPage markup (add [[treatments.faqs]] with "
                    "question and answer below it)")
