@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from landing.errors import ConfigError
-from landing.gazetteer import GAZETTEER
 from landing.faqs import LocalFaqs, load_faqs
+from landing.gazetteer import GAZETTEER
 from landing.geo import GridIndex, bearing, compass, miles_between
 from landing.locations import Location, load_locations
 from landing.site import Faq, Office, Site, Treatment, load_site

@@ -9,7 +9,6 @@ slug changed without an alias...). With ``--diff`` it previews what a changed lo
 from __future__ import annotations
 
 import json
-import re
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
@@ -26,6 +25,7 @@ from landing.errors import ConfigError, LandingError
 from landing.pages import own_names
 from landing.settings import Settings
 from landing.snapshot import load_snapshot
+from landing.toml_lines import TomlLines
 
 SHOWN = 10  # pages listed per section of the text report (--json lists all)
 
@@ -128,9 +128,9 @@ def quality_report(catalog: Catalog, measured: Mapping[str, quality.Measured],
     locations_file = settings.locations_file.name
     site_file = settings.site_file.name
     findings = findings + quality.town_findings(towns, locations_file, catalog.site.quality.max_office_miles)
-    lines = site_source.splitlines()
-    empty = [(slug, structured_data.line_of(lines, rf"""^\s*slug\s*=\s*["']{re.escape(slug)}["']"""))
-             for slug, hub in catalog.hubs.items() if not hub.pages]
+    lines = TomlLines(site_source)
+    empty = [(slug, lines.line(("treatments", index, "slug")))
+             for index, (slug, hub) in enumerate(catalog.hubs.items()) if not hub.pages]
     findings += quality.empty_treatment_findings(empty, site_file)
     findings += quality.slug_findings(towns, previous_slugs, locations_file, str(settings.check_record))
     return QualityReport(similarity=similarity, pages=tuple(pages), facts=facts, gate=catalog.site.quality.gate,

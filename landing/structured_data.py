@@ -33,6 +33,7 @@ from slugify import slugify
 from landing.catalog import Catalog, HubPart, LandingPage
 from landing.locations import Location
 from landing.site import DAYS, TIME, Office, Reviewer, Treatment, tel_href
+from landing.toml_lines import TomlLines
 
 Graph = dict[str, Any]
 Node = dict[str, Any]
@@ -493,7 +494,7 @@ def markup_problems(catalog: Catalog, source: str, filename: str = "site.toml") 
     ``source`` is the text of site.toml, searched for the line to point at. site.toml may leave these
     things out (the pages still work), but then the markup lacks what Google recommends.
     """
-    lines = source.splitlines()
+    lines = TomlLines(source)
     problems: list[str] = []
 
     def report(line: int | None, message: str) -> None:
@@ -501,10 +502,10 @@ def markup_problems(catalog: Catalog, source: str, filename: str = "site.toml") 
 
     site = catalog.site
     if not site.practice.logo:
-        report(line_of(lines, r"^\s*\[practice\]"), "[practice]: no logo, so the practice's markup has none "
+        report(lines.line(("practice",)), "[practice]: no logo, so the practice's markup has none "
                '(add logo = "/static/logo.svg", a file in the static folder, or an https:// URL)')
-    for office in site.offices:
-        line = line_of(lines, rf"""^\s*id\s*=\s*["']{re.escape(office.id)}["']""")
+    for index, office in enumerate(site.offices):
+        line = lines.line(("offices", index, "id"))
         where = f"office '{office.id}'"
         if office.latitude is None or office.longitude is None:
             report(line, f"{where}: no latitude and longitude, so its markup has no geo and towns cannot find it as "
@@ -513,26 +514,17 @@ def markup_problems(catalog: Catalog, source: str, filename: str = "site.toml") 
         if not office.hours:
             report(line, f"{where}: no opening hours, so its markup has no openingHoursSpecification (add "
                    'hours = [{ days = ["Monday", "Tuesday"], opens = "08:00", closes = "17:00" }])')
-    reviewer_line = line_of(lines, r"^\s*\[reviewer\]")
+    reviewer_line = lines.line(("reviewer",))
     if not site.reviewer.name:
         report(reviewer_line, "[reviewer]: no name, so pages cannot say who reviewed them "
                '(add name = "Dr. ..." under [reviewer])')
     if site.reviewer.reviewed == dt.date.min:
         report(reviewer_line, "[reviewer]: no reviewed date, so pages have no lastReviewed "
                "(add reviewed = 2026-11-01, without quotes)")
-    for treatment in site.treatments:
-        line = line_of(lines, rf"""^\s*slug\s*=\s*["']{re.escape(treatment.slug)}["']""")
+    for index, treatment in enumerate(site.treatments):
+        line = lines.line(("treatments", index, "slug"))
         where = f"treatment '{treatment.slug}'"
         if not treatment.faqs:
             report(line, f"{where}: no FAQ, so its pages have no FAQPage markup (add [[treatments.faqs]] with "
                    "question and answer below it)")
     return problems
-
-
-def line_of(lines: list[str], pattern: str, start: int = 0) -> int | None:
-    """The 1-based number of the first line from ``start`` (1-based) on that matches ``pattern``."""
-    found = re.compile(pattern)
-    for number, line in enumerate(lines[max(start - 1, 0):], start=max(start, 1)):
-        if found.search(line):
-            return number
-    return None
