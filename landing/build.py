@@ -45,10 +45,12 @@ MANIFEST_VERSION = 1
 # -- what a page is made of (recorded per build, compared by `landing check --diff`) --------------------
 
 
-def page_facts(page: LandingPage, nearby: list[tuple[float, LandingPage]]) -> dict[str, Any]:
-    """What a landing page shows that comes from locations.csv: two pages with equal facts render alike
-    (with the same site.toml and templates). Never the town's notes: those are not published."""
+def page_facts(catalog: Catalog, page: LandingPage) -> dict[str, Any]:
+    """What a landing page shows that comes from locations.csv and faqs.csv (directly, or through the towns
+    around it): two pages with equal facts render alike (with the same site.toml and templates). Never the
+    town's notes: those are not published."""
     location = page.location
+    alternative = page.alternative
     return {
         "town": location.town,
         "state": location.state,
@@ -56,9 +58,14 @@ def page_facts(page: LandingPage, nearby: list[tuple[float, LandingPage]]) -> di
         "zip": location.zip,
         "coordinates": [location.latitude, location.longitude] if location.has_coordinates else None,
         "intro": location.intro,
+        "extra": [list(pair) for pair in location.extras],
         "office": page.office.id,
         "distance_miles": page.distance_miles,
-        "nearby": [[other.path, other.location.place, round(miles)] for miles, other in nearby],
+        "direction": page.direction,
+        "alternative": [alternative.office.id, alternative.miles, alternative.direction] if alternative else None,
+        "nearby": [[other.path, other.location.place, round(miles)] for miles, other in catalog.nearby(page)],
+        "county_towns": [[other.path, other.location.town] for other in catalog.county_pages(page)],
+        "questions": [[faq.question, faq.answer] for faq in catalog.faqs_for(page)],
     }
 
 
@@ -295,7 +302,7 @@ def _build(settings: Settings, out: Path, now: float,
     advance = progress(len(plan)) if progress else None
     for relative, make, page in plan:
         if page is not None:
-            facts[page.path] = page_facts(page, catalog.nearby(page))
+            facts[page.path] = page_facts(catalog, page)
             inputs[page.path] = page_inputs(facts[page.path], page.path in renderer.held_back)
         # A page whose inputs are those of the file the last build left is not even rendered again.
         if page is None or known_inputs.get(page.path) != inputs[page.path] or not writer.keep(relative):

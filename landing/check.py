@@ -176,7 +176,9 @@ def write_slug_record(path: Path, record: Mapping[str, Sequence[str]]) -> None:
 # -- previewing a change of locations.csv -----------------------------------------------------------------
 
 _FIELD_NAMES = {"town": "town name", "state": "state", "county": "county", "zip": "zip", "coordinates": "coordinates",
-                "intro": "intro", "office": "office", "distance_miles": "distance", "nearby": "nearby towns"}
+                "intro": "intro", "extra": "own columns", "office": "office", "distance_miles": "distance",
+                "direction": "direction", "alternative": "other office", "nearby": "nearby towns",
+                "county_towns": "towns of the county", "questions": "local questions"}
 
 
 @dataclass(frozen=True)
@@ -241,7 +243,7 @@ def diff_site(settings: Settings, against: Path, catalog: Catalog | None = None)
     current files changes. ``catalog``: the current one, if already loaded."""
     catalog = catalog or load_catalog(SourceFiles(settings.site_file, settings.locations_file, settings.templates_dir),
                                       settings.base_url)
-    new_pages = {path: page_facts(page, catalog.nearby(page)) for path, page in catalog.pages.items()}
+    new_pages = {path: page_facts(catalog, page) for path, page in catalog.pages.items()}
     new_towns = town_record(catalog.locations)
     if against.is_dir():
         manifest = read_manifest(against)
@@ -251,7 +253,7 @@ def diff_site(settings: Settings, against: Path, catalog: Catalog | None = None)
         return compare_pages(str(against), manifest["pages"], manifest["towns"], new_pages, new_towns,
                              site_changed=manifest.get("site") != site_fingerprint(settings))
     old = load_catalog(SourceFiles(settings.site_file, against, settings.templates_dir), settings.base_url)
-    old_pages = {path: page_facts(page, old.nearby(page)) for path, page in old.pages.items()}
+    old_pages = {path: page_facts(old, page) for path, page in old.pages.items()}
     return compare_pages(str(against), old_pages, town_record(old.locations), new_pages, new_towns)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import math
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +15,11 @@ import jinja2
 from markupsafe import Markup
 
 from landing import quality, structured_data
-from landing.catalog import Catalog, Hub, HubPart, LandingPage, files_in
+from landing.catalog import Catalog, Hub, HubPart, LandingPage, Reach, files_in
+from landing.geo import miles_between
 from landing.leads.form import CONTACT_CHOICES, Submission
-from landing.site import Office, Practice
+from landing.maps import office_map
+from landing.site import Faq, Office, Practice, Treatment
 
 NOT_FOUND_SUGGESTIONS = 6
 # Where a landing page's per-visitor hidden fields go (the form's token and campaign fields): the service
@@ -59,6 +62,44 @@ class PageContext:
     def practice(self) -> Practice:
         return self.catalog.site.practice
 
+    @property
+    def call(self) -> Call:
+        """The one number this page asks a visitor to call: the practice's, or its first office's."""
+        practice = self.catalog.site.practice
+        if practice.phone:
+            return Call(practice.name, practice.phone, practice.phone_href)
+        office = self.catalog.site.offices[0]
+        return Call(office.name, office.phone, office.phone_href)
+
+    @property
+    def logo_src(self) -> str:
+        """The logo as an <img> src: a file of the static folders by its fingerprinted URL."""
+        logo = self.catalog.site.practice.logo
+        if logo.startswith("/static/") and logo.removeprefix("/static/") in self.assets.urls:
+            return self.assets.url(logo.removeprefix("/static/"))
+        return logo
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """Whose phone a page puts in its header and call bar."""
+
+    label: str  # "Barrington office"
+    phone: str
+    href: str  # tel:+1...
+
+
+@dataclass(frozen=True)
+class LocalFacts:
+    """What a town page says of its town that no sibling says: each from the practice's data or the ZIP data."""
+
+    direction: str = ""  # from the town to its office ("southeast"); "" when in town or unknown
+    alternative: Reach | None = None  # another office nearly as close
+    county_pages: tuple[LandingPage, ...] = ()  # the treatment's other towns in the county, nearest first
+    county_total: int = 0  # towns of the county with this treatment's page, this one included
+    extras: tuple[tuple[str, str], ...] = ()  # (label, value) of the practice's own columns that have both
+    map: Markup = Markup("")  # the town and its office, drawn as SVG (empty without coordinates)
+
 
 @dataclass(frozen=True)
 class HomeContext(PageContext):
@@ -68,6 +109,7 @@ class HomeContext(PageContext):
 @dataclass(frozen=True)
 class HubContext(PageContext):
     part: HubPart | None = None  # the page of the hub shown
+    article: Markup = Markup("")  # the treatment's whole article, on the first page when town pages summarise it
 
     @property
     def hub(self) -> Hub | None:
@@ -84,6 +126,21 @@ class LandingContext(PageContext):
     form_slot: Markup = Markup(SLOT.decode())  # where each visitor's hidden fields go
     form_action: str = "/leads"
     contact_choices: dict[str, str] = dataclasses.field(default_factory=lambda: dict(CONTACT_CHOICES))
+    facts: LocalFacts = LocalFacts()
+    local_faqs: tuple[Faq, ...] = ()  # the town's, county's and office's own questions, shown first
+    article: Markup = Markup("")  # the content template: its summary block, or all of it (treatment.article)
+
+    @property
+    def call(self) -> Call:
+        """A town page's number is its serving office's: one number per page, the one that answers."""
+        if self.page is None:
+            return super().call
+        office = self.page.office
+        return Call(office.name, office.phone, office.phone_href)
+
+    @property
+    def full_article(self) -> bool:
+        return bool(self.page and self.page.treatment.article == "full")
 
     # Short names the marketer's content template uses.
     @property
@@ -125,6 +182,12 @@ class MessageContext(PageContext):
     message: str = ""
     office: Office | None = None  # whose phone to show
     kind: str = "message"  # thank-you | too-many | message
+
+    @property
+    def call(self) -> Call:
+        if self.office is None:
+            return super().call
+        return Call(self.office.name, self.office.phone, self.office.phone_href)
 
 
 @dataclass(frozen=True)
@@ -317,6 +380,10 @@ class Renderer:
             title = f"{treatment.name}: Towns We Serve"
             description = (f"{treatment.name} near you: {len(hub.pages)} towns in {states} served by "
                            f"{practice.name}. {treatment.description}")
+            if treatment.article == "summary":
+                # Town pages summarise the treatment and link here: the treatment's page carries the whole article.
+                title = treatment.name
+                description = f"{treatment.description} {practice.name} offers it in {len(hub.pages)} towns in {states}."
         else:
             title = f"{treatment.name}: Towns We Serve, Page {part.number} of {len(hub.parts)}"
             description = (f"{treatment.name} near you: towns {part.first_position:,} to "
@@ -325,7 +392,44 @@ class Renderer:
             crumbs += (Crumb(f"Page {part.number}", url),)
         meta = Meta(title=page_title(title, practice), description=fit(description, quality.DESCRIPTION_LIMIT), canonical=url)
         graph = structured_data.hub_graph(self.catalog, part, meta, crumbs)
-        return self.render("hub.html", HubContext(self.catalog, meta, crumbs, self.assets, graph, part=part))
+        context = HubContext(self.catalog, meta, crumbs, self.assets, graph, part=part)
+        if part.number == 1 and treatment.article == "summary":
+            # No town: the template's town sentences are skipped ({% if location %}), the rest is the article.
+            variables = {**template_vars(context), "treatment": treatment, "location": None, "office": None,
+                         "place": "", "distance_miles": None, "office_in_town": False, "facts": LocalFacts(),
+                         "nearby": ()}
+            context = dataclasses.replace(context, article=self.article(treatment, variables, whole=True))
+        return self.render("hub.html", context)
+
+    def local_facts(self, page: LandingPage) -> LocalFacts:
+        location, office = page.location, page.office
+        county = self.catalog.county_pages(page)
+        others = [other for other in county if other is not page]
+        if location.has_coordinates:
+            def miles(other: LandingPage) -> float:
+                if not other.location.has_coordinates:
+                    return math.inf
+                return miles_between(location.latitude, location.longitude,  # type: ignore[arg-type]
+                                     other.location.latitude, other.location.longitude)  # type: ignore[arg-type]
+            others.sort(key=miles)
+        labels = {column.name: column.label for column in self.catalog.site.locations.columns}
+        extras = tuple((labels[name], value) for name, value in location.extras if labels.get(name) and value)
+        drawing = Markup("")
+        if page.distance_miles is not None and office.latitude is not None and office.longitude is not None:
+            drawing = office_map(location.town, (location.latitude, location.longitude),  # type: ignore[arg-type]
+                                 office.name, (office.latitude, office.longitude), page.distance_miles, page.direction)
+        return LocalFacts(direction=page.direction, alternative=page.alternative, county_pages=tuple(others),
+                          county_total=len(county), extras=extras, map=drawing)
+
+    def article(self, treatment: Treatment, variables: dict[str, Any], *, whole: bool) -> Markup:
+        """The treatment's content template, rendered with ``variables``: all of it, or its summary block (none
+        if it has none: the page's own description says what the treatment is)."""
+        template = self.env.get_template(treatment.template)
+        if whole:
+            return Markup(template.render(variables))
+        if "summary" not in template.blocks:
+            return Markup("")
+        return Markup("".join(template.blocks["summary"](template.new_context(variables))))
 
     def landing_context(self, page: LandingPage, form: Submission | None = None,
                         form_slot: Markup = Markup(SLOT.decode()), *, graph: bool = True) -> LandingContext:
@@ -344,8 +448,11 @@ class Renderer:
         )
         nearby = tuple((round(miles), other) for miles, other in self.catalog.nearby(page))
         nodes = structured_data.landing_graph(self.catalog, page, meta, crumbs) if graph else {}
-        return LandingContext(self.catalog, meta, crumbs, self.assets, nodes, page=page, nearby=nearby, form=form,
-                              form_slot=form_slot, form_action=self.form_action)
+        context = LandingContext(self.catalog, meta, crumbs, self.assets, nodes, page=page, nearby=nearby, form=form,
+                                 form_slot=form_slot, form_action=self.form_action, facts=self.local_facts(page),
+                                 local_faqs=self.catalog.faqs_for(page))
+        article = self.article(page.treatment, template_vars(context), whole=page.treatment.article == "full")
+        return dataclasses.replace(context, article=article)
 
     def render_main(self, page: LandingPage) -> str:
         """Only what a landing page puts in <main>, which is what the quality measure reads: the same

@@ -32,7 +32,7 @@ from slugify import slugify
 
 from landing.catalog import Catalog, HubPart, LandingPage
 from landing.locations import Location
-from landing.site import DAYS, TIME, Office, Reviewer, Treatment, tel_href
+from landing.site import DAYS, TIME, Faq, Office, Reviewer, Treatment, tel_href
 from landing.toml_lines import TomlLines
 
 Graph = dict[str, Any]
@@ -170,9 +170,10 @@ def landing_graph(catalog: Catalog, page: LandingPage, meta: HeadMeta, crumbs: S
         webpage["reviewedBy"] = _ref(person["@id"])
         nodes.append(person)
     nodes.append(_breadcrumb(url, crumbs))
-    if treatment.faqs:
+    faqs = (*catalog.faqs_for(page), *treatment.faqs)  # as the page prints them: its own questions first
+    if faqs:
         webpage["hasPart"] = _ref(f"{url}#faq")
-        nodes.append(_faq_page(url, treatment))
+        nodes.append(_faq_page(url, faqs))
     return _graph(nodes)
 
 
@@ -309,7 +310,7 @@ def _breadcrumb(url: str, crumbs: Sequence[CrumbLink]) -> Node:
     }
 
 
-def _faq_page(url: str, treatment: Treatment) -> Node:
+def _faq_page(url: str, faqs: Sequence[Faq]) -> Node:
     # The page's FAQ section (templates/_faq.html, id="faq"), word for word as it is printed.
     return {
         "@type": "FAQPage",
@@ -318,7 +319,7 @@ def _faq_page(url: str, treatment: Treatment) -> Node:
         "inLanguage": LANGUAGE,
         "mainEntity": [
             {"@type": "Question", "name": faq.question, "acceptedAnswer": {"@type": "Answer", "text": faq.answer}}
-            for faq in treatment.faqs
+            for faq in faqs
         ],
     }
 

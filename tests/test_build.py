@@ -55,7 +55,7 @@ async def test_a_built_page_is_the_service_page_with_its_form_posting_to_the_lea
     path = "/intrathecal-pump-therapy/cary-il/"
     built = (out / path.strip("/") / "index.html").read_text()
     served = (await client.get(path)).text
-    assert f'<form method="post" action="{LEAD_URL}"' in built
+    assert f'<form method="post" action="{LEAD_URL}#enquire"' in built
     token = re.compile(r'<input type="hidden" name="form_token" value="([^"]+)">')
     assert token.search(built).group(1).startswith("build.")  # type: ignore[union-attr]
     same = token.sub("TOKEN", built).replace(LEAD_URL, "/leads")
@@ -115,7 +115,7 @@ def test_a_towns_former_slug_leads_to_its_page_on_a_static_host(static_settings:
 def test_pages_the_gate_holds_back_are_noindex_in_the_build_and_not_in_its_sitemap(
         static_settings: Settings, out: Path, site_dir: Path) -> None:
     site = site_dir / "site.toml"
-    site.write_text(site.read_text() + "\n[quality]\ngate = 0.9\n")
+    site.write_text(site.read_text() + "\n[quality]\ngate = 0.7\n")  # between the test site's pages (0.52-0.74)
     result = build_site(static_settings, out)
     sitemap = (out / "sitemap.xml").read_text()
     held = [name for name in files_in(out) if name.count("/") == 2 and "illinois" not in name  # not the moved stubs
@@ -235,7 +235,10 @@ def test_a_rebuild_renders_only_pages_whose_inputs_changed(static_settings: Sett
     build_site(static_settings, out)
     assert [path for path in rendered if path.count("/") == 3] == []  # hubs and home are always rendered
     template = site_dir / "templates" / "treatments" / "nerve-blocks.html"
-    template.write_text(template.read_text() + "<p>Now with parking details.</p>\n")
+    # Inside the summary block, which town pages show (the rest of the article is on the treatment's page).
+    template.write_text(template.read_text().replace("{% endblock %}", "<p>Now with parking details.</p>{% endblock %}"))
     result = build_site(static_settings, out)
-    assert result.written == 9  # every nerve-blocks page: a template is an input of all its pages
+    # Every nerve-blocks page, and the treatment's own page that carries the whole article: a template is an
+    # input of all of them.
+    assert result.written == 10
     assert "Now with parking details." in (out / "nerve-blocks/cary-il/index.html").read_text()

@@ -33,7 +33,8 @@ async def post(client: httpx.AsyncClient, form: dict[str, str], **kwargs: object
 async def test_every_landing_page_has_a_labelled_form(client: httpx.AsyncClient) -> None:
     page = Page((await client.get(LANDING)).text)
     (form,) = page.all("form")
-    assert form["method"] == "post" and form["action"] == "/leads"
+    # The fragment brings a visitor whose form needs correcting back to the form, not the top of the page.
+    assert form["method"] == "post" and form["action"] == "/leads#enquire"
     for field, kind, autocomplete in [("name", "text", "name"), ("phone", "tel", "tel"), ("email", "email", "email")]:
         (element,) = page.all("input", name=field)
         assert element["type"] == kind and element["autocomplete"] == autocomplete

@@ -30,7 +30,8 @@ async def get_page(client: httpx.AsyncClient, path: str) -> Page:
 async def test_landing_page_has_title_description_h1_and_canonical(client: httpx.AsyncClient) -> None:
     page = await get_page(client, "/intrathecal-pump-therapy/lake-zurich-il/")
     # The full practice name would pass 60 characters, so the short one is used.
-    assert page.text_of("title") == ["Intrathecal Pump Therapy Lake Zurich, IL | TPC"]
+    # The page's own title first; the map's title (an SVG <title>) is further down.
+    assert page.text_of("title")[0] == "Intrathecal Pump Therapy Lake Zurich, IL | TPC"
     assert page.text_of("h1") == ["Intrathecal Pump Therapy in Lake Zurich, IL"]
     description = page.meta("description")
     assert description.startswith("Intrathecal Pump Therapy for patients in Lake Zurich, IL") and len(description) <= 160
@@ -41,7 +42,7 @@ async def test_landing_page_has_title_description_h1_and_canonical(client: httpx
 async def test_title_keeps_the_full_practice_name_when_it_fits(make_client) -> None:  # type: ignore[no-untyped-def]
     client = await make_client()
     page = await get_page(client, "/nerve-blocks/cary-il/")
-    assert page.text_of("title") == ["Nerve Blocks Cary, IL | Test Pain &amp; Spine Clinic".replace("&amp;", "&")]
+    assert page.text_of("title")[0] == "Nerve Blocks Cary, IL | Test Pain & Spine Clinic"
 
 
 async def test_landing_page_has_open_graph_and_twitter_tags(client: httpx.AsyncClient) -> None:
@@ -68,8 +69,13 @@ async def test_breadcrumbs_lead_home_to_hub_to_page(client: httpx.AsyncClient) -
 async def test_content_is_made_local(client: httpx.AsyncClient) -> None:
     html = (await client.get("/intrathecal-pump-therapy/cary-il/")).text
     # The nearest office (Crystal Lake, about 4 miles away), with its address and a tel: link.
-    assert "Patients in Cary (McHenry County) are seen at our Crystal Lake office, about 4 miles away." in html
+    assert ('<p class="where">Our Crystal Lake office is about 4 miles northwest of Cary, at 2 Test Avenue, Crystal '
+            'Lake.</p>') in html
     assert "2 Test Avenue<br>Crystal Lake, IL 60014" in html
+    # Its county, and the other towns served there, nearest first.
+    assert ('Cary is in McHenry County, Illinois (ZIP code 60013). We serve 3 towns in McHenry County, among them '
+            '<a href="/intrathecal-pump-therapy/algonquin-il/">Algonquin</a> and '
+            '<a href="/intrathecal-pump-therapy/crystal-lake-il/">Crystal Lake</a>.') in html
     assert '<a class="phone" href="tel:+18155550167">(815) 555-0167</a>' in html
     assert "Monday: 9:00 AM–12:00 PM" in html
     # The treatment's own template, filled in for the town.
@@ -78,12 +84,14 @@ async def test_content_is_made_local(client: httpx.AsyncClient) -> None:
 
 async def test_the_csv_office_overrides_the_nearest(client: httpx.AsyncClient) -> None:
     html = (await client.get("/intrathecal-pump-therapy/algonquin-il/")).text
-    assert "seen at our Barrington office, about 8 miles away" in html
+    assert "Our Barrington office is about 8 miles east of Algonquin" in html
+    # The nearer office is named too: a patient may prefer it.
+    assert "Our Crystal Lake office is closer: about 5 miles north, at 2 Test Avenue, Crystal Lake" in html
 
 
 async def test_an_office_town_says_the_office_is_in_town(client: httpx.AsyncClient) -> None:
     html = (await client.get(LANDING)).text
-    assert "Patients in Barrington (Cook County) are seen at our office in town." in html
+    assert "Our Barrington office is here in Barrington, at 1 Test Road." in html
 
 
 async def test_the_towns_intro_is_shown_and_notes_never_are(client: httpx.AsyncClient) -> None:
@@ -137,7 +145,9 @@ def test_a_title_names_the_practice_only_while_it_fits_in_60_characters() -> Non
 
 async def test_hub_lists_every_town_offering_the_treatment_grouped_by_state(client: httpx.AsyncClient) -> None:
     page = await get_page(client, "/nerve-blocks/")
-    assert page.text_of("h2") == ["Illinois"]
+    # The treatment's page: its whole article, then its towns by state.
+    assert page.text_of("h2") == ["What is a nerve block?", "Towns we serve"]
+    assert page.text_of("h3") == ["Illinois"]
     towns = [link for link in page.links() if link.startswith("/nerve-blocks/") and link != "/nerve-blocks/"]
     assert "/nerve-blocks/woodstock-il/" in towns and "/nerve-blocks/palatine-il/" not in towns
     assert len(towns) == 9

@@ -27,6 +27,7 @@ log = logging.getLogger("landing.reload")
 FormFields = Callable[[Scope], bytes]
 HTML = "text/html; charset=utf-8"
 STATIC_CACHE = "public, max-age=31536000, immutable"
+PLAIN_STATIC_CACHE = "public, max-age=86400"
 
 
 class Served:
@@ -72,9 +73,16 @@ class Served:
 
     @functools.cached_property
     def static(self) -> dict[str, CachedResponse]:
-        """The static files by fingerprinted name, cached for a year (a changed file gets a new name)."""
-        return {name: CachedResponse(file.data, file.media_type, STATIC_CACHE, extra_headers=self.security_headers)
-                for name, file in self.renderer.assets.files.items()}
+        """The static files by fingerprinted name, cached for a year (a changed file gets a new name), and by
+        their own name for a day: the address the markup gives for the logo, and /favicon.ico."""
+        assets = self.renderer.assets
+        responses = {name: CachedResponse(file.data, file.media_type, STATIC_CACHE, extra_headers=self.security_headers)
+                     for name, file in assets.files.items()}
+        for name, url in assets.urls.items():
+            file = assets.files[url.removeprefix("/static/")]
+            responses.setdefault(name, CachedResponse(file.data, file.media_type, PLAIN_STATIC_CACHE,
+                                                      extra_headers=self.security_headers))
+        return responses
 
 
 class LiveSite:

@@ -77,7 +77,8 @@ async def feed(request: Request) -> ASGIApp:
 
 
 async def static_file(request: Request) -> ASGIApp:
-    response = live_site(request).current.static.get(request.path_params["name"])
+    name = request.path_params.get("name") or request.url.path.lstrip("/")  # /favicon.ico is static/favicon.ico
+    response = live_site(request).current.static.get(name)
     if response is None:
         return Response("Not found", status_code=404, media_type="text/plain")
     return response
@@ -114,5 +115,7 @@ def routes() -> list[BaseRoute]:
         Route("/sitemap.xml", feed, name="sitemap"),
         Route("/sitemaps/{number:int}.xml", feed, name="sitemap_part"),
         Route("/static/{name:path}", static_file, name="static"),
+        Route("/favicon.ico", static_file, name="favicon"),
+        Route("/apple-touch-icon.png", static_file, name="touch_icon"),
         Route("/{path:path}", page, name="page"),
     ]

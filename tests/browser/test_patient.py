@@ -20,6 +20,8 @@ QUERY = "utm_source=google&utm_medium=cpc&utm_campaign=pumps-spring&utm_term=pai
 # The form's signed token files anything sent sooner than 3 seconds after the page was served as spam.
 TOKEN_AGE = 3.3
 PHONE_ERROR = "Please enter a US phone number with area code, e.g. (847) 555-0142."
+# The thank-you page keeps the form's #enquire (a redirect without a fragment of its own inherits it).
+THANK_YOU = re.compile(r"/thank-you/\?office=barrington(#enquire)?$")
 
 
 def wait_until_token_is_old_enough(served_at: float) -> None:
@@ -46,13 +48,29 @@ def test_a_patient_on_a_phone_sends_an_enquiry_from_an_ad(
     served_at = time.monotonic()
     assert response is not None and response.status == 200
 
-    # Reads it: what it is, where, who to call, the nearest office; then follows the link to the form.
+    # The first screen, without scrolling: what and where, how far the office is, one number to call (the
+    # serving office's), and the way to the form.
     expect(page).to_have_title(re.compile(r"^Intrathecal Pump Therapy Barrington, IL \| "))
+    for above_the_fold in (page.get_by_role("heading", level=1), page.locator("p.where"),
+                           page.get_by_role("main").get_by_role("link", name="Call (847) 555-0142"),
+                           page.get_by_role("link", name="Ask us online"),
+                           page.locator(".site-header .brand img")):
+        expect(above_the_fold).to_be_in_viewport()
     expect(page.get_by_role("heading", level=1)).to_have_text("Intrathecal Pump Therapy in Barrington, IL")
-    expect(page.get_by_role("link", name="Call (847) 555-0100")).to_be_visible()
-    expect(page.get_by_role("heading", name="Your nearest office")).to_be_visible()
+    expect(page.locator("p.where")).to_have_text("Our Barrington office is here in Barrington, at 100 Placeholder "
+                                                 "Road, Suite 200.")
+    # One number on the page: the practice's main line is nowhere, the office's everywhere.
+    assert "555-0100" not in page.content()
+    # The form's first field is at most two screens down.
+    top = page.locator("#lead-name").evaluate("element => element.getBoundingClientRect().top + window.scrollY")
+    REPORT.append(f"phone: the form's first field is {top / PHONE['viewport']['height']:.2f} screens down")
+    assert top <= 2 * PHONE["viewport"]["height"]
+    # Half-way down, reading, the call link is still in view.
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight / 2)")
+    expect(page.get_by_role("link", name="Call Barrington office: (847) 555-0142")).to_be_in_viewport()
     expect(page.get_by_role("heading", name="Questions about intrathecal pump therapy")).to_be_attached()
-    page.get_by_role("link", name="Ask us a question online").click()
+    page.evaluate("window.scrollTo(0, 0)")
+    page.get_by_role("link", name="Ask us online").click()
     expect(page.get_by_role("heading", name="Ask about intrathecal pump therapy")).to_be_in_viewport()
 
     # Fills in the form with a mistake: a phone number without its area code.
@@ -65,16 +83,14 @@ def test_a_patient_on_a_phone_sends_an_enquiry_from_an_ad(
     wait_until_token_is_old_enough(served_at)
     page.get_by_role("button", name="Send my enquiry").click()
 
-    # The same page comes back, from its top: it says at once that nothing was sent, and links to the mistakes.
+    # The same page comes back at the form, not at its top: the list of mistakes is in view.
     expect(page.get_by_role("heading", level=1)).to_have_text("Intrathecal Pump Therapy in Barrington, IL")
     served_at = time.monotonic()  # the page that came back carries a new token
     expect(page).to_have_title(re.compile(r"^Error: Intrathecal Pump Therapy Barrington, IL \| "))
-    notice = page.get_by_text("Your enquiry has not been sent yet.")
-    expect(notice).to_be_in_viewport()
+    expect(page.get_by_role("alert")).to_be_in_viewport()
+    expect(page.get_by_text("Your enquiry has not been sent yet.")).to_be_attached()
     if javascript:
         page.screenshot(path=screenshots / "landing-phone-after-mistake.png")
-    page.get_by_role("link", name="Please check the form").click()
-    expect(page.get_by_role("alert")).to_be_in_viewport()
 
     # The error beside the phone field, tied to it, and everything typed kept.
     phone = page.get_by_label("Phone (phone or email)")
@@ -99,7 +115,7 @@ def test_a_patient_on_a_phone_sends_an_enquiry_from_an_ad(
     wait_until_token_is_old_enough(served_at)
     page.get_by_role("button", name="Send my enquiry").click()
 
-    page.wait_for_url(server.url("/thank-you/?office=barrington"))
+    page.wait_for_url(THANK_YOU)
     expect(page.get_by_role("heading", level=1)).to_have_text("Thank you: we have your enquiry")
     expect(page.get_by_text("Your enquiry has reached our Barrington office.")).to_be_visible()
     expect(page.get_by_role("main").get_by_role("link", name="(847) 555-0142")).to_be_visible()
@@ -173,7 +189,7 @@ def test_the_form_can_be_found_filled_in_and_sent_with_the_keyboard_alone(
     wait_until_token_is_old_enough(served_at)
     page.keyboard.press("Enter")
 
-    page.wait_for_url(server.url("/thank-you/?office=barrington"))
+    page.wait_for_url(THANK_YOU)
     lead = the_lead(server, "Kim Keyboard")
     assert (lead["spam"], lead["phone"], lead["contact"], lead["message"]) == (
         0, "+18475550123", "text", "Do you take my insurance?")
