@@ -83,6 +83,7 @@ class LandingPage:
     direction: str = ""  # from the town to its serving office ("southeast"); "" without coordinates
     # Another office nearly as close as the serving one (a patient may prefer it), if there is one.
     alternative: Reach | None = None
+    others: tuple[Reach, ...] = ()  # the other offices within max_office_miles, nearest first (alternative included)
     far: bool = False  # the serving office is farther than site.toml's max_office_miles
     path: str = field(init=False)  # /{treatment}/{town}/: asked for dozens of times a render
 
@@ -265,6 +266,20 @@ class Catalog:
         groups = self.memo(("counties", page.treatment.slug), group)
         return groups.get((location.county.casefold(), location.state), ())
 
+    def own_faqs(self, page: LandingPage) -> tuple[Faq, ...]:
+        """The local questions ``page`` is the one to mark up: Google asks that a question shown on several pages
+        (a county's, an office's, a town's on each of its treatments' pages) be marked up on one of them, so
+        each is marked up on the first page, in the order of locations.csv and site.toml, that shows it."""
+        def first_pages() -> dict[Faq, str]:
+            first: dict[Faq, str] = {}
+            if self.local_faqs.entries:
+                for other in self.pages.values():
+                    for faq in self.faqs_for(other):
+                        first.setdefault(faq, other.path)
+            return first
+        first = self.memo("local faq pages", first_pages)
+        return tuple(faq for faq in self.faqs_for(page) if first.get(faq) == page.path)
+
     def faqs_for(self, page: LandingPage) -> tuple[Faq, ...]:
         """The page's own questions (its town's, then its county's, then its office's), before the
         treatment's: from the local FAQ file."""
@@ -307,8 +322,7 @@ def load_catalog(files: SourceFiles, base_url: str | None = None) -> Catalog:
     local_faqs = LocalFaqs(())
     if site and not problems:
         try:
-            local_faqs = load_faqs(files.faqs, {location.slug for location in locations}, site.offices_by_id,
-                                   site.treatments_by_slug)
+            local_faqs = load_faqs(files.faqs, site.offices_by_id, site.treatments_by_slug)
         except ConfigError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -366,8 +380,10 @@ def _serving_office(site: Site, located: list[Office], location: Location) -> La
         alternative = next((reach for reach in reaches if reach.office is not office
                             and reach.miles <= serving.miles + slack), None)
     miles = serving.miles if serving else None
+    others = tuple(reach for reach in reaches if reach.office is not office
+                   and reach.miles <= site.quality.max_office_miles)
     return LandingPage(_NO_TREATMENT, location, office, miles, serving.direction if serving else "", alternative,
-                       far=miles is not None and miles > site.quality.max_office_miles)
+                       others, far=miles is not None and miles > site.quality.max_office_miles)
 
 
 def _reach(location: Location, office: Office) -> Reach:

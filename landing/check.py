@@ -8,6 +8,7 @@ slug changed without an alias...). With ``--diff`` it previews what a changed lo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import traceback
@@ -20,11 +21,11 @@ import jinja2
 
 from landing import quality, structured_data
 from landing.build import page_facts, read_manifest, site_fingerprint, town_record
-from landing.catalog import Catalog, SourceFiles, load_catalog
+from landing.catalog import Catalog, load_catalog
 from landing.errors import ConfigError, LandingError
 from landing.pages import own_names
 from landing.settings import Settings
-from landing.snapshot import load_snapshot
+from landing.snapshot import load_snapshot, source_files
 from landing.toml_lines import TomlLines
 
 SHOWN = 10  # pages listed per section of the text report (--json lists all)
@@ -132,10 +133,30 @@ def quality_report(catalog: Catalog, measured: Mapping[str, quality.Measured],
     empty = [(slug, lines.line(("treatments", index, "slug")))
              for index, (slug, hub) in enumerate(catalog.hubs.items()) if not hub.pages]
     findings += quality.empty_treatment_findings(empty, site_file)
+    findings += quality.unused_question_findings(unused_questions(catalog), catalog.local_faqs.file)
     findings += quality.slug_findings(towns, previous_slugs, locations_file, str(settings.check_record))
     return QualityReport(similarity=similarity, pages=tuple(pages), facts=facts, gate=catalog.site.quality.gate,
                          held_back=held_back, findings=tuple(findings),
                          slug_record=quality.slug_record(towns, previous_slugs))
+
+
+def unused_questions(catalog: Catalog) -> list[tuple[int, str, str]]:
+    """The local questions no page shows, with why: (line in the file, question, what it names that matches nothing)."""
+    shown = {faq for page in catalog.pages.values() for faq in catalog.faqs_for(page)}
+    unused = []
+    for entry in catalog.local_faqs.entries:
+        if entry.faq in shown:
+            continue
+        if entry.slug:
+            where = f"no town has the slug '{entry.slug}'"
+        elif entry.county:
+            where = f"no town is in {entry.county.title()}, {entry.state}"
+        else:
+            where = f"office '{entry.office}' serves no town"
+        if entry.treatment:
+            where += f" with the treatment '{entry.treatment}'"
+        unused.append((entry.line, entry.faq.question, where))
+    return unused
 
 
 def town_facts(catalog: Catalog) -> list[quality.TownFacts]:
@@ -241,8 +262,7 @@ def compare_pages(against: str, old_pages: Mapping[str, Mapping[str, Any]], old_
 def diff_site(settings: Settings, against: Path, catalog: Catalog | None = None) -> SiteDiff:
     """What replacing ``against`` (an older locations.csv, or the folder of an earlier `landing build`) with the
     current files changes. ``catalog``: the current one, if already loaded."""
-    catalog = catalog or load_catalog(SourceFiles(settings.site_file, settings.locations_file, settings.templates_dir),
-                                      settings.base_url)
+    catalog = catalog or load_catalog(source_files(settings), settings.base_url)
     new_pages = {path: page_facts(catalog, page) for path, page in catalog.pages.items()}
     new_towns = town_record(catalog.locations)
     if against.is_dir():
@@ -252,7 +272,7 @@ def diff_site(settings: Settings, against: Path, catalog: Catalog | None = None)
                                "folder a build was made into, or an older locations.csv")
         return compare_pages(str(against), manifest["pages"], manifest["towns"], new_pages, new_towns,
                              site_changed=manifest.get("site") != site_fingerprint(settings))
-    old = load_catalog(SourceFiles(settings.site_file, against, settings.templates_dir), settings.base_url)
+    old = load_catalog(dataclasses.replace(source_files(settings), locations=against), settings.base_url)
     old_pages = {path: page_facts(old, page) for path, page in old.pages.items()}
     return compare_pages(str(against), old_pages, town_record(old.locations), new_pages, new_towns)
 

@@ -46,6 +46,7 @@ class LocalFaqs:
     """Every local question, found by the page it belongs to."""
 
     entries: tuple[LocalFaq, ...]
+    file: str = "faqs.csv"
 
     def for_page(self, location: Location, office: str, treatment: str) -> tuple[Faq, ...]:
         """The town's questions, then its county's, then its office's, each in file order."""
@@ -67,8 +68,7 @@ class LocalFaqs:
         return tuple(faq for _, _, faq in sorted(chosen, key=lambda item: item[:2]))
 
 
-def load_faqs(path: Path | None, slugs: Collection[str], offices: Collection[str],
-              treatments: Collection[str]) -> LocalFaqs:
+def load_faqs(path: Path | None, offices: Collection[str], treatments: Collection[str]) -> LocalFaqs:
     """Read and check the local FAQ file; no file (or none configured) is no local questions."""
     if path is None or not path.exists():
         return LocalFaqs(())
@@ -76,11 +76,12 @@ def load_faqs(path: Path | None, slugs: Collection[str], offices: Collection[str
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError([f"{path.name}: cannot read the file ({exc.strerror}); check LANDING_FAQS_FILE"]) from None
-    return parse_faqs(data, path.name, slugs, offices, treatments)
+    return parse_faqs(data, path.name, offices, treatments)
 
 
-def parse_faqs(data: bytes, name: str, slugs: Collection[str], offices: Collection[str],
-               treatments: Collection[str]) -> LocalFaqs:
+def parse_faqs(data: bytes, name: str, offices: Collection[str], treatments: Collection[str]) -> LocalFaqs:
+    """The file's questions; a slug or county that names no town is not an error here (a town taken out of
+    locations.csv must not stop the site), but a question shown nowhere, which `landing check` reports."""
     text = decode_csv(data, name)
     problems: list[str] = []
     rows = csv_rows(text)
@@ -111,8 +112,6 @@ def parse_faqs(data: bytes, name: str, slugs: Collection[str], offices: Collecti
                             f"has one place to go ({'none' if not scopes else ' and '.join(scopes)} given)")
         slug, county, office = raw.get("slug", ""), raw.get("county", ""), raw.get("office", "")
         state = raw.get("state", "").upper()
-        if slug and slug not in slugs:
-            problem("slug", f"'{slug}' is not the slug of a town in the locations file")
         if county and state not in STATES:
             problem("state", f"'{raw.get('state', '')}' is not a US state code: a county needs its state (e.g. IL)")
         if office and office not in offices:
@@ -131,4 +130,4 @@ def parse_faqs(data: bytes, name: str, slugs: Collection[str], offices: Collecti
                                     state=state if county else "", office=office, treatment=treatment, line=line))
     if problems:
         raise ConfigError(problems)
-    return LocalFaqs(tuple(entries))
+    return LocalFaqs(tuple(entries), name)

@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from landing import quality, structured_data
 from landing.catalog import Catalog, Hub, HubPart, LandingPage, Reach, files_in
-from landing.geo import miles_between
+from landing.geo import bearing, compass, miles_between
 from landing.leads.form import CONTACT_CHOICES, Submission
 from landing.maps import office_map
 from landing.site import Faq, Office, Practice, Treatment
@@ -95,6 +95,8 @@ class LocalFacts:
 
     direction: str = ""  # from the town to its office ("southeast"); "" when in town or unknown
     alternative: Reach | None = None  # another office nearly as close
+    other_offices: tuple[Reach, ...] = ()  # the other offices within reach, nearest first, but the alternative
+    directions: dict[str, str] = dataclasses.field(default_factory=dict)  # nearby town's path -> which way it is
     county_pages: tuple[LandingPage, ...] = ()  # the treatment's other towns in the county, nearest first
     county_total: int = 0  # towns of the county with this treatment's page, this one included
     extras: tuple[tuple[str, str], ...] = ()  # (label, value) of the practice's own columns that have both
@@ -418,8 +420,16 @@ class Renderer:
         if page.distance_miles is not None and office.latitude is not None and office.longitude is not None:
             drawing = office_map(location.town, (location.latitude, location.longitude),  # type: ignore[arg-type]
                                  office.name, (office.latitude, office.longitude), page.distance_miles, page.direction)
-        return LocalFacts(direction=page.direction, alternative=page.alternative, county_pages=tuple(others),
-                          county_total=len(county), extras=extras, map=drawing)
+        directions = {}
+        if location.has_coordinates:
+            for _, other in self.catalog.nearby(page):
+                there = other.location
+                directions[other.path] = compass(bearing(location.latitude, location.longitude,  # type: ignore[arg-type]
+                                                         there.latitude, there.longitude))  # type: ignore[arg-type]
+        return LocalFacts(direction=page.direction, alternative=page.alternative,
+                          other_offices=tuple(reach for reach in page.others if reach != page.alternative),
+                          county_pages=tuple(others), county_total=len(county), extras=extras, map=drawing,
+                          directions=directions)
 
     def article(self, treatment: Treatment, variables: dict[str, Any], *, whole: bool) -> Markup:
         """The treatment's content template, rendered with ``variables``: all of it, or its summary block (none

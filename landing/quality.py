@@ -518,6 +518,12 @@ def town_findings(towns: Iterable[TownFacts], locations_file: str, max_office_mi
     return found
 
 
+def unused_question_findings(unused: Iterable[tuple[int, str, str]], faqs_file: str) -> list[Finding]:
+    """Local questions (line, question, where they were meant to go) that no page shows."""
+    return [Finding("question-unused", question, f"{faqs_file}:{line}: '{question}' is shown on no page: {where} (fix "
+                    "it, or remove the row)") for line, question, where in unused]
+
+
 def empty_treatment_findings(empty: Iterable[tuple[str, int | None]], site_file: str) -> list[Finding]:
     """Treatments (slug, line in site.toml) that no town offers."""
     return [Finding("no-towns", slug, f"{site_file}:{line}: treatment '{slug}' has no towns, so its hub is empty; list "

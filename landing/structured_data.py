@@ -141,15 +141,38 @@ def hub_graph(catalog: Catalog, part: HubPart, meta: HeadMeta, crumbs: Sequence[
             for position, other in enumerate(listed, start=1)
         ],
     }
-    # The hub shows the treatment's name and description only, so its therapy node says no more.
-    therapy = _therapy(catalog, hub.treatment, facts=False)
-    return _graph([*_site_nodes(catalog), page, towns, therapy, _breadcrumb(url, crumbs)])
+    treatment = hub.treatment
+    nodes = [*_site_nodes(catalog), page, towns]
+    if part.number == 1 and treatment.article == "summary":
+        # The treatment's own page: its whole article (so every fact of the therapy), medically reviewed.
+        nodes.append(_therapy(catalog, treatment, facts=True))
+        _reviewed(catalog, page, nodes)
+    else:
+        # The list of towns shows the treatment's name and description only, so its therapy node says no more.
+        nodes.append(_therapy(catalog, treatment, facts=False))
+    if part.number == 1 and treatment.faqs:
+        # The treatment's questions are marked up here, once for the site (Google asks that a question repeated
+        # on many pages be marked up on one).
+        page["hasPart"] = _ref(f"{url}#faq")
+        nodes.append(_faq_page(url, treatment.faqs))
+    return _graph([*nodes, _breadcrumb(url, crumbs)])
+
+
+def _reviewed(catalog: Catalog, webpage: Node, nodes: list[Node]) -> None:
+    """The page's medical review, as its footer states it: when, and by whom (a Person node)."""
+    reviewer = catalog.site.reviewer
+    if reviewer.reviewed != dt.date.min:
+        webpage["lastReviewed"] = reviewer.reviewed.isoformat()
+    if reviewer.name:
+        person = _person(catalog, reviewer)
+        webpage["reviewedBy"] = _ref(person["@id"])
+        nodes.append(person)
 
 
 def landing_graph(catalog: Catalog, page: LandingPage, meta: HeadMeta, crumbs: Sequence[CrumbLink]) -> Graph:
     """One treatment in one town: the page, the therapy, the serving office, the reviewer, FAQ and breadcrumb."""
     url = meta.canonical or catalog.url(page.path)
-    treatment, reviewer = page.treatment, catalog.site.reviewer
+    treatment = page.treatment
     webpage: Node = {
         "@type": "MedicalWebPage",
         "@id": f"{url}#webpage",
@@ -161,16 +184,14 @@ def landing_graph(catalog: Catalog, page: LandingPage, meta: HeadMeta, crumbs: S
         "about": _ref(therapy_id(catalog, treatment)),
         "breadcrumb": _ref(f"{url}#breadcrumb"),
     }
-    if reviewer.reviewed != dt.date.min:
-        webpage["lastReviewed"] = reviewer.reviewed.isoformat()
-    nodes = [*_site_nodes(catalog), webpage, _therapy(catalog, treatment, facts=True),
+    # The therapy's facts only where the page shows the whole article; a summary says what it is.
+    nodes = [*_site_nodes(catalog), webpage, _therapy(catalog, treatment, facts=treatment.article == "full"),
              _clinic(catalog, page.office, serves=page.location, offers=treatment)]
-    if reviewer.name:
-        person = _person(catalog, reviewer)
-        webpage["reviewedBy"] = _ref(person["@id"])
-        nodes.append(person)
+    _reviewed(catalog, webpage, nodes)
     nodes.append(_breadcrumb(url, crumbs))
-    faqs = (*catalog.faqs_for(page), *treatment.faqs)  # as the page prints them: its own questions first
+    # Google: mark up a question repeated across the site once. The treatment's questions are marked up on its
+    # own page; here, the local questions no other page shows.
+    faqs = catalog.own_faqs(page)
     if faqs:
         webpage["hasPart"] = _ref(f"{url}#faq")
         nodes.append(_faq_page(url, faqs))

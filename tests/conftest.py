@@ -33,6 +33,7 @@ def site_dir(tmp_path: Path) -> Path:
     shutil.copytree(DATA / "templates", folder / "templates", dirs_exist_ok=True)
     shutil.copy(DATA / "site.toml", folder / "site.toml")
     shutil.copy(DATA / "locations.csv", folder / "locations.csv")
+    shutil.copy(DATA / "faqs.csv", folder / "faqs.csv")
     return folder
 
 
@@ -56,6 +57,7 @@ def settings(site_dir: Path) -> Settings:
     return Settings(
         site_file=site_dir / "site.toml",
         locations_file=site_dir / "locations.csv",
+        faqs_file=site_dir / "faqs.csv",
         templates_dir=site_dir / "templates",
         static_dir=site_dir / "static",
         reload_interval=0,

@@ -118,9 +118,14 @@ async def test_landing_page_links_to_the_six_nearest_towns_and_the_hub(client: h
 
 
 async def test_faq_is_visible(client: httpx.AsyncClient) -> None:
-    page = await get_page(client, LANDING)
-    assert "Is the pump adjustable?" in page.text_of("h3")
-    assert "Yes, the dose can be changed at follow-up visits." in page.text_of("p")
+    # The treatment's questions are answered on its own page, and a town page that summarises the treatment
+    # links each of them there; a page with the whole article answers them itself.
+    assert '<a href="/intrathecal-pump-therapy/#faq-1">Is the pump adjustable?</a>' in (await client.get(LANDING)).text
+    treatment_page = await get_page(client, "/intrathecal-pump-therapy/")
+    assert "Is the pump adjustable?" in treatment_page.text_of("h3")
+    assert "Yes, the dose can be changed at follow-up visits." in treatment_page.text_of("p")
+    full = await get_page(client, "/nerve-blocks/woodstock-il/")
+    assert "Does a nerve block hurt?" in full.text_of("h3")
 
 
 async def test_each_page_has_exactly_one_h1(client: httpx.AsyncClient) -> None:
@@ -145,9 +150,13 @@ def test_a_title_names_the_practice_only_while_it_fits_in_60_characters() -> Non
 
 async def test_hub_lists_every_town_offering_the_treatment_grouped_by_state(client: httpx.AsyncClient) -> None:
     page = await get_page(client, "/nerve-blocks/")
-    # The treatment's page: its whole article, then its towns by state.
-    assert page.text_of("h2") == ["What is a nerve block?", "Towns we serve"]
-    assert page.text_of("h3") == ["Illinois"]
+    # Nerve-block town pages carry the whole article: the treatment's page is its questions and its towns.
+    assert page.text_of("h2") == ["Questions about nerve blocks", "Illinois"]
+    summarised = await get_page(client, "/intrathecal-pump-therapy/")
+    # The pump's town pages summarise it: its page has the whole article, its questions, then the towns.
+    headings = summarised.text_of("h2")
+    assert headings[0] == "What is Intrathecal Pump Therapy?"
+    assert headings[-2:] == ["Questions about intrathecal pump therapy", "Towns we serve"]
     towns = [link for link in page.links() if link.startswith("/nerve-blocks/") and link != "/nerve-blocks/"]
     assert "/nerve-blocks/woodstock-il/" in towns and "/nerve-blocks/palatine-il/" not in towns
     assert len(towns) == 9

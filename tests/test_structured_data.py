@@ -125,10 +125,12 @@ CARY_GRAPH: dict[str, Any] = {
             "isPartOf": {"@id": f"{BASE}{CARY}#webpage"},
             "inLanguage": "en-US",
             "mainEntity": [
+                # Cary's own question; the county's (on three pages) and the treatment's (marked up on the
+                # treatment's own page) are not repeated here.
                 {
                     "@type": "Question",
-                    "name": "Is the pump adjustable?",
-                    "acceptedAnswer": {"@type": "Answer", "text": "Yes, the dose can be changed at follow-up visits."},
+                    "name": "Where do patients from Cary park?",
+                    "acceptedAnswer": {"@type": "Answer", "text": "In the free lot behind the Crystal Lake office."},
                 }
             ],
         },
@@ -222,7 +224,8 @@ async def page_graph(client: httpx.AsyncClient, path: str) -> tuple[str, dict[st
 
 @pytest.fixture
 def catalog(site_dir: Path) -> Catalog:
-    return load_catalog(SourceFiles(site_dir / "site.toml", site_dir / "locations.csv", site_dir / "templates"))
+    return load_catalog(SourceFiles(site_dir / "site.toml", site_dir / "locations.csv", site_dir / "templates",
+                                    site_dir / "faqs.csv"))
 
 
 def cary_graph(catalog: Catalog) -> dict[str, Any]:
@@ -235,8 +238,10 @@ def cary_graph(catalog: Catalog) -> dict[str, Any]:
 
 
 def with_therapy_facts(catalog: Catalog, **facts: str) -> Catalog:
-    """The test catalog with the pump therapy's optional structured-data facts set."""
-    treatment = dataclasses.replace(catalog.site.treatments_by_slug["intrathecal-pump-therapy"], **facts)
+    """The test catalog with the pump therapy's optional structured-data facts set, and its whole article on its
+    town pages (a summary says what the therapy is, so its markup says no more)."""
+    treatment = dataclasses.replace(catalog.site.treatments_by_slug["intrathecal-pump-therapy"], article="full",
+                                    **facts)
     pages = {path: dataclasses.replace(page, treatment=treatment) if page.treatment.slug == treatment.slug else page
              for path, page in catalog.pages.items()}
     return dataclasses.replace(catalog, pages=pages)
@@ -378,8 +383,10 @@ async def test_each_page_type_carries_the_nodes_the_issue_lists(client: httpx.As
              for path in ["/", "/nerve-blocks/", BARRINGTON, "/no-such-page/"]}
     assert kinds == {
         "/": ["MedicalClinic", "MedicalClinic", "MedicalOrganization", "WebSite"],
-        "/nerve-blocks/": ["BreadcrumbList", "CollectionPage", "ItemList", "MedicalOrganization", "MedicalTherapy", "WebSite"],
-        BARRINGTON: ["BreadcrumbList", "FAQPage", "MedicalClinic", "MedicalOrganization", "MedicalTherapy", "MedicalWebPage",
+        "/nerve-blocks/": ["BreadcrumbList", "CollectionPage", "FAQPage", "ItemList", "MedicalOrganization",
+                           "MedicalTherapy", "WebSite"],
+        # Barrington has no question of its own: the treatment's are marked up once, on the treatment's page.
+        BARRINGTON: ["BreadcrumbList", "MedicalClinic", "MedicalOrganization", "MedicalTherapy", "MedicalWebPage",
                      "Person", "WebSite"],
         "/no-such-page/": ["MedicalOrganization", "WebSite"],
     }
@@ -476,9 +483,18 @@ async def test_the_vocabulary_check_saw_every_optional_fact(every_fact_client: h
     assert {"SurgicalProcedure", "procedureType", "bodyLocation", "howPerformed", "followup", "geo",
             "openingHoursSpecification", "logo", "reviewedBy", "lastReviewed", "FAQPage", "ItemList", "subOrganization",
             "areaServed", "availableService"} <= seen
+    # The pump's page carries its whole article, so its therapy node says everything site.toml gives; its town
+    # pages summarise it, so theirs say what it is only.
     hub = await graph_of_page(every_fact_client, "hub")
-    # The hub shows the treatment's name and description only, so its therapy node says no more.
-    assert one(hub, "MedicalTherapy")["@type"] == "MedicalTherapy"
+    assert one(hub, "MedicalTherapy")["@type"] == ["MedicalTherapy", "SurgicalProcedure"]
+    town = await graph_of_page(every_fact_client, "landing page of a town with an office")
+    assert one(town, "MedicalTherapy")["@type"] == "MedicalTherapy" and "howPerformed" not in one(town, "MedicalTherapy")
+    # The nerve-block pages show the whole article, and its list of towns only the name and description.
+    assert one(await graph_of_page(every_fact_client, "landing page of the other treatment"),
+               "MedicalTherapy")["procedureType"] == "https://schema.org/PercutaneousProcedure"
+    nerve_blocks = graph_of((await every_fact_client.get("/nerve-blocks/")).text)
+    assert one(nerve_blocks, "MedicalTherapy")["@type"] == "MedicalTherapy" and "procedureType" not in one(
+        nerve_blocks, "MedicalTherapy")
 
 
 async def test_the_example_practices_pages_are_true_to_the_whole_schema_org_vocabulary(
@@ -496,8 +512,9 @@ async def test_the_example_practices_pages_are_true_to_the_whole_schema_org_voca
         response = await client.get(path)
         graph = graph_of(response.text)
         assert vocabulary().problems(graph) == [], path
-    # The issue's finding: the implanted pump was said to have procedureType SurgicalProcedure, a class.
-    therapy = one(graph_of((await client.get("/intrathecal-pump-therapy/barrington-il/")).text), "MedicalTherapy")
+    # The issue's finding: the implanted pump was said to have procedureType SurgicalProcedure, a class. Its facts
+    # are on its own page, which carries the whole article (its town pages summarise it).
+    therapy = one(graph_of((await client.get("/intrathecal-pump-therapy/")).text), "MedicalTherapy")
     assert therapy["@id"] == f"{base}/intrathecal-pump-therapy/#therapy"
     assert therapy["@type"] == ["MedicalTherapy", "SurgicalProcedure"] and "procedureType" not in therapy
 
@@ -600,13 +617,51 @@ async def test_breadcrumb_markup_is_the_visible_breadcrumb(client: httpx.AsyncCl
     assert [item["position"] for item in one(graph, "BreadcrumbList")["itemListElement"]] == list(range(1, len(visible) + 1))
 
 
-@pytest.mark.parametrize("path", LANDING_PAGES)
-async def test_faq_markup_is_the_visible_faq_word_for_word(client: httpx.AsyncClient, path: str) -> None:
-    html, graph = await page_graph(client, path)
+def shown_faq(html: str) -> list[tuple[str, str]]:
     faq = Page(section(html, r'<section[^>]*\bid="faq".*?</section>'))
-    marked = [(question["name"], question["acceptedAnswer"]["text"]) for question in one(graph, "FAQPage")["mainEntity"]]
-    assert marked == list(zip(faq.text_of("h3"), faq.text_of("p")))
-    assert all(question["acceptedAnswer"]["@type"] == "Answer" for question in one(graph, "FAQPage")["mainEntity"])
+    return list(zip(faq.text_of("h3"), faq.text_of("p")))
+
+
+def marked_faq(graph: dict[str, Any]) -> list[tuple[str, str]]:
+    found = [node for node in nodes(graph) if node["@type"] == "FAQPage"]
+    assert all(question["acceptedAnswer"]["@type"] == "Answer" for node in found for question in node["mainEntity"])
+    return [(question["name"], question["acceptedAnswer"]["text"]) for node in found for question in node["mainEntity"]]
+
+
+async def test_every_question_is_shown_and_marked_up_once_on_the_site_word_for_word(client: httpx.AsyncClient) -> None:
+    # Google asks that a question repeated across a site be marked up on one page only.
+    shown: dict[tuple[str, str], list[str]] = {}
+    marked: dict[tuple[str, str], list[str]] = {}
+    for path in ["/intrathecal-pump-therapy/", "/nerve-blocks/",
+                 *(f"/{treatment}/{town}/" for treatment in ("intrathecal-pump-therapy", "nerve-blocks")
+                   for town in ("barrington-il", "cary-il", "algonquin-il", "woodstock-il", "crystal-lake-il"))]:
+        response = await client.get(path)
+        if response.status_code == 404:
+            continue
+        html, graph = response.text, graph_of(response.text)
+        for pair in (shown_faq(html) if 'id="faq"' in html else []):
+            shown.setdefault(pair, []).append(path)
+        for pair in marked_faq(graph):
+            assert pair in shown_faq(html), (path, pair)  # marked up only where it is shown, word for word
+            marked.setdefault(pair, []).append(path)
+    assert {pair: len(paths) for pair, paths in marked.items()} == {pair: 1 for pair in shown}
+    # The treatment's questions on the treatment's own page; a town's own on its page.
+    assert marked[("Is the pump adjustable?", "Yes, the dose can be changed at follow-up visits.")] == [
+        "/intrathecal-pump-therapy/"]
+    assert marked[("Where do patients from Cary park?", "In the free lot behind the Crystal Lake office.")] == [CARY]
+    county = ("Do you see patients from all over McHenry County?", "Yes, at our Crystal Lake office.")
+    # The first town of the county in locations.csv marks it up.
+    assert len(shown[county]) == 3 and marked[county] == ["/intrathecal-pump-therapy/crystal-lake-il/"]
+
+
+async def test_a_summarising_town_page_lists_the_treatments_questions_as_links_to_their_answers(
+        client: httpx.AsyncClient) -> None:
+    html = (await client.get(CARY)).text
+    faq = Page(section(html, r'<section[^>]*\bid="faq".*?</section>'))
+    assert faq.text_of("h3") == ["Where do patients from Cary park?", "Do you see patients from all over McHenry County?"]
+    assert '<a href="/intrathecal-pump-therapy/#faq-1">Is the pump adjustable?</a>' in html
+    hub = (await client.get("/intrathecal-pump-therapy/")).text
+    assert '<h3 id="faq-1">Is the pump adjustable?</h3>' in hub
 
 
 @pytest.mark.parametrize("path", LANDING_PAGES)
@@ -685,6 +740,7 @@ def hostile_site(site_dir: Path) -> Path:
     writer.writerow([HOSTILE_TOWN, "IL", "42.2", "-88.2", HOSTILE_INTRO])
     (site_dir / "locations.csv").write_text(rows.getvalue(), encoding="utf-8")
     site = site_dir / "site.toml"
+    (site_dir / "faqs.csv").unlink()  # its towns are gone
     toml_answer = json.dumps(HOSTILE_ANSWER)  # a JSON string is a valid TOML basic string here
     site.write_text(site.read_text(encoding="utf-8").replace('"Yes, the dose can be changed at follow-up visits."',
                                                             toml_answer), encoding="utf-8")
@@ -702,7 +758,8 @@ async def test_hostile_town_names_intros_and_answers_cannot_leave_the_script(hos
     assert _JsonLdScripts(html).script_tags == 1
     assert one(graph, "MedicalClinic")["areaServed"]["name"] == HOSTILE_TOWN
     assert one(graph, "BreadcrumbList")["itemListElement"][-1]["name"] == f"{HOSTILE_TOWN}, IL"
-    assert one(graph, "FAQPage")["mainEntity"][0]["acceptedAnswer"]["text"] == HOSTILE_ANSWER
+    treatment_page = graph_of((await client.get("/intrathecal-pump-therapy/")).text)
+    assert one(treatment_page, "FAQPage")["mainEntity"][0]["acceptedAnswer"]["text"] == HOSTILE_ANSWER
     block = html.split('<script type="application/ld+json">', 1)[1].split("</script>", 1)[0]
     assert "<" not in block and ">" not in block and "\u2028" not in block and "\u2029" not in block
     assert html.lower().count("</script") == 1
