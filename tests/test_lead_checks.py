@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import time
 import unicodedata
-import uuid
 from urllib.parse import parse_qsl
 
 import phonenumbers
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
-from landing.leads.form import (
-    attribution_from_request,
-    check_submission,
-    first_values,
-    hidden_fields,
-    parse_form,
-)
-from landing.leads.guard import (
-    FormTokens,
-    Guards,
-    RateLimit,
-    RedisGuards,
-    TokenVerdict,
-    client_hash,
-)
+from landing.leads.form import attribution_from_request, check_submission, first_values, hidden_fields, parse_form
+from landing.leads.guard import FormTokens, TokenVerdict, client_hash
 from tests.leads_helpers import SECRET, token, valid_form
-from tests.parts import need
-
-REDIS_URL = os.environ.get("LANDING_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 TREATMENTS = {"intrathecal-pump-therapy": object()}
 PAGES = {"/intrathecal-pump-therapy/cary-il/": object()}
@@ -136,58 +118,6 @@ def test_tokens_reject_forms_sent_too_fast_too_late_or_forged() -> None:
     fresh = tokens.issue().decode()
     assert tokens.verify(fresh) is TokenVerdict.TOO_FAST
     assert tokens.verify(fresh, now=time.time() + 5) is TokenVerdict.OK
-
-
-def test_per_address_limit_is_a_sliding_window() -> None:
-    limit = RateLimit(limit=5, window=600)
-    assert all(limit.hit("a", now=t) for t in range(5))
-    assert not limit.hit("a", now=5)
-    assert limit.hit("b", now=5)  # other addresses are not affected
-    assert limit.hit("a", now=600.5)  # the first event has left the window
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def guards_factory(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    """Guards kept in memory, or shared through the Redis server on this machine."""
-    made = []
-    prefix = f"test:{uuid.uuid4().hex}:"  # one per test: guards made in it share their counts, like instances
-
-    async def make(**limits: float):  # type: ignore[no-untyped-def]
-        if request.param == "memory":
-            guards = Guards(**limits)  # type: ignore[arg-type]
-        else:
-            redis = pytest.importorskip("redis.asyncio")
-            probe = redis.from_url(REDIS_URL)
-            try:
-                await probe.ping()
-            except Exception as exc:  # noqa: BLE001
-                need(f"no Redis at {REDIS_URL} ({type(exc).__name__})")
-            finally:
-                await probe.aclose()
-            guards = RedisGuards(REDIS_URL, prefix=prefix, **limits)  # type: ignore[arg-type]
-        made.append(guards)
-        return guards
-
-    yield make
-    for guards in made:
-        await guards.close()
-
-
-async def test_global_budget_stops_a_flood_from_many_addresses(guards_factory) -> None:  # type: ignore[no-untyped-def]
-    guards = await guards_factory(per_address=5, global_burst=10, global_window=60)
-    assert [await guards.allow(f"client-{n}", now=1000) for n in range(10)] == [True] * 10
-    assert not await guards.allow("client-new", now=1001)
-
-
-async def test_per_address_budget_is_shared_and_slides(guards_factory) -> None:  # type: ignore[no-untyped-def]
-    first = await guards_factory(per_address=5, per_address_window=600)
-    second = await guards_factory(per_address=5, per_address_window=600)  # another instance, same store
-    assert [await first.allow("a", now=1000 + n) for n in range(5)] == [True] * 5
-    assert not await first.allow("a", now=1005)
-    assert await first.allow("b", now=1005)
-    assert await first.allow("a", now=1600.5)  # the oldest has left the window
-    if isinstance(first, RedisGuards):
-        assert not await second.allow("a", now=1600.6)  # the other instance sees the same five
 
 
 def test_client_hash_is_keyed_and_never_the_address() -> None:

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from landing.leads.guard import FormTokens, Guards, RedisGuards
+from landing.leads.guard import FormTokens, lead_limits, spam_limits
 from landing.leads.notify import LogMailer, Mailer, Notifier, SMTPMailer
 from landing.leads.store import store_for
 from landing.settings import Settings, resolve_secret
@@ -50,13 +50,10 @@ def create_app(settings: Settings) -> Starlette:
                             retry_seconds=settings.notify_retry_seconds,
                             poll_seconds=min(5.0, settings.notify_retry_seconds),
                             lease_seconds=settings.notify_lease_seconds)
-        guards: Guards | RedisGuards
-        if settings.redis_url:
-            guards = RedisGuards(settings.redis_url, per_address=settings.leads_per_address,
-                                 global_burst=settings.leads_per_minute)
-        else:
-            guards = Guards(per_address=settings.leads_per_address, global_burst=settings.leads_per_minute)
-        desk = lead_views.LeadDesk(store=store, tokens=tokens, guards=guards, secret=secret, notifier=notifier)
+        guards = lead_limits(settings.redis_url, settings.leads_per_address, settings.leads_per_minute)
+        spam_budget = spam_limits(settings.redis_url)
+        desk = lead_views.LeadDesk(store=store, tokens=tokens, guards=guards, spam_budget=spam_budget, secret=secret,
+                                   notifier=notifier)
         tasks = [asyncio.create_task(notifier.run(), name="notifier")]
         if settings.reload_interval > 0:
             tasks.append(asyncio.create_task(site.watch(), name="reload"))
@@ -72,6 +69,7 @@ def create_app(settings: Settings) -> Starlette:
                 await store.release_notices(notifier.worker)
             await store.close()
             await guards.close()
+            await spam_budget.close()
 
     routes = [
         Route("/leads", lead_views.submit_lead, methods=["POST"], name="submit_lead"),

@@ -4,7 +4,10 @@ and guard.py; this module only reads the request, stores, and renders."""
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -29,13 +32,7 @@ from landing.leads.form import (
     hidden_fields,
     parse_form,
 )
-from landing.leads.guard import (
-    FormTokens,
-    Guards,
-    RedisGuards,
-    TokenVerdict,
-    client_hash,
-)
+from landing.leads.guard import FormTokens, RateLimits, TokenVerdict, client_hash
 from landing.leads.model import Lead, new_id, utc_now
 from landing.leads.notify import Notifier
 from landing.leads.store import LeadStore, StoreError
@@ -45,6 +42,26 @@ from landing.web.live import LiveSite
 log = logging.getLogger("landing.leads")
 MAX_BODY = 16 * 1024
 NO_STORE = {"cache-control": "no-store", "x-robots-tag": "noindex", "x-content-type-options": "nosniff"}
+# Spam verdicts of the token: such a post is a bot's, answered like a person's and kept within the spam budget.
+SPAM_VERDICTS = (TokenVerdict.MISSING, TokenVerdict.FORGED, TokenVerdict.TOO_FAST)
+
+
+class SpamNotKept:
+    """Counts the spam posts answered but not stored (over the spam budget) and logs how many, at most once a
+    minute: a flood must not fill the log either. Only a count: nothing of the posts or their senders."""
+
+    def __init__(self, every: float = 60.0) -> None:
+        self.every = every
+        self.count = 0
+        self.logged_at = -math.inf
+
+    def note(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self.count += 1
+        if now - self.logged_at >= self.every:
+            log.warning("spam budget spent: %d spam submission(s) answered but not stored since the last such "
+                        "message (at most one a minute)", self.count)
+            self.count, self.logged_at = 0, now
 
 
 @dataclass
@@ -53,9 +70,11 @@ class LeadDesk:
 
     store: LeadStore
     tokens: FormTokens
-    guards: Guards | RedisGuards
+    guards: RateLimits  # what a person's lead spends
+    spam_budget: RateLimits  # what storing a bot's post spends
     secret: str
     notifier: Notifier | None = None
+    spam_not_kept: SpamNotKept = dataclasses.field(default_factory=SpamNotKept)
 
 
 def form_fields_for(tokens: FormTokens) -> Callable[[Scope], bytes]:
@@ -154,19 +173,23 @@ async def submit_lead(request: Request) -> Response:
     catalog, renderer = snapshot.catalog, snapshot.renderer
     page = catalog.pages.get(f"/{values.get('treatment', '')}/{values.get('town', '')}/")
     hashed = client_hash(leads.secret, client_address(request))
+    verdict = leads.tokens.verify(values.get(TOKEN, ""))
+    spam_reason = "honeypot filled" if values.get(HONEYPOT) else ""
+    if not spam_reason and verdict in SPAM_VERDICTS:
+        spam_reason = verdict.value
+    if spam_reason:
+        # Answered exactly like a person, so a bot learns nothing, and before the leads' budgets, which its posts
+        # must not spend. Kept, flagged, in case a guard misfired, while the spam budget lasts.
+        if not await leads.spam_budget.allow(hashed):
+            leads.spam_not_kept.note()
+            return thank_you_redirect(page)
+        lead = spam_lead(values, page, catalog, request, hashed, spam_reason)
+        stored = await store(request, lead, page, notify=False)
+        return stored or thank_you_redirect(page)
     if not await leads.guards.allow(hashed):
         return message(renderer, 429, "Please wait a few minutes",
                        "We have received several enquiries from your connection in a short time. Please try again "
                        "in a few minutes, or call us.", page)
-    verdict = leads.tokens.verify(values.get(TOKEN, ""))
-    spam_reason = "honeypot filled" if values.get(HONEYPOT) else ""
-    if not spam_reason and verdict in (TokenVerdict.MISSING, TokenVerdict.FORGED, TokenVerdict.TOO_FAST):
-        spam_reason = verdict.value
-    if spam_reason:
-        # Answered exactly like a person, so a bot learns nothing; kept, flagged, in case a guard misfired.
-        lead = spam_lead(values, page, catalog, request, hashed, spam_reason)
-        stored = await store(request, lead, page, notify=False)
-        return stored or thank_you_redirect(page)
     submission = check_submission(values, catalog.site.treatments_by_slug, catalog.pages)
     if verdict is TokenVerdict.EXPIRED and submission.ok:
         submission.errors["form"] = ("This form was open for more than a day. Please check your details and send "
