@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import math
 import mimetypes
@@ -20,6 +19,7 @@ from landing.geo import bearing, compass, miles_between
 from landing.leads.form import CONTACT_CHOICES, Submission
 from landing.maps import office_map
 from landing.site import Faq, Office, Practice, Treatment
+from landing.suggestions import SlugIndex
 
 NOT_FOUND_SUGGESTIONS = 6
 # Where a landing page's per-visitor hidden fields go (the form's token and campaign fields): the service
@@ -328,6 +328,7 @@ class Renderer:
         self.form_action = form_action  # a static build posts to the running service's absolute /leads
         self.assets = assets
         self.env = make_environment(templates)
+        self._suggestion_indexes: dict[str | None, tuple[SlugIndex, dict[str, LandingPage]]] = {}
         # The quality gate: measured once per snapshot, before any page is served, so that a page is never
         # served indexable and then not. Off (no cost) unless site.toml has [quality] gate.
         self.similarity: dict[str, quality.Measured] = {}
@@ -492,7 +493,8 @@ class Renderer:
                                  office=office, kind=kind)
         return self.render("message.html", context)
 
-    def render_not_found(self, path: str) -> str:
+    def render_not_found(self, path: str, *, suggest: bool = True) -> str:
+        """The 404 page; with ``suggest``, listing the landing pages closest to ``path``."""
         meta = Meta(
             title=page_title("Page not found", self.catalog.site.practice),
             description="This page does not exist. Here are the closest pages we have.",
@@ -500,18 +502,34 @@ class Renderer:
             robots="noindex, follow",
         )
         context = NotFoundContext(self.catalog, meta, (self.home_crumb(),), self.assets,
-                                  structured_data.site_graph(self.catalog), suggestions=tuple(self.closest_pages(path)))
+                                  structured_data.site_graph(self.catalog),
+                                  suggestions=tuple(self.closest_pages(path)) if suggest else ())
         return self.render("404.html", context)
 
     def closest_pages(self, path: str, n: int = NOT_FOUND_SUGGESTIONS) -> list[LandingPage]:
         """Landing pages whose town slug is closest to what was asked, within the asked treatment if any."""
-        parts = [part for part in path.lower().split("/") if part]
-        if not parts:
+        asked = path.strip("/").lower()
+        if not asked:
             return []
-        treatment, wanted = (parts[0], parts[-1]) if len(parts) > 1 else (None, parts[0])
-        pages = self.catalog.hubs[treatment].pages if treatment in self.catalog.hubs else tuple(self.catalog.pages.values())
-        by_slug: dict[str, LandingPage] = {}
-        for page in pages:
-            by_slug.setdefault(page.location.slug, page)
-        matches = difflib.get_close_matches(wanted, list(by_slug), n=n, cutoff=0.5)
-        return [by_slug[slug] for slug in matches]
+        first, _, rest = asked.partition("/")
+        treatment = first if rest and first in self.catalog.hubs else None
+        index, by_slug = self.suggestion_index(treatment)
+        return [by_slug[slug] for slug in index.closest(rest.rpartition("/")[2] if rest else first, n)]
+
+    def suggestion_index(self, treatment: str | None) -> tuple[SlugIndex, dict[str, LandingPage]]:
+        """The town slugs of a treatment's pages (or of all pages), indexed once per snapshot."""
+        if treatment not in self._suggestion_indexes:
+            pages = self.catalog.hubs[treatment].pages if treatment is not None else self.catalog.pages.values()
+            by_slug: dict[str, LandingPage] = {}
+            for page in pages:
+                by_slug.setdefault(page.location.slug, page)
+            # A treatment offered in every town (the default) shares the index of all towns: same slugs.
+            shared = self._suggestion_indexes.get(None) if treatment is not None else None
+            index = shared[0] if shared is not None and by_slug.keys() == set(shared[0].slugs) else SlugIndex(by_slug)
+            self._suggestion_indexes[treatment] = (index, by_slug)
+        return self._suggestion_indexes[treatment]
+
+    def prepare_suggestions(self) -> None:
+        """Build every index the 404 page can ask (done where a snapshot is loaded, off the event loop)."""
+        for treatment in [None, *self.catalog.hubs]:
+            self.suggestion_index(treatment)

@@ -34,7 +34,7 @@ PAGE = b"<html><body>" + b"<p>Local pain care in Barrington.</p>" * 500 + SLOT +
 
 @pytest.mark.parametrize("slot_size", [0, 40, 70_000])
 def test_the_gzip_stream_with_a_spliced_slot_is_valid_and_equals_the_plain_page(slot_size: int) -> None:
-    response = SplicedResponse(PAGE, "text/html", "public", lambda scope: b"t" * slot_size)
+    response = SplicedResponse(PAGE, "text/html", "public", lambda scope: (b"t" * slot_size, False))
     _, zipped = response.assemble({}, zipped=True)
     _, plain = response.assemble({}, zipped=False)
     assert plain == PAGE.replace(SLOT, b"t" * slot_size)
@@ -44,7 +44,7 @@ def test_the_gzip_stream_with_a_spliced_slot_is_valid_and_equals_the_plain_page(
 
 
 async def test_head_sends_the_headers_of_get_without_a_body() -> None:
-    response = SplicedResponse(PAGE, "text/html", "public", lambda scope: b"slot")
+    response = SplicedResponse(PAGE, "text/html", "public", lambda scope: (b"slot", False))
     sent: list[dict[str, object]] = []
 
     async def send(message: dict[str, object]) -> None:

@@ -10,6 +10,8 @@ from typing import TypedDict
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from landing.leads.guard import FormTokens, lead_limits, spam_limits
@@ -20,6 +22,7 @@ from landing.web import admin as admin_views
 from landing.web import leads as lead_views
 from landing.web import public
 from landing.web.live import LiveSite
+from landing.web.responses import AddSecurityHeaders, SecurityHeaders
 
 
 class State(TypedDict):
@@ -77,7 +80,18 @@ def create_app(settings: Settings) -> Starlette:
         *admin_views.routes(),
         *public.routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(public.CachedPages, site=site)])
+    def security_headers() -> SecurityHeaders:
+        return site.current.security_headers
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # The answer to a bug, with the headers of every other answer; the traceback goes to the log only.
+        return PlainTextResponse("Internal Server Error", status_code=500,
+                                 headers={name.decode(): value.decode() for name, value in security_headers()})
+
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: server_error}, middleware=[
+        Middleware(public.CachedPages, site=site),  # the hot path first, with its headers prepared
+        Middleware(AddSecurityHeaders, headers=security_headers),
+    ])
     app.state.site = site
     return app
 

@@ -38,10 +38,11 @@ from landing.leads.notify import Notifier
 from landing.leads.store import LeadStore, StoreError
 from landing.pages import Renderer
 from landing.web.live import LiveSite
+from landing.web.responses import Slot
 
 log = logging.getLogger("landing.leads")
 MAX_BODY = 16 * 1024
-NO_STORE = {"cache-control": "no-store", "x-robots-tag": "noindex", "x-content-type-options": "nosniff"}
+NO_STORE = {"cache-control": "no-store", "x-robots-tag": "noindex"}  # the security headers: AddSecurityHeaders
 # Spam verdicts of the token: such a post is a bot's, answered like a person's and kept within the spam budget.
 SPAM_VERDICTS = (TokenVerdict.MISSING, TokenVerdict.FORGED, TokenVerdict.TOO_FAST)
 
@@ -77,10 +78,11 @@ class LeadDesk:
     spam_not_kept: SpamNotKept = dataclasses.field(default_factory=SpamNotKept)
 
 
-def form_fields_for(tokens: FormTokens) -> Callable[[Scope], bytes]:
-    """The per-request hidden fields of a cached landing page: a fresh token and the visit's attribution."""
+def form_fields_for(tokens: FormTokens) -> Callable[[Scope], Slot]:
+    """The per-request hidden fields of a cached landing page: a fresh token and the visit's attribution, and
+    whether there is any attribution (the visitor's own values, for no shared cache to keep)."""
 
-    def fields(scope: Scope) -> bytes:
+    def fields(scope: Scope) -> Slot:
         query = scope.get("query_string", b"")
         referer = b""
         for name, value in scope["headers"]:
@@ -88,7 +90,7 @@ def form_fields_for(tokens: FormTokens) -> Callable[[Scope], bytes]:
                 referer = value
                 break
         attribution = attribution_from_request(query, referer) if query or referer else {}
-        return hidden_fields(tokens.issue(), attribution)
+        return hidden_fields(tokens.issue(), attribution), bool(attribution)
 
     return fields
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from starlette.types import Scope
 
 from landing.errors import ConfigError
+from landing.leads.guard import RateLimit
 from landing.pages import SLOT
 from landing.settings import Settings
 from landing.sitemap import robots_txt, sitemap_files
@@ -19,15 +20,21 @@ from landing.snapshot import Snapshot, fingerprint, load_snapshot
 from landing.web.responses import (
     PUBLIC_SECURITY_HEADERS,
     CachedResponse,
+    SecurityHeaders,
+    Slot,
     SplicedResponse,
 )
 
 log = logging.getLogger("landing.reload")
 
-FormFields = Callable[[Scope], bytes]
+FormFields = Callable[[Scope], Slot]
 HTML = "text/html; charset=utf-8"
 STATIC_CACHE = "public, max-age=31536000, immutable"
 PLAIN_STATIC_CACHE = "public, max-age=86400"
+NOT_FOUND_CACHE = "public, max-age=60"
+# 404 pages listing the closest towns, at most, each second; past it (a flood of made-up URLs), the 404 page
+# without them, prepared once: made-up URLs then cost what a cached page costs, and never slow the others.
+SUGGESTIONS_PER_SECOND = 50
 
 
 class Served:
@@ -41,10 +48,12 @@ class Served:
         self.loaded_at = snapshot.loaded_at
         self.form_fields = form_fields
         self.cache_control = f"public, max-age={settings.cache_seconds}, stale-while-revalidate=86400"
-        self.security_headers: tuple[tuple[bytes, bytes], ...] = PUBLIC_SECURITY_HEADERS
+        self.security_headers: SecurityHeaders = PUBLIC_SECURITY_HEADERS
         if self.catalog.base_url.startswith("https://"):
             self.security_headers += ((b"strict-transport-security", b"max-age=31536000; includeSubDomains"),)
         self._cached = functools.lru_cache(maxsize=settings.page_cache_size)(self._response)
+        # Here, at startup and in the reload thread, not on the event loop at the first 404 after a load.
+        self.renderer.prepare_suggestions()
 
     def response(self, path: str) -> CachedResponse | None:
         """The finished response for a page path, or None when there is no such page.
@@ -60,6 +69,12 @@ class Served:
         if self.form_fields is not None and SLOT in body:
             return SplicedResponse(body, HTML, self.cache_control, self.form_fields, extra_headers=self.security_headers)
         return CachedResponse(body.replace(SLOT, b""), HTML, self.cache_control, extra_headers=self.security_headers)
+
+    @functools.cached_property
+    def not_found(self) -> CachedResponse:
+        """The 404 page without suggestions, for when the suggestion budget is spent."""
+        return CachedResponse(self.renderer.render_not_found("/", suggest=False).encode(), HTML, NOT_FOUND_CACHE,
+                              status=404, extra_headers=((b"x-robots-tag", b"noindex"), *self.security_headers))
 
     @functools.cached_property
     def feeds(self) -> dict[str, CachedResponse]:
@@ -94,6 +109,7 @@ class LiveSite:
         # A broken site at startup is the caller's to report.
         self.current = Served(load_snapshot(settings), settings, form_fields)
         self.last_error: ConfigError | None = None
+        self.suggestions = RateLimit(SUGGESTIONS_PER_SECOND, 1.0)
 
     def reload(self) -> bool:
         """Load the files again; True when a new snapshot is now served. An invalid one is logged and dropped."""

@@ -12,14 +12,9 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from landing.pages import Renderer
-from landing.web.live import LiveSite
-from landing.web.responses import PUBLIC_SECURITY_HEADERS
+from landing.web.live import NOT_FOUND_CACHE, LiveSite
 
-NOT_FOUND_HEADERS = {
-    "cache-control": "public, max-age=60",
-    "x-robots-tag": "noindex",
-    **{name.decode(): value.decode() for name, value in PUBLIC_SECURITY_HEADERS},
-}
+NOT_FOUND_HEADERS = {"cache-control": NOT_FOUND_CACHE, "x-robots-tag": "noindex"}
 
 
 class CachedPages:
@@ -48,7 +43,7 @@ def live_site(request: Request) -> LiveSite:
 
 async def page(request: Request) -> ASGIApp:
     """Everything CachedPages did not answer: a redirect to the canonical URL, else 404."""
-    return not_found_or_redirect(request, live_site(request).current.renderer)
+    return not_found_or_redirect(request, live_site(request))
 
 
 def canonical_path(path: str, renderer: Renderer) -> str | None:
@@ -61,19 +56,23 @@ def canonical_path(path: str, renderer: Renderer) -> str | None:
     return renderer.catalog.redirects.get(candidate)
 
 
-def not_found_or_redirect(request: Request, renderer: Renderer) -> Response:
-    target = canonical_path(request.scope["path"], renderer)
+def not_found_or_redirect(request: Request, site: LiveSite) -> ASGIApp:
+    served = site.current
+    target = canonical_path(request.scope["path"], served.renderer)
     if target is not None:
         query = request.scope.get("query_string", b"").decode("latin-1")
         return RedirectResponse(target + (f"?{query}" if query else ""), status_code=301)
-    return HTMLResponse(renderer.render_not_found(request.scope["path"]), status_code=404, headers=NOT_FOUND_HEADERS)
+    if not site.suggestions.hit("404"):
+        return served.not_found
+    html = served.renderer.render_not_found(request.scope["path"])
+    return HTMLResponse(html, status_code=404, headers=NOT_FOUND_HEADERS)
 
 
 async def feed(request: Request) -> ASGIApp:
     """sitemap.xml, /sitemaps/N.xml and robots.txt."""
     snapshot = live_site(request).current
     response = snapshot.feeds.get(request.scope["path"])
-    return response if response is not None else not_found_or_redirect(request, snapshot.renderer)
+    return response if response is not None else not_found_or_redirect(request, live_site(request))
 
 
 async def static_file(request: Request) -> ASGIApp:

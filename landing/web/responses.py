@@ -12,7 +12,7 @@ import struct
 import zlib
 from collections.abc import Callable, Iterable
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from landing.pages import SLOT
 
@@ -24,6 +24,13 @@ PUBLIC_SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
      b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; "
      b"form-action 'self'; frame-ancestors 'none'; base-uri 'self'"),
 )
+
+
+SecurityHeaders = tuple[tuple[bytes, bytes], ...]
+
+# A per-request slot's bytes, and whether they carry the visitor's own values (a referrer, campaign fields):
+# such a response must never be kept by a shared cache and given to the next visitor.
+Slot = tuple[bytes, bool]
 
 
 # What a 304 repeats of the full response (RFC 9110, section 15.4.5).
@@ -108,8 +115,7 @@ class CachedResponse:
                 if_none_match = value
         zipped = bool(accept_encoding) and accepts_gzip(accept_encoding)
         if if_none_match and self.status == 200 and etag_matches(if_none_match, self.etag):
-            headers = self.gzip_not_modified_headers if zipped else self.not_modified_headers
-            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.start", "status": 304, "headers": self.not_modified(scope, zipped)})
             await send({"type": "http.response.body", "body": b""})
             return
         headers, body = self.assemble(scope, zipped)
@@ -119,6 +125,10 @@ class CachedResponse:
     def assemble(self, scope: Scope, zipped: bool) -> tuple[list[tuple[bytes, bytes]], bytes]:
         """The headers and body to send (subclasses build them per request)."""
         return (self.gzip_headers, self.gzipped) if zipped else (self.plain_headers, self.body)
+
+    def not_modified(self, scope: Scope, zipped: bool) -> Headers:
+        """The headers of a 304 (subclasses choose them per request)."""
+        return self.gzip_not_modified_headers if zipped else self.not_modified_headers
 
 
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # no name, mtime 0, max compression, unknown OS
@@ -132,13 +142,20 @@ class SplicedResponse(CachedResponse):
     precompressed halves, so a fresh token costs a join and a CRC, not a render or a compression. The
     token changes once a second and most visits carry no attribution, so the last assembly is reused
     while the slot's bytes stay the same.
+
+    A slot carrying the visitor's own values (see Slot) makes its response, and its 304, say
+    ``personal_cache_control`` (private) instead of ``cache_control``: a CDN must not hand one visitor's
+    referrer or campaign to the next, who would send it with their lead. The token alone may be shared:
+    any visitor may send a form with it, within the day it is valid.
     """
 
     __slots__ = ("slot", "prefix", "suffix", "deflated_prefix", "deflated_suffix", "prefix_crc", "plain_common",
-                 "gzip_common", "_last_plain", "_last_gzip")
+                 "gzip_common", "personal_plain_common", "personal_gzip_common", "personal_not_modified_headers",
+                 "personal_gzip_not_modified_headers", "_last_plain", "_last_gzip")
 
-    def __init__(self, body: bytes, media_type: str, cache_control: str, slot: Callable[[Scope], bytes],
-                 extra_headers: Iterable[tuple[bytes, bytes]] = PUBLIC_SECURITY_HEADERS) -> None:
+    def __init__(self, body: bytes, media_type: str, cache_control: str, slot: Callable[[Scope], Slot],
+                 extra_headers: Iterable[tuple[bytes, bytes]] = PUBLIC_SECURITY_HEADERS,
+                 personal_cache_control: str | None = None) -> None:
         self.status = 200
         self.slot = slot
         self.prefix, _, self.suffix = body.partition(SLOT)
@@ -150,31 +167,70 @@ class SplicedResponse(CachedResponse):
         self.prefix_crc = zlib.crc32(self.prefix)
         digest = hashlib.blake2b(self.prefix + self.suffix, digest_size=12).hexdigest()
         self.etag = f'"{digest}"'.encode()
+        extra = tuple(extra_headers)
         # The body differs per request in the slot only, so the ETag is weak: same page, different token.
-        self.plain_common = [*page_headers(media_type, cache_control, extra_headers), (b"etag", b"W/" + self.etag)]
+        self.plain_common = [*page_headers(media_type, cache_control, extra), (b"etag", b"W/" + self.etag)]
         self.gzip_common = [*self.plain_common, (b"content-encoding", b"gzip")]
         self.not_modified_headers = kept_on_304(self.plain_common)
         self.gzip_not_modified_headers = kept_on_304(self.gzip_common)
+        private = personal_cache_control or cache_control.replace("public", "private")
+        self.personal_plain_common = [*page_headers(media_type, private, extra), (b"etag", b"W/" + self.etag)]
+        self.personal_gzip_common = [*self.personal_plain_common, (b"content-encoding", b"gzip")]
+        self.personal_not_modified_headers = kept_on_304(self.personal_plain_common)
+        self.personal_gzip_not_modified_headers = kept_on_304(self.personal_gzip_common)
         self._last_plain: tuple[bytes, list[tuple[bytes, bytes]], bytes] = (b"\0", [], b"")
         self._last_gzip: tuple[bytes, list[tuple[bytes, bytes]], bytes] = (b"\0", [], b"")
 
     def assemble(self, scope: Scope, zipped: bool) -> tuple[list[tuple[bytes, bytes]], bytes]:
-        middle = self.slot(scope)
+        middle, personal = self.slot(scope)
         last = self._last_gzip if zipped else self._last_plain
-        if last[0] == middle:
+        if last[0] == middle:  # the same bytes, so the same visitor values or none
             return last[1], last[2]
         if zipped:
             size = len(self.prefix) + len(middle) + len(self.suffix)
             crc = zlib.crc32(self.suffix, zlib.crc32(middle, self.prefix_crc))
             body = b"".join((self.deflated_prefix, *_stored_blocks(middle), self.deflated_suffix,
                              struct.pack("<II", crc, size & 0xFFFFFFFF)))
-            headers = [*self.gzip_common, (b"content-length", str(len(body)).encode())]
+            common = self.personal_gzip_common if personal else self.gzip_common
+            headers = [*common, (b"content-length", str(len(body)).encode())]
             self._last_gzip = (middle, headers, body)
         else:
             body = b"".join((self.prefix, middle, self.suffix))
-            headers = [*self.plain_common, (b"content-length", str(len(body)).encode())]
+            common = self.personal_plain_common if personal else self.plain_common
+            headers = [*common, (b"content-length", str(len(body)).encode())]
             self._last_plain = (middle, headers, body)
         return headers, body
+
+    def not_modified(self, scope: Scope, zipped: bool) -> Headers:
+        if self.slot(scope)[1]:
+            return self.personal_gzip_not_modified_headers if zipped else self.personal_not_modified_headers
+        return self.gzip_not_modified_headers if zipped else self.not_modified_headers
+
+
+class AddSecurityHeaders:
+    """Middleware giving every response of the app behind it the site's security headers it does not set
+    itself (a response with its own policy, the staff area's, keeps it): 4xx and 5xx pages, redirects, the
+    lead form's answers, /healthz, Starlette's own 404 and 405. CachedPages answers before it, with the
+    headers already in its prepared responses, so the hot path pays nothing for this."""
+
+    def __init__(self, app: ASGIApp, headers: Callable[[], SecurityHeaders]) -> None:
+        self.app = app
+        self.headers = headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [header for header in self.headers() if header[0] not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def _stored_blocks(data: bytes) -> list[bytes]:
