@@ -101,13 +101,19 @@ async def test_over_http_every_response_carries_the_policy_without_hsts(make_cli
 
 async def test_a_404_past_the_suggestion_budget_carries_the_policy_too(make_client: ClientFactory) -> None:
     client = await make_client()
-    answers = [await client.get(f"/intrathecal-pump-therapy/barington-{n}/") for n in range(80)]
+    answers = [await client.get(f"/intrathecal-pump-therapy/barington-{n}/") for n in range(100)]
     listed = [b'id="closest-heading"' in a.content for a in answers]
     assert any(listed) and not all(listed)  # past the budget, the page without suggestions
     for response in answers:
         assert response.status_code == 404 and response.headers["x-robots-tag"] == "noindex"
         assert "We could not find that page" in Page(response.text).text_of("h1")
         assert_public_policy(response, "404", hsts=True)
+    # Past the budget, the rest of the site answers as before: other spellings, the staff area, static files.
+    assert (await client.get("/Intrathecal-Pump-Therapy/Cary-IL")).headers["location"] == LANDING
+    assert (await client.get("/intrathecal-pump-therapy/crystal-lake-illinois/")).status_code == 301
+    assert (await client.get("/admin/login")).headers["content-security-policy"].startswith("default-src 'none'")
+    assert (await client.get("/static/nothing.css")).text == "Not found"
+    assert (await client.get("/robots.txt")).status_code == 200
 
 
 @pytest.fixture

@@ -80,6 +80,7 @@ def create_app(settings: Settings) -> Starlette:
         *admin_views.routes(),
         *public.routes(),
     ]
+
     def security_headers() -> SecurityHeaders:
         return site.current.security_headers
 
@@ -89,7 +90,8 @@ def create_app(settings: Settings) -> Starlette:
                                  headers={name.decode(): value.decode() for name, value in security_headers()})
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: server_error}, middleware=[
-        Middleware(public.CachedPages, site=site),  # the hot path first, with its headers prepared
+        # The hot path first, with its headers prepared.
+        Middleware(public.CachedPages, site=site, claimed=public.claimed_prefixes(routes)),
         Middleware(AddSecurityHeaders, headers=security_headers),
     ])
     app.state.site = site

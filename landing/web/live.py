@@ -34,7 +34,7 @@ PLAIN_STATIC_CACHE = "public, max-age=86400"
 NOT_FOUND_CACHE = "public, max-age=60"
 # 404 pages listing the closest towns, at most, each second; past it (a flood of made-up URLs), the 404 page
 # without them, prepared once: made-up URLs then cost what a cached page costs, and never slow the others.
-SUGGESTIONS_PER_SECOND = 50
+SUGGESTIONS_PER_SECOND = 20
 
 
 class Served:

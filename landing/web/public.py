@@ -15,26 +15,42 @@ from landing.pages import Renderer
 from landing.web.live import NOT_FOUND_CACHE, LiveSite
 
 NOT_FOUND_HEADERS = {"cache-control": NOT_FOUND_CACHE, "x-robots-tag": "noindex"}
+CATCH_ALL = "/{path:path}"
+SUGGESTED = "404"  # the one key of LiveSite.suggestions
 
 
 class CachedPages:
     """Middleware answering GET and HEAD of a page straight from the render cache, before routing.
 
     A landing page is the hot path; matching it against every route first would cost more than
-    sending it. Anything that is not a known page goes on to the router as usual.
+    sending it. So is a flood of made-up URLs once the suggestion budget is spent: a path no route but
+    the catch-all claims, and no other spelling of a page, gets the prepared 404 page here. Anything
+    else goes on to the router as usual.
     """
 
-    def __init__(self, app: ASGIApp, site: LiveSite) -> None:
+    def __init__(self, app: ASGIApp, site: LiveSite, claimed: tuple[str, ...] = ()) -> None:
         self.app = app
         self.site = site
+        self.claimed = claimed  # the path prefixes of the routes other than the catch-all
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
-            response = self.site.current.response(scope["path"])
+            served = self.site.current
+            path = scope["path"]
+            response = served.response(path)
+            if response is None and not path.startswith(self.claimed) and not self.site.suggestions.room(
+                    SUGGESTED, time.monotonic()) and canonical_path(path, served.renderer) is None:
+                response = served.not_found
             if response is not None:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def claimed_prefixes(routes: list[BaseRoute]) -> tuple[str, ...]:
+    """What each route's path starts with, but the catch-all's: paths the router may give to another route."""
+    return tuple(dict.fromkeys(route.path.split("{")[0] for route in routes
+                                 if isinstance(route, Route) and route.path != CATCH_ALL))
 
 
 def live_site(request: Request) -> LiveSite:
@@ -62,7 +78,7 @@ def not_found_or_redirect(request: Request, site: LiveSite) -> ASGIApp:
     if target is not None:
         query = request.scope.get("query_string", b"").decode("latin-1")
         return RedirectResponse(target + (f"?{query}" if query else ""), status_code=301)
-    if not site.suggestions.hit("404"):
+    if not site.suggestions.hit(SUGGESTED):
         return served.not_found
     html = served.renderer.render_not_found(request.scope["path"])
     return HTMLResponse(html, status_code=404, headers=NOT_FOUND_HEADERS)
@@ -116,5 +132,5 @@ def routes() -> list[BaseRoute]:
         Route("/static/{name:path}", static_file, name="static"),
         Route("/favicon.ico", static_file, name="favicon"),
         Route("/apple-touch-icon.png", static_file, name="touch_icon"),
-        Route("/{path:path}", page, name="page"),
+        Route(CATCH_ALL, page, name="page"),
     ]
