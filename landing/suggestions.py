@@ -14,6 +14,7 @@ from __future__ import annotations
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable
+from operator import itemgetter
 
 from rapidfuzz import fuzz, process
 
@@ -56,6 +57,9 @@ class SlugIndex:
             numbers.update(found)
             budget -= len(found)
         # Every slug found is ranked exactly: at ~0.1 us a comparison, cheaper than choosing which to rank.
-        ranked = process.extract(asked, [self.slugs[number] for number in numbers], scorer=fuzz.ratio, limit=n,
+        if not numbers:
+            return []
+        found = itemgetter(*numbers)(self.slugs)  # a tuple, or one slug alone
+        ranked = process.extract(asked, found if len(numbers) > 1 else (found,), scorer=fuzz.ratio, limit=n,
                                  score_cutoff=CUTOFF)
         return [slug for slug, _, _ in ranked]
