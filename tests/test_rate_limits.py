@@ -170,7 +170,7 @@ def test_memory_follows_the_addresses_in_the_window_not_all_ever_seen() -> None:
     limit = RateLimit(5, 600)
     for n in range(20_000):
         limit.hit(f"address-{n}", now=n * 0.01)
-    assert len(limit) == 20_000 and limit.nbytes < 20_000 * 64  # ~40 bytes an address, not a deque each
+    assert len(limit) == 20_000 and limit.nbytes < 20_000 * 64  # ~50 bytes an address, not a deque each
     limit.hit("latecomer", now=2000)  # all twenty thousand have left the window
     assert len(limit) == 1 and limit.nbytes < 4096
 

@@ -148,6 +148,7 @@ class RateLimits(Protocol):
 
 
 _EMPTY = 0  # a free slot of RateLimit's table; no key's fingerprint is 0
+_NOT_PROBED = ("", 0, 0)
 _MIN_SLOTS = 16
 
 
@@ -163,7 +164,7 @@ class RateLimit:
     One window for every key means events leave it in the order they entered it, so they are kept in one
     time-ordered log (two flat arrays: when, whose), and a key holds only its count, in an open-addressing
     table of two flat arrays (the key's 64-bit fingerprint, its count; linear probing, deletion by backward
-    shift). A key costs about 40 bytes (a deque per key cost about 750), 100,000 addresses about 5 MB, and
+    shift). A key costs about 50 bytes (a deque per key cost about 820), 100,000 addresses about 5 MB, and
     every operation is O(1) amortized whatever the number of keys (benchmarks/limits.py).
     Times must not go backwards; one that does is taken as the latest time seen.
     """
@@ -178,7 +179,7 @@ class RateLimit:
         self._keys = array("Q", bytes(8 * _MIN_SLOTS))
         self._counts = array("I", bytes(4 * _MIN_SLOTS))
         self._used = 0
-        self._probed = ("", 0)  # (key, slot) of the last room(), for the charge() that follows it
+        self._probed = _NOT_PROBED  # (key, fingerprint, slot) of the last room(), for the charge() after it
 
     def __len__(self) -> int:
         """How many keys have events in the window (as of the last call)."""
@@ -200,25 +201,28 @@ class RateLimit:
     def room(self, key: str, now: float) -> bool:
         """Whether one more event of ``key`` at ``now`` fits (counts nothing)."""
         self._expire(now)
-        slot = self._probe(_fingerprint(key))
-        self._probed = (key, slot)  # charge() right after needs not probe again
+        fingerprint = _fingerprint(key)
+        slot = self._probe(fingerprint)
+        self._probed = (key, fingerprint, slot)  # charge() right after needs not probe again
         return self._keys[slot] == _EMPTY or self._counts[slot] < self.limit
 
     def charge(self, key: str, now: float) -> None:
         """Count an event of ``key`` at ``now`` (call room() first: this does not check the limit)."""
-        fingerprint = _fingerprint(key)
-        self._latest = when = max(self._latest, now)
-        self._times.append(when)
-        self._owners.append(fingerprint)
-        probed_key, slot = self._probed
+        probed_key, fingerprint, slot = self._probed
+        self._probed = _NOT_PROBED
         if probed_key != key:
+            fingerprint = _fingerprint(key)
             slot = self._probe(fingerprint)
-        self._probed = ("", 0)
-        if self._keys[slot] == fingerprint:
+        if now > self._latest:
+            self._latest = now
+        self._times.append(self._latest)
+        self._owners.append(fingerprint)
+        keys = self._keys
+        if keys[slot] == fingerprint:
             self._counts[slot] += 1
             return
-        if (self._used + 1) * 5 > len(self._keys) * 3:  # keep the table at most 60% full
-            self._resize(len(self._keys) * 2)
+        if (self._used + 1) * 5 > len(keys) * 3:  # keep the table at most 60% full
+            self._resize(len(keys) * 2)
             slot = self._probe(fingerprint)
         self._keys[slot] = fingerprint
         self._counts[slot] = 1
