@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import resource
 import sqlite3
@@ -36,7 +37,7 @@ def make_database(path: Path, rows: int) -> float:
 
     asyncio.run(migrate())
     started = time.perf_counter()
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db, db:  # the inner ``db`` commits
         db.execute("PRAGMA synchronous=OFF")
         sql = f"INSERT INTO leads ({', '.join(LEAD_COLUMNS)}) VALUES ({', '.join('?' * len(LEAD_COLUMNS))})"
         batch = []

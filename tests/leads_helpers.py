@@ -1,4 +1,5 @@
-"""Helpers for lead tests: tokens of a chosen age, and a valid submission to vary."""
+"""Helpers for lead tests: tokens of a chosen age, a valid submission to vary, and the SQLite database read,
+changed and seeded from outside the app (each connection closed: Python 3.13 warns of one that is not)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,12 @@ def rows(database: Path, table: str = "leads") -> list[dict[str, object]]:
     with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
         db.row_factory = sqlite3.Row
         return [dict(row) for row in db.execute(f"SELECT * FROM {table}{order}")]
+
+
+def change(database: Path, statement: str, parameters: Sequence[object] = ()) -> None:
+    """Run one statement on the SQLite lead database at ``database`` and commit it, as an outside writer."""
+    with contextlib.closing(sqlite3.connect(database, timeout=5)) as db, db:  # the inner ``db`` commits
+        db.execute(statement, parameters)
 
 
 async def seed(database: Path, *leads: object, users: Sequence[tuple[str, str]] = (), notify: bool = False) -> None:

@@ -7,7 +7,6 @@ import csv
 import datetime as dt
 import io
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -23,16 +22,19 @@ from landing.settings import Settings
 from landing.web.app import create_app
 from tests.conftest import ClientFactory
 from tests.html import Page
-from tests.leads_helpers import a_lead
-from tests.leads_helpers import seed as seed_database
+from tests.leads_helpers import a_lead, change, rows, seed as seed_database
 from tests.servers import until
 
 EMAIL, PASSWORD = "staff@example.com", "correct horse battery"
 ADMIN_PAGES = ["/admin/leads", "/admin/audit", "/admin/leads/some-id", "/admin/coverage"]
 
 
+def database(settings: Settings) -> Path:
+    return Path(settings.database_url.removeprefix("sqlite:///"))
+
+
 async def seed(settings: Settings, *leads: object, users: tuple[tuple[str, str], ...] = ((EMAIL, PASSWORD),)) -> None:
-    await seed_database(Path(settings.database_url.removeprefix("sqlite:///")), *leads, users=users)
+    await seed_database(database(settings), *leads, users=users)
 
 
 async def sign_in(client: httpx.AsyncClient, email: str = EMAIL, password: str = PASSWORD, next: str = "") -> httpx.Response:
@@ -77,8 +79,7 @@ async def test_anonymous_posts_change_nothing(client: httpx.AsyncClient, setting
     await seed(settings, lead)
     response = await client.post(f"/admin/leads/{lead.id}/status", data={"status": "closed"})
     assert response.status_code == 303 and response.headers["location"].startswith("/admin/login")
-    with sqlite3.connect(settings.database_url.removeprefix("sqlite:///")) as db:
-        assert db.execute("SELECT status FROM leads").fetchone()[0] == "new"
+    assert [row["status"] for row in rows(database(settings))] == ["new"]
 
 
 async def test_staff_pages_are_private_unframed_and_need_no_inline_code(staff) -> None:  # type: ignore[no-untyped-def]
@@ -174,11 +175,7 @@ async def test_an_idle_session_expires_after_eight_hours(staff, settings: Settin
     client = await staff()
     stale = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=8, minutes=1)).isoformat(timespec="microseconds")
 
-    def age_sessions() -> None:
-        with sqlite3.connect(settings.database_url.removeprefix("sqlite:///")) as db:
-            db.execute("UPDATE sessions SET last_seen = ?", (stale,))
-
-    await asyncio.to_thread(age_sessions)
+    await asyncio.to_thread(change, database(settings), "UPDATE sessions SET last_seen = ?", (stale,))
     assert (await client.get("/admin/leads")).status_code == 303
 
 
@@ -304,9 +301,9 @@ async def test_the_csv_is_excel_ready_dated_and_in_the_documented_order(staff) -
     assert header == ("id,created_at,status,name,phone,email,contact,message,treatment,town,office,utm_source,"
                       "utm_medium,utm_campaign,utm_term,utm_content,gclid,msclkid,fbclid,landing_url,referrer,"
                       "consent_version,spam,spam_reason")
-    rows = read_csv(response)
-    assert [row["name"] for row in rows] == ["Ann Newest", "Bob Middle", "Cy Oldest"]
-    assert dt.datetime.fromisoformat(rows[0]["created_at"]).tzinfo is not None
+    exported = read_csv(response)
+    assert [row["name"] for row in exported] == ["Ann Newest", "Bob Middle", "Cy Oldest"]
+    assert dt.datetime.fromisoformat(exported[0]["created_at"]).tzinfo is not None
 
 
 async def test_the_export_equals_what_the_filtered_list_shows(staff) -> None:  # type: ignore[no-untyped-def]
@@ -349,9 +346,8 @@ async def test_a_download_abandoned_midway_is_audited_and_stops_reading(settings
         header, first = await abandoned_download(manager.app, "/admin/leads.csv", cookie, pieces=2)
         assert header.decode("utf-8-sig").startswith("id,created_at,") and b"Ann Newest" in first
 
-        with sqlite3.connect(settings.database_url.removeprefix("sqlite:///")) as db:
-            (action, rows), = db.execute("SELECT action, rows FROM audit_log").fetchall()
-        assert action == "export" and 1 <= rows <= 2  # what left for the client, not the 13 leads there are
+        (entry,) = rows(database(settings), "audit_log")
+        assert entry["action"] == "export" and 1 <= entry["rows"] <= 2  # what left for the client, not the 13 leads there are
         await until(lambda: sqlite_export.THREAD_NAME not in {thread.name for thread in threading.enumerate()}, 5)
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.leads_helpers import valid_form
+from tests.leads_helpers import rows, valid_form
 from tests.servers import free_port, start_server, stop, wait_until_up
 
 
@@ -46,9 +45,8 @@ async def test_every_acknowledged_lead_survives_sigkill_mid_load(site_dir: Path)
     restarted = start_server(site_dir, port)
     try:
         await wait_until_up(port, restarted)
-        with sqlite3.connect(site_dir / "leads.sqlite3") as db:
-            names = {row[0] for row in db.execute("SELECT name FROM leads")}
-            notices = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        names = {row["name"] for row in rows(site_dir / "leads.sqlite3")}
+        notices = len(rows(site_dir / "leads.sqlite3", "outbox"))
     finally:
         stop(restarted)
     assert len(acknowledged) >= 300

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import sqlite3
 from pathlib import Path
 
 import httpx
@@ -13,7 +12,7 @@ import pytest
 
 from tests.conftest import ClientFactory
 from tests.html import Page
-from tests.leads_helpers import LANDING, rows, token, valid_form
+from tests.leads_helpers import LANDING, change, rows, token, valid_form
 
 
 def stored(site_dir: Path) -> list[dict[str, object]]:
@@ -251,11 +250,8 @@ async def test_no_personal_field_reaches_any_log(client: httpx.AsyncClient, capl
 async def test_a_lead_the_database_cannot_take_is_never_thanked(make_client: ClientFactory, site_dir: Path) -> None:
     client = await make_client()
 
-    def refuse_inserts() -> None:
-        with sqlite3.connect(site_dir / "leads.sqlite3") as db:
-            db.execute("CREATE TRIGGER refuse BEFORE INSERT ON leads BEGIN SELECT RAISE(ABORT, 'disk full'); END")
-
-    await asyncio.to_thread(refuse_inserts)  # off the event loop: the app's own writer may hold the lock a moment
+    refuse_inserts = "CREATE TRIGGER refuse BEFORE INSERT ON leads BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    await asyncio.to_thread(change, site_dir / "leads.sqlite3", refuse_inserts)  # off the event loop: the app's own writer may hold the lock a moment
     response = await post(client, valid_form())
     assert response.status_code == 503
     assert "your enquiry was not saved" in response.text and "tel:+18155550167" in response.text

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.leads_helpers import a_lead
-from tests.leads_helpers import seed as seed_database
+from tests.leads_helpers import a_lead, rows, seed as seed_database
 from tests.servers import landing_environment
 
 
@@ -27,8 +26,12 @@ def landing(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Comp
                           env=env, timeout=60)
 
 
+def database(env: dict[str, str]) -> Path:
+    return Path(env["LANDING_DATABASE_URL"].removeprefix("sqlite:///"))
+
+
 def seed(env: dict[str, str], *leads: object) -> None:
-    asyncio.run(seed_database(Path(env["LANDING_DATABASE_URL"].removeprefix("sqlite:///")), *leads, notify=True))
+    asyncio.run(seed_database(database(env), *leads, notify=True))
 
 
 def test_users_add_list_and_disable(env: dict[str, str]) -> None:
@@ -68,12 +71,11 @@ def test_leads_export_writes_the_filtered_csv_and_is_audited(env: dict[str, str]
     target = tmp_path / "out.csv"
     result = landing(env, "leads", "export", "--office", "barrington", "--since", today.date().isoformat(), "-o", str(target))
     assert result.returncode == 0 and result.stderr == f"exported 2 leads to {target}\n"
-    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"))))
-    assert sorted(row["name"] for row in rows) == ["'=cmd|' /C calc'!A0", "Kept"]
-    with __import__("sqlite3").connect(env["LANDING_DATABASE_URL"].removeprefix("sqlite:///")) as db:
-        actor, action, detail, count = db.execute("SELECT actor, action, detail, rows FROM audit_log").fetchone()
-    assert actor.startswith("command line") and action == "export" and count == 2
-    assert detail == f"since={today.date().isoformat()}&office=barrington"
+    exported = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"))))
+    assert sorted(row["name"] for row in exported) == ["'=cmd|' /C calc'!A0", "Kept"]
+    (entry,) = rows(database(env), "audit_log")
+    assert str(entry["actor"]).startswith("command line") and entry["action"] == "export" and entry["rows"] == 2
+    assert entry["detail"] == f"since={today.date().isoformat()}&office=barrington"
 
 
 def test_leads_export_to_standard_output(env: dict[str, str]) -> None:
@@ -89,9 +91,6 @@ def test_purge_removes_old_leads_and_their_notices_after_confirmation(env: dict[
     assert refused.returncode == 1 and "add --yes to confirm" in refused.stderr
     done = landing(env, "leads", "purge", "--older-than", "365", "--yes")
     assert done.returncode == 0 and done.stdout.startswith("deleted 1 leads received before ")
-    import sqlite3
-
-    with sqlite3.connect(env["LANDING_DATABASE_URL"].removeprefix("sqlite:///")) as db:
-        assert [row[0] for row in db.execute("SELECT name FROM leads")] == ["Recent"]
-        assert db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 1
-        assert db.execute("SELECT action, rows FROM audit_log").fetchone() == ("purge", 1)
+    assert [row["name"] for row in rows(database(env))] == ["Recent"]
+    assert len(rows(database(env), "outbox")) == 1
+    assert [(row["action"], row["rows"]) for row in rows(database(env), "audit_log")] == [("purge", 1)]
