@@ -109,3 +109,19 @@ def test_serve_with_a_broken_site_exits_with_the_problems(in_site: Path) -> None
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert "locations.csv:2: column 'state': 'XX' is not a US state" in result.stderr
+
+
+def test_serve_whose_lead_database_cannot_be_opened_exits_instead_of_hanging(in_site: Path) -> None:
+    # Each open SQLite connection has a thread of its own that keeps the process alive until it is closed.
+    (in_site / "leads.sqlite3").write_text("not a database\n" * 100, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "landing", "serve", "--port", str(free_port())], cwd=in_site,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert "file is not a database" in result.stderr
+
+
+def test_serve_whose_startup_fails_exits_instead_of_hanging(in_site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANDING_REDIS_URL", "redis://127.0.0.1:99999")  # a URL, but no port redis can use
+    result = subprocess.run([sys.executable, "-m", "landing", "serve", "--port", str(free_port())], cwd=in_site,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0 and "port" in result.stderr.lower()

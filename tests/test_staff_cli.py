@@ -61,6 +61,12 @@ def test_disabling_an_unknown_user_says_so(env: dict[str, str]) -> None:
     assert result.returncode == 1 and "no user ghost@example.com" in result.stderr
 
 
+def test_a_lead_database_that_cannot_be_opened_ends_the_command(env: dict[str, str]) -> None:
+    database(env).write_text("not a database\n" * 100, encoding="utf-8")
+    result = landing(env, "users", "list")  # fails the test by its timeout if a connection is left open
+    assert result.returncode != 0 and "file is not a database" in result.stderr
+
+
 def test_leads_export_writes_the_filtered_csv_and_is_audited(env: dict[str, str], tmp_path: Path) -> None:
     today = dt.datetime.now(dt.timezone.utc)
     seed(env,

@@ -364,17 +364,27 @@ class SQLiteLeadStore(SQLStore):
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = await self._connect()
-        await self._migrate(self._writer)
-        self._reader = await self._connect()
+        try:
+            self._writer = await self._connect()
+            await self._migrate(self._writer)
+            self._reader = await self._connect()
+        except BaseException:
+            # A file that is not a database, a failed migration: each connection's thread would keep the
+            # process from exiting.
+            await self.close()
+            raise
         self._task = asyncio.create_task(self._write_loop(), name="lead-writer")
 
     async def _connect(self) -> aiosqlite.Connection:
         db = await aiosqlite.connect(self.path, isolation_level=None)  # transactions are explicit
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=FULL")  # a lead acknowledged survives a power cut, not just a crash
-        await db.execute("PRAGMA busy_timeout=5000")
-        await db.execute("PRAGMA foreign_keys=ON")
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=FULL")  # a lead acknowledged survives a power cut, not just a crash
+            await db.execute("PRAGMA busy_timeout=5000")
+            await db.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            await db.close()
+            raise
         return db
 
     async def _migrate(self, db: aiosqlite.Connection) -> None:
@@ -397,10 +407,13 @@ class SQLiteLeadStore(SQLStore):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for db in (self._writer, self._reader):
-            if db is not None:
-                await db.close()
-        self._writer = self._reader = None
+        writer, reader, self._writer, self._reader = self._writer, self._reader, None, None
+        try:
+            if writer is not None:
+                await writer.close()
+        finally:  # the reader too, even if closing the writer failed or was cancelled
+            if reader is not None:
+                await reader.close()
 
     # -- writes: all through the one writer task ----------------------------------------------------
 

@@ -47,32 +47,35 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         gc.set_threshold(*GC_THRESHOLD)
-        store = store_for(settings.database_url)
-        await store.open()
-        notifier = Notifier(store, lambda: site.current.catalog, mailer, settings.mail_from,
-                            retry_seconds=settings.notify_retry_seconds,
-                            poll_seconds=min(5.0, settings.notify_retry_seconds),
-                            lease_seconds=settings.notify_lease_seconds)
-        guards = lead_limits(settings.redis_url, settings.leads_per_address, settings.leads_per_minute)
-        spam_budget = spam_limits(settings.redis_url)
-        desk = lead_views.LeadDesk(store=store, tokens=tokens, guards=guards, spam_budget=spam_budget, secret=secret,
-                                   notifier=notifier)
-        tasks = [asyncio.create_task(notifier.run(), name="notifier")]
-        if settings.reload_interval > 0:
-            tasks.append(asyncio.create_task(site.watch(), name="reload"))
-        try:
-            yield {"site": site, "leads": desk}
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            with contextlib.suppress(Exception):  # a crash instead would leave leases to expire; nothing is lost
-                await store.release_notices(notifier.worker)
-            await store.close()
-            await guards.close()
-            await spam_budget.close()
+        # What startup opens is closed however it ends, a failed startup too (a Redis URL that redis cannot
+        # parse): an open store's connection threads would otherwise keep the process from exiting.
+        async with contextlib.AsyncExitStack() as opened:
+            guards = lead_limits(settings.redis_url, settings.leads_per_address, settings.leads_per_minute)
+            opened.push_async_callback(guards.close)
+            spam_budget = spam_limits(settings.redis_url)
+            opened.push_async_callback(spam_budget.close)
+            store = store_for(settings.database_url)
+            await store.open()
+            opened.push_async_callback(store.close)
+            notifier = Notifier(store, lambda: site.current.catalog, mailer, settings.mail_from,
+                                retry_seconds=settings.notify_retry_seconds,
+                                poll_seconds=min(5.0, settings.notify_retry_seconds),
+                                lease_seconds=settings.notify_lease_seconds)
+            desk = lead_views.LeadDesk(store=store, tokens=tokens, guards=guards, spam_budget=spam_budget,
+                                       secret=secret, notifier=notifier)
+            tasks = [asyncio.create_task(notifier.run(), name="notifier")]
+            if settings.reload_interval > 0:
+                tasks.append(asyncio.create_task(site.watch(), name="reload"))
+            try:
+                yield {"site": site, "leads": desk}
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                with contextlib.suppress(Exception):  # a crash instead would leave leases to expire; nothing is lost
+                    await store.release_notices(notifier.worker)
 
     routes = [
         Route("/leads", lead_views.submit_lead, methods=["POST"], name="submit_lead"),
