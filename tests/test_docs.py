@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,8 @@ import pytest
 from landing.locations import COLUMNS
 from landing.settings import documented_settings
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(("variable", "default", "help"), documented_settings())
@@ -37,5 +40,13 @@ def test_the_readme_opens_with_the_two_commands() -> None:
         "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/landing serve",
         "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/pytest",
     ]
-    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
     assert ".venv/bin/pip install --quiet -e '.[test]' && .venv/bin/pytest" in ci
+
+
+def test_the_pythons_ci_tests_are_the_ones_declared_and_documented() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = [c.rsplit(" ", 1)[1] for c in project["classifiers"] if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)]
+    tested = re.findall(r"^\w+=\$\(python_for (3\.\d+)\)$", (ROOT / ".ci" / "run").read_text(), re.MULTILINE)
+    assert tested == [project["requires-python"].removeprefix(">="), declared[-1]]  # the oldest and the newest
+    assert f"(`.ci/run` tests on Python {' and '.join(tested)})" in README
