@@ -23,6 +23,8 @@ from landing import quality, structured_data
 from landing.build import page_facts, read_manifest, site_fingerprint, town_record
 from landing.catalog import Catalog, load_catalog
 from landing.errors import ConfigError, LandingError
+from landing.gazetteer import GAZETTEER
+from landing.locations import COLUMNS, WORKLIST_COLUMNS
 from landing.pages import own_names
 from landing.settings import Settings
 from landing.snapshot import load_snapshot, source_files
@@ -41,6 +43,12 @@ class QualityReport:
     held_back: frozenset[str]
     findings: tuple[quality.Finding, ...]
     slug_record: dict[str, list[str]]  # what the next check compares slugs with
+    far: frozenset[str] = frozenset()  # pages held back because their office is farther than max_office_miles
+
+    @property
+    def far_towns(self) -> list[quality.Finding]:
+        """The towns held back as too far from their office: `landing check` fails until each is seen to."""
+        return [finding for finding in self.findings if finding.kind == "far-office"]
 
     def above(self, threshold: float) -> list[quality.Similar]:
         return quality.held_back(self.pages, threshold)
@@ -104,7 +112,7 @@ def check_site(settings: Settings, previous_slugs: Mapping[str, Sequence[str]] |
         raise ConfigError(list(problems.values()))
     measured = meter.results() if meter is not None else renderer.similarity
     report = quality_report(catalog, measured, renderer.held_back, findings, source, settings,
-                            previous_slugs or {})
+                            previous_slugs or {}, far=renderer.held_back_as_far)
     return CheckReport(towns=len(catalog.locations), treatments=len(catalog.hubs), pages=len(catalog.pages),
                        quality=report, catalog=catalog)
 
@@ -112,7 +120,7 @@ def check_site(settings: Settings, previous_slugs: Mapping[str, Sequence[str]] |
 def quality_report(catalog: Catalog, measured: Mapping[str, quality.Measured],
                    held_back: frozenset[str],
                    findings: list[quality.Finding], site_source: str, settings: Settings,
-                   previous_slugs: Mapping[str, Sequence[str]]) -> QualityReport:
+                   previous_slugs: Mapping[str, Sequence[str]], far: frozenset[str] = frozenset()) -> QualityReport:
     facts = {path: quality.PageFacts(
         path=path, place=page.location.place, line=page.location.line, intro=bool(page.location.intro),
         county=bool(page.location.county), coordinates=page.location.has_coordinates, office=page.office.id,
@@ -128,7 +136,8 @@ def quality_report(catalog: Catalog, measured: Mapping[str, quality.Measured],
     towns = town_facts(catalog)
     locations_file = settings.locations_file.name
     site_file = settings.site_file.name
-    findings = findings + quality.town_findings(towns, locations_file, catalog.site.quality.max_office_miles)
+    findings = findings + quality.town_findings(towns, locations_file, catalog.site.quality.max_office_miles,
+                                                catalog.site.quality.allow_far_towns)
     lines = TomlLines(site_source)
     empty = [(slug, lines.line(("treatments", index, "slug")))
              for index, (slug, hub) in enumerate(catalog.hubs.items()) if not hub.pages]
@@ -137,7 +146,7 @@ def quality_report(catalog: Catalog, measured: Mapping[str, quality.Measured],
     findings += quality.slug_findings(towns, previous_slugs, locations_file, str(settings.check_record))
     return QualityReport(similarity=similarity, pages=tuple(pages), facts=facts, gate=catalog.site.quality.gate,
                          held_back=held_back, findings=tuple(findings),
-                         slug_record=quality.slug_record(towns, previous_slugs))
+                         slug_record=quality.slug_record(towns, previous_slugs), far=far)
 
 
 def unused_questions(catalog: Catalog) -> list[tuple[int, str, str]]:
@@ -167,7 +176,8 @@ def town_facts(catalog: Catalog) -> list[quality.TownFacts]:
         towns.append(quality.TownFacts(
             key=quality.town_key(location.town, location.state), place=location.place, slug=location.slug,
             aliases=location.aliases, line=location.line, coordinates=location.has_coordinates,
-            office=page.office.name if page else "", office_miles=page.distance_miles if page else None))
+            office=page.office.name if page else "", office_miles=page.distance_miles if page else None,
+            fill_note=location.fill_note))
     return towns
 
 
@@ -280,19 +290,28 @@ def diff_site(settings: Settings, against: Path, catalog: Catalog | None = None)
 # -- the text report ----------------------------------------------------------------------------------------
 
 
-def quality_text(report: QualityReport, locations_file: str, shown: int = SHOWN) -> str:
-    lines = ["Similarity to the closest sibling page (visible text as 5-word shingles, the page's own town, state "
-             "and treatment names left out):"]
+def quality_text(report: QualityReport, catalog: Catalog, locations_file: str, shown: int = SHOWN) -> str:
+    """The report in plain words (the technical terms are in --json and the README)."""
+    lines = ["How much of each page's text is also on its closest sibling (the same treatment in another town), "
+             "its own town's name left out:"]
     for slug, found in report.similarity.items():
-        lines.append(f"  {slug}: {found.pages:,} page{'s' if found.pages != 1 else ''}, median {found.median:.3f}, "
-                     f"90th percentile {found.p90:.3f}, max {found.max:.3f}")
+        lines.append(f"  {slug}: {found.pages:,} page{'s' if found.pages != 1 else ''}: half of them share "
+                     f"{quality.percent(found.median)} or less, nine in ten {quality.percent(found.p90)} or less, the "
+                     f"most alike {quality.percent(found.max)}")
     if report.pages:
-        lines.append("Most similar pages, and what would make each one its own:")
+        lines.append("The pages most like a sibling, and what would make each one its own:")
         for page in report.pages[:shown]:
             lines.append(similar_line(page, report.facts, locations_file))
     if report.gate is None:
-        lines.append("Quality gate: off (add [quality] with gate = 0.9 to site.toml to serve pages more similar than "
-                     "that noindex and leave them out of the sitemap)")
+        advice = quality.gate_advice([page.similarity for page in report.pages])
+        if advice.gate is None and advice.pages:
+            lines.append("Quality gate: off. Most pages share much of their text with a sibling, so a gate would hide "
+                         "most of the site: give them local content first (landing check --worklist worklist.csv lists "
+                         "what each town needs).")
+        elif advice.gate is not None:
+            lines.append(f"Quality gate: off. gate = {advice.gate:g} under [quality] in site.toml would hold back the "
+                         f"{advice.held:,} page{'s' if advice.held != 1 else ''} most like a sibling (of "
+                         f"{advice.pages:,}; noindex and out of the sitemap) until they get local content.")
     else:
         held = [page for page in report.pages if page.path in report.held_back]
         lines.append(f"Quality gate (gate = {report.gate:g} in site.toml's [quality]): {len(held):,} of "
@@ -301,6 +320,7 @@ def quality_text(report: QualityReport, locations_file: str, shown: int = SHOWN)
         lines += [similar_line(page, report.facts, locations_file) for page in held[:shown]]
         if len(held) > shown:
             lines.append(f"  ... and {len(held) - shown:,} more (landing check --json lists them all)")
+    lines += filled_lines(catalog, locations_file, shown)
     if report.findings:
         lines.append("Other findings:")
         lines += [f"  {finding.message}" for finding in report.findings[:shown * 5]]
@@ -311,11 +331,35 @@ def quality_text(report: QualityReport, locations_file: str, shown: int = SHOWN)
     return "\n".join(lines)
 
 
+def filled_lines(catalog: Catalog, locations_file: str, shown: int = SHOWN) -> list[str]:
+    """What the ZIP code data filled in, and from which of its records."""
+    filled = [location for location in catalog.locations if location.filled]
+    if not filled:
+        return []
+    counts = {column: sum(column in location.filled for location in filled) for column in ("county", "zip", "latitude")}
+    lines = [f"Filled in from the ZIP code data (the zipcodes package {GAZETTEER.version()}): {len(filled):,} "
+             f"town{'s' if len(filled) != 1 else ''}: county {counts['county']:,}, zip {counts['zip']:,}, coordinates "
+             f"{counts['latitude']:,} (given values always win; check them, and write one in to change it):"]
+    for location in filled[:shown]:
+        values = []
+        if "county" in location.filled:
+            values.append(location.county)
+        if "zip" in location.filled:
+            values.append(f"ZIP {location.zip}")
+        if "latitude" in location.filled:
+            values.append(f"{location.latitude}, {location.longitude}")
+        lines.append(f"  {locations_file}:{location.line}: {location.place}: {'; '.join(values)} (from "
+                     f"{location.filled_from})")
+    if len(filled) > shown:
+        lines.append(f"  ... and {len(filled) - shown:,} more (landing check --json lists them all)")
+    return lines
+
+
 def similar_line(page: quality.Similar, facts: Mapping[str, quality.PageFacts], locations_file: str) -> str:
     own = facts[page.path]
     twin = f"; twin {page.twin}" if page.twin else ""
     advice = f": {', '.join(page.advice)}" if page.advice else ""
-    return f"  {page.similarity:.3f}  {page.path} ({locations_file}:{own.line}){twin}{advice}"
+    return f"  {quality.percent(page.similarity):>4} alike  {page.path} ({locations_file}:{own.line}){twin}{advice}"
 
 
 def diff_text(diff: SiteDiff, shown: int = SHOWN * 2) -> str:
@@ -355,11 +399,21 @@ def report_json(report: CheckReport, max_similarity: float | None = None, diff: 
                                  "held_back": page.path in found.held_back, "advice": list(page.advice)}
                                 for page in found.pages],
         "findings": [{"kind": f.kind, "subject": f.subject, "message": f.message} for f in found.findings],
+        "far_towns": [finding.subject for finding in found.far_towns],
+        "filled": [{"town": location.place, "line": location.line, "columns": list(location.filled),
+                    "values": {column: getattr(location, column) for column in location.filled},
+                    "from": location.filled_from, "note": location.fill_note}
+                   for location in (report.catalog.locations if report.catalog else ()) if location.filled],
     }
+    if found.gate is None:
+        advice = quality.gate_advice([page.similarity for page in found.pages])
+        data["gate_advice"] = {"gate": advice.gate, "held": advice.held, "pages": advice.pages}
+    if found.far_towns:
+        data["ok"] = False
     if max_similarity is not None:
         data["max_similarity"] = {"threshold": max_similarity,
                                   "above": [page.path for page in found.above(max_similarity)]}
-        data["ok"] = not data["max_similarity"]["above"]
+        data["ok"] = data["ok"] and not data["max_similarity"]["above"]
     if diff is not None:
         data["diff"] = diff.as_json()
     return data
@@ -399,3 +453,80 @@ def template_problem(exc: jinja2.TemplateError, templates: Path) -> str:
     if isinstance(exc, jinja2.UndefinedError):
         message += " (check the variable's spelling; the variables a treatment template can use are listed in the README)"
     return f"{where}:{line}: {message}" if line else f"{where}: {message}"
+
+
+# -- the worklist: what each town needs, as a locations.csv to fill in ------------------------------------------
+
+_ADVICE_WORDS = {
+    "no intro": "an intro (a few sentences of your own for patients from this town: how they reach the office, "
+                "what is near it)",
+    "no county": "its county",
+    "no coordinates": "its latitude and longitude (or its zip)",
+}
+
+
+def worklist_rows(catalog: Catalog, report: QualityReport) -> list[dict[str, str]]:
+    """Every town as a row of locations.csv (the values the file gives: none filled in from the ZIP code data),
+    the towns whose pages are most like a sibling first, then those lacking most, each with what to add."""
+    pages_of: dict[str, list[quality.Similar]] = {}
+    for similar in report.pages:
+        page = catalog.pages[similar.path]
+        pages_of.setdefault(page.location.slug, []).append(similar)
+    own_columns = [column.name for column in catalog.site.locations.columns]
+    far = {finding.subject for finding in report.far_towns}
+    ranked = []
+    for location in catalog.locations:
+        worst = max(pages_of.get(location.slug, []), key=lambda similar: similar.similarity, default=None)
+        needs: list[str] = []
+        if location.place in far:
+            needs.append("a closer office in its 'office' column (its office is farther than max_office_miles), or "
+                         "remove the row")
+        if worst is not None:
+            for said in worst.advice:
+                if said in _ADVICE_WORDS:
+                    needs.append(_ADVICE_WORDS[said])
+                elif said.startswith("same ") and worst.twin:
+                    twin = catalog.pages[worst.twin].location.place
+                    needs.append(f"what sets it apart from {twin} ({said.removeprefix('same ').removesuffix(' as its twin')} "
+                                 "are the same)")
+        if location.fill_note:
+            needs.append(f"its county ({location.fill_note.split(';')[0]})")
+        ranked.append((-(worst.similarity if worst else 0.0), -len(needs), location.line, location, worst, needs))
+    ranked.sort(key=lambda item: item[:3])
+    rows = []
+    for priority, (_, _, _, location, worst, needs) in enumerate(ranked, start=1):
+        given = {
+            "town": location.town, "state": location.state, "county": location.county, "zip": location.zip,
+            "latitude": "" if location.latitude is None else repr(location.latitude),
+            "longitude": "" if location.longitude is None else repr(location.longitude),
+            "slug": location.slug, "aliases": ";".join(location.aliases), "office": location.office or "",
+            "treatments": ";".join(location.treatments or ()), "intro": location.intro, "notes": location.notes,
+            **location.extra,
+        }
+        for column in location.filled:  # the file's own values only: the ZIP code data fills them again
+            given[column] = ""
+        rows.append({
+            "priority": str(priority),
+            "similar_to": catalog.pages[worst.twin].location.place if worst and worst.twin else "",
+            "shared_words": quality.percent(worst.similarity) if worst else "",
+            "what_to_add": "; ".join(needs),
+            **{column: given.get(column, "") for column in (*COLUMNS, *own_columns)},
+        })
+    return rows
+
+
+def write_worklist(path: Path, catalog: Catalog, report: QualityReport) -> int:
+    """Write the worklist as a CSV Excel opens as it is (UTF-8 with a BOM); how many towns it lists."""
+    import csv
+    import io
+
+    rows = worklist_rows(catalog, report)
+    columns = [*WORKLIST_COLUMNS, *COLUMNS, *(column.name for column in catalog.site.locations.columns)]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    from landing.build import write_atomically
+
+    write_atomically(path, ("\ufeff" + out.getvalue()).encode("utf-8"))
+    return len(rows)

@@ -37,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="list the pages an older locations.csv (or the folder of a landing build) has that "
                             "the current files add, remove and change, and the 301s a changed slug needs")
     check.add_argument("--map", type=Path, metavar="FILE.svg", help="write the coverage map (towns by office) as SVG")
+    check.add_argument("--worklist", type=Path, metavar="FILE.csv",
+                       help="write every town as a row of locations.csv, the pages most in need of local content "
+                            "first, each saying what to add: fill it in (in Excel) and use it as locations.csv")
     check.set_defaults(run=run_check)
 
     build = commands.add_parser("build", help="write the whole site as static files into OUT_DIR")
@@ -115,12 +118,18 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
     if not args.locations:  # a proposed CSV is compared with the record, but does not become it
         check.write_slug_record(settings.check_record, found.slug_record)
     above = found.above(args.max_similarity) if args.max_similarity is not None else []
+    far = found.far_towns
+    if args.worklist:
+        rows = check.write_worklist(args.worklist, report.catalog, found)
+        if not args.json:
+            print(f"worklist of {rows:,} towns written to {args.worklist}, the ones most in need of local content "
+                  "first: fill in what each row asks for, then save it as your locations.csv", file=sys.stderr)
     if args.json:
         print(json.dumps(check.report_json(report, args.max_similarity, diff), indent=1, ensure_ascii=False))
-        return 1 if above else 0
+        return 1 if above or far else 0
     # The ok line alone on standard output, as scripts read it; the report is advice, on standard error.
     print(report.summary)
-    print(check.quality_text(found, settings.locations_file.name), file=sys.stderr)
+    print(check.quality_text(found, report.catalog, settings.locations_file.name), file=sys.stderr)
     if args.map:
         print(f"coverage map written to {args.map}", file=sys.stderr)
     if diff is not None:
@@ -130,7 +139,12 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
               f"to a sibling (--max-similarity {args.max_similarity:g}): give {'them' if len(above) != 1 else 'it'} "
               "local content (an intro, the county, coordinates); the most similar are listed above",
               file=sys.stderr)
-    return 1 if above else 0
+    if far:
+        print(f"{len(far):,} town{'s are' if len(far) != 1 else ' is'} farther from {'their' if len(far) != 1 else 'its'} "
+              f"office than max_office_miles ({report.catalog.site.quality.max_office_miles:g}), so "
+              f"{'their' if len(far) != 1 else 'its'} pages are held back: see Other findings above for the fix",
+              file=sys.stderr)
+    return 1 if above or far else 0
 
 
 def run_build(args: argparse.Namespace, settings: Settings) -> int:

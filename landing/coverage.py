@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 from landing.catalog import Catalog
+from landing.geo import MILES_PER_DEGREE
 from landing.site import Office
 
 # Okabe and Ito's palette: told apart by people with the common colour-vision deficiencies.
@@ -34,6 +35,7 @@ class Dot:
     longitude: float
     office: str  # id of the serving office
     hollow: bool  # a page of the town is held back by the quality gate
+    far: bool = False  # its office is farther than max_office_miles: left off the map, named in a note
 
 
 def town_dots(catalog: Catalog, held_back: Collection[str] = ()) -> tuple[list[Dot], int]:
@@ -49,7 +51,7 @@ def town_dots(catalog: Catalog, held_back: Collection[str] = ()) -> tuple[list[D
             continue
         distance = f", {page.distance_miles} mi" if page.distance_miles is not None else ""
         dots.append(Dot(f"{location.place}: {page.office.name}{distance}", location.latitude, location.longitude,
-                        page.office.id, location.slug in hollow))
+                        page.office.id, location.slug in hollow, page.far))
     return dots, missing
 
 
@@ -85,6 +87,9 @@ def projection(points: list[tuple[float, float]], width: int = WIDTH) -> tuple[P
 def coverage_svg(catalog: Catalog, held_back: Collection[str] = (), width: int = WIDTH) -> str:
     """The coverage map of ``catalog`` as an SVG document."""
     dots, missing = town_dots(catalog, held_back)
+    # A few towns far from every office would shrink the practice's area to a speck: they are named, not drawn.
+    far = [dot for dot in dots if dot.far]
+    dots = [dot for dot in dots if not dot.far]
     offices = catalog.site.offices
     colour = {office.id: PALETTE[number % len(PALETTE)] for number, office in enumerate(offices)}
     located = [office for office in offices if office.latitude is not None and office.longitude is not None]
@@ -93,11 +98,17 @@ def coverage_svg(catalog: Catalog, held_back: Collection[str] = (), width: int =
     counts = Counter(dot.office for dot in dots)
     held = Counter(dot.office for dot in dots if dot.hollow)
     legend = _legend_lines(offices, counts, held, missing, bool(held_back))
+    if far:
+        named = ", ".join(dot.label.split(":")[0] for dot in far[:5]) + (f" and {len(far) - 5:,} more" if len(far) > 5 else "")
+        legend.append((None, f"{len(far):,} town{'s' if len(far) != 1 else ''} farther than "
+                             f"{catalog.site.quality.max_office_miles:g} miles from {'their' if len(far) != 1 else 'its'} "
+                             f"office not drawn: {named}"))
     if points:
         project, map_height = projection(points, width)
     else:
         project, map_height = Projection(0, 0, 1, 1), 2 * MARGIN
     height = math.ceil(map_height + len(legend) * LEGEND_LINE + MARGIN)
+    bar = _scale_bar(project, map_height) if points else []
     radius = 4.0 if len(dots) <= 500 else 2.5 if len(dots) <= 5000 else 1.5
     title = f"Coverage: {len(dots) + missing:,} towns served by {len(offices)} office{'s' if len(offices) != 1 else ''}"
     out = [
@@ -119,6 +130,7 @@ def coverage_svg(catalog: Catalog, held_back: Collection[str] = (), width: int =
         x, y = project(office.latitude, office.longitude)  # type: ignore[arg-type]
         out.append(f'<rect x="{x - 7:.1f}" y="{y - 7:.1f}" width="14" height="14" fill={quoteattr(colour[office.id])} '
                    f'stroke="#000000" stroke-width="2"><title>{escape(office.name)}: {escape(office.place)}</title></rect>')
+    out += bar
     top = map_height + LEGEND_LINE / 2
     for number, (swatch, text) in enumerate(legend):
         y = top + number * LEGEND_LINE
@@ -127,6 +139,19 @@ def coverage_svg(catalog: Catalog, held_back: Collection[str] = (), width: int =
         out.append(f'<text x="{MARGIN + 20}" y="{y:.1f}" fill="#222222">{escape(text)}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+_SCALES = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000)
+
+
+def _scale_bar(project: Projection, map_height: float) -> list[str]:
+    """A bar of a round number of miles in the map's bottom left corner (true at its middle latitude)."""
+    pixels_per_mile = project.scale / MILES_PER_DEGREE
+    miles = min(_SCALES, key=lambda value: abs(value * pixels_per_mile - WIDTH / 6))
+    length = miles * pixels_per_mile
+    y = map_height - 8
+    return [f'<line x1="{MARGIN}" y1="{y:.1f}" x2="{MARGIN + length:.1f}" y2="{y:.1f}" stroke="#222222" stroke-width="2"/>',
+            f'<text x="{MARGIN}" y="{y - 5:.1f}" fill="#222222" font-size="11">{miles} mile{"s" if miles != 1 else ""}</text>']
 
 
 def _legend_lines(offices: tuple[Office, ...], counts: Counter[str], held: Counter[str], missing: int,

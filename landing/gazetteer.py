@@ -40,8 +40,12 @@ def town_key(name: str) -> str:
 
 
 def county_key(name: str) -> str:
-    """'Lake County', 'lake' and 'Lake Co.' name one county."""
+    """'Lake County', 'lake' and 'Lake Co.' name one county; so do 'Anchorage Municipality' and 'Municipality of
+    Anchorage', as the ZIP code data writes the same one both ways."""
     words = slugify(name, separator=" ").split()
+    for prefix in (["city", "and", "borough", "of"], ["municipality", "of"], ["city", "of"]):
+        if words[:len(prefix)] == prefix:
+            words = words[len(prefix):]
     while words and words[-1] in ("county", "co", "parish", "borough", "census", "area", "municipality"):
         words.pop()
     return "".join(words)
@@ -142,8 +146,8 @@ class Gazetteer:
         if latitude is not None and longitude is not None and len(areas) > 1:
             # The given position picks the town's ZIP code area it lies in (nearest), hence its county.
             nearest = min(areas, key=lambda area: _miles(area, latitude, longitude))
-            areas = [area for area in areas if area.county == nearest.county]
-        counties = sorted({area.county for area in areas if area.county})
+            areas = [area for area in areas if county_key(area.county) == county_key(nearest.county)]
+        counties = sorted({county_key(area.county): area.county for area in areas if area.county}.values())
         if len(counties) > 1:
             if _spread(areas) > SAME_TOWN_MILES:  # two towns of one name, far apart: which one is meant?
                 return NotFound("county", f"{place} names places in {len(counties)} counties ({', '.join(counties)}) "
@@ -158,8 +162,8 @@ def _found(areas: list[ZipArea], source: str) -> Found:
     located = [area for area in areas if area.latitude is not None and area.longitude is not None]
     latitude = round(sum(area.latitude for area in located) / len(located), 4) if located else None  # type: ignore[misc]
     longitude = round(sum(area.longitude for area in located) / len(located), 4) if located else None  # type: ignore[misc]
-    counties = {area.county for area in areas if area.county}
-    return Found(county=counties.pop() if len(counties) == 1 else "",
+    counties = {county_key(area.county): area.county for area in areas if area.county}
+    return Found(county=next(iter(counties.values())) if len(counties) == 1 else "",
                  zip=areas[0].zip if len(areas) == 1 else "",  # a town with several ZIP codes has no one ZIP
                  latitude=latitude, longitude=longitude, timezone=areas[0].timezone, source=source)
 

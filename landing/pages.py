@@ -332,11 +332,18 @@ class Renderer:
         # The quality gate: measured once per snapshot, before any page is served, so that a page is never
         # served indexable and then not. Off (no cost) unless site.toml has [quality] gate.
         self.similarity: dict[str, quality.Measured] = {}
-        self.held_back: frozenset[str] = frozenset()
+        self.held_back: frozenset[str] = frozenset()  # (measuring renders <main>, which does not read it)
         gate = catalog.site.quality.gate
         if gate is not None:
             self.similarity = self.measure_similarity()
-            self.held_back = frozenset(path for path, found in self.similarity.items() if found.similarity > gate)
+        # Held back (noindex, not in the sitemap): pages too much like a sibling, and towns served from farther
+        # than max_office_miles (unless the site allows far towns): a page promising an office hundreds of miles
+        # away helps nobody.
+        self.held_back_by_gate = frozenset(path for path, found in self.similarity.items()
+                                           if gate is not None and found.similarity > gate)
+        self.held_back_as_far = frozenset() if catalog.site.quality.allow_far_towns else frozenset(
+            path for path, page in catalog.pages.items() if page.far)
+        self.held_back = self.held_back_by_gate | self.held_back_as_far
 
     # -- finding pages -------------------------------------------------------------------------
 

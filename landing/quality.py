@@ -24,6 +24,7 @@ never overstated: the gate does not hold a page back that the exact measure woul
 from __future__ import annotations
 
 import html
+import math
 import re
 import statistics
 from collections import Counter
@@ -441,6 +442,37 @@ def advice(page: PageFacts, twin: PageFacts | None) -> tuple[str, ...]:
     return tuple(said)
 
 
+@dataclass(frozen=True, slots=True)
+class GateAdvice:
+    """What `landing check` suggests for [quality] gate, from the site's own figures."""
+
+    gate: float | None  # None: no gate is worth setting yet (most pages are too much alike: add content first)
+    held: int  # pages that gate would hold back
+    pages: int
+
+
+ALIKE_MEDIAN = 0.85  # when half the pages share this much with a sibling, a gate would only hide the site
+
+
+def gate_advice(values: Sequence[float]) -> GateAdvice:
+    """A gate that holds back only the pages most like a sibling: the 90th percentile rounded up to a hundredth,
+    so at most about a tenth of the pages; none at all while most pages are alike (a gate would then hide
+    most of the site, and local content is what it needs)."""
+    if not values:
+        return GateAdvice(None, 0, 0)
+    spread = distribution(values)
+    if spread.median >= ALIKE_MEDIAN:
+        return GateAdvice(None, sum(value > spread.median for value in values), len(values))
+    gate = min(math.ceil(spread.p90 * 100) / 100, 0.99)
+    held = sum(value > gate for value in values)
+    return GateAdvice(gate, held, len(values))
+
+
+def percent(share: float) -> str:
+    """A similarity as people read it: 0.742 -> '74%'."""
+    return f"{math.floor(share * 100 + 0.5):.0f}%"
+
+
 def held_back(similar: Iterable[Similar], threshold: float | None) -> list[Similar]:
     """The pages a quality gate at ``threshold`` holds back: more similar than it to a sibling."""
     if threshold is None:
@@ -498,23 +530,30 @@ class TownFacts:
     coordinates: bool
     office: str  # the serving office's name
     office_miles: int | None
+    fill_note: str = ""  # what the ZIP code data could not fill, and what to give
 
 
 def town_key(town: str, state: str) -> str:
     return f"{' '.join(town.casefold().split())}|{state.upper()}"
 
 
-def town_findings(towns: Iterable[TownFacts], locations_file: str, max_office_miles: float) -> list[Finding]:
+def town_findings(towns: Iterable[TownFacts], locations_file: str, max_office_miles: float,
+                  allow_far_towns: bool = False) -> list[Finding]:
     found = []
     for town in towns:
         where = f"{locations_file}:{town.line}"
         if not town.coordinates:
             found.append(Finding("no-coordinates", town.place, f"{where}: {town.place} has no latitude and longitude, so "
                                  "its pages show no distance and no nearby towns (add them in decimal degrees)"))
-        elif town.office_miles is not None and town.office_miles > max_office_miles:
+        elif town.office_miles is not None and town.office_miles > max_office_miles and not allow_far_towns:
             found.append(Finding("far-office", town.place, f"{where}: {town.place} is served by the {town.office}, "
                                  f"{town.office_miles:,} miles away (over max_office_miles = {max_office_miles:g} in "
-                                 "site.toml's [quality]); name a closer office in its 'office' column, or remove the town"))
+                                 "site.toml's [quality]), so its pages are held back (noindex, not in the sitemap); name "
+                                 "a closer office in its 'office' column, raise max_office_miles, set allow_far_towns "
+                                 "= true if the practice does see its patients, or remove the town"))
+        if town.fill_note:
+            found.append(Finding("fill-note", town.place, f"{where}: column 'county': {town.place}: {town.fill_note} "
+                                 "(the ZIP code data cannot say which)"))
     return found
 
 

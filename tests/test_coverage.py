@@ -35,7 +35,17 @@ def test_towns_are_dots_coloured_by_their_office_with_counts_per_office(settings
     offices = [rect for rect in root.iter(f"{SVG}rect") if rect.find(f"{SVG}title") is not None]
     assert [rect.find(f"{SVG}title").text for rect in offices] == [  # type: ignore[union-attr]
         "Barrington office: Barrington, IL", "Crystal Lake office: Crystal Lake, IL"]
-    assert texts(root) == ["Barrington office: 7 towns", "Crystal Lake office: 3 towns"]
+    # A scale bar, then the legend.
+    assert texts(root) == ["5 miles", "Barrington office: 7 towns", "Crystal Lake office: 3 towns"]
+
+
+def test_a_town_far_from_every_office_is_named_not_drawn_so_the_practices_area_stays_readable(
+        settings: Settings, locations_csv: Path) -> None:
+    locations_csv.write_text(locations_csv.read_text() + "Anchorage,AK,,,61.2,-149.9,,,,,,\n")
+    root = drawing(coverage_svg(load_snapshot(settings).catalog))
+    assert len(list(root.iter(f"{SVG}circle"))) == 10
+    assert texts(root)[0] == "5 miles"  # the map is still the practice's area, not the continent
+    assert "1 town farther than 50 miles from its office not drawn: Anchorage, AK" in texts(root)
 
 
 def test_towns_the_gate_holds_back_are_hollow(settings: Settings) -> None:
