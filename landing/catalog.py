@@ -6,7 +6,6 @@ so a marketer's broken edit never takes pages down.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import functools
 from collections import defaultdict
@@ -345,7 +344,9 @@ def build_catalog(site: Site, locations: tuple[Location, ...], lastmod: dt.date,
         served = _serving_office(site, located_offices, location)
         offered = location.treatments or tuple(by_treatment)
         for slug in offered:
-            page = dataclasses.replace(served, treatment=site.treatments_by_slug[slug])
+            # Not dataclasses.replace: at tens of thousands of pages its field-by-field copy is a tenth of a load.
+            page = LandingPage(site.treatments_by_slug[slug], location, served.office, served.distance_miles,
+                               served.direction, served.alternative, served.others, served.far)
             pages[page.path] = page
             by_treatment[slug].append(page)
     hubs = {}
@@ -363,33 +364,43 @@ def build_catalog(site: Site, locations: tuple[Location, ...], lastmod: dt.date,
 def _serving_office(site: Site, located: list[Office], location: Location) -> LandingPage:
     """The CSV's office if named, else the nearest office with coordinates, else the only office; with its
     distance and direction, and another office nearly as close, if any (a page without its treatment yet)."""
-    reaches = sorted((_reach(location, office) for office in located), key=lambda reach: reach.miles) \
-        if location.has_coordinates else []
+    limit = site.quality.max_office_miles
+    distances: list[tuple[float, Office]] = []
+    if location.latitude is not None and location.longitude is not None:
+        latitude, longitude = location.latitude, location.longitude
+        distances = [(miles_between(latitude, longitude, office.latitude, office.longitude), office)  # type: ignore[arg-type]
+                     for office in located]
+        distances.sort(key=_first)  # stable: of two offices equally far, the first in site.toml
     if location.office:
         office = site.offices_by_id[location.office]
-    elif reaches:
-        office = reaches[0].office
+    elif distances:
+        office = distances[0][1]
     else:
         office = site.offices[0]
-    serving = next((reach for reach in reaches if reach.office is office), None)
-    alternative = None
-    if serving is not None:
-        # Nearly as close: at most a quarter farther, or 3 miles, whichever is more (a patient 2 miles from
-        # one office and 4 from another has a real choice; one 40 from one and 60 from the other less so).
-        slack = max(3, serving.miles // 4)
-        alternative = next((reach for reach in reaches if reach.office is not office
-                            and reach.miles <= serving.miles + slack), None)
-    miles = serving.miles if serving else None
-    others = tuple(reach for reach in reaches if reach.office is not office
-                   and reach.miles <= site.quality.max_office_miles)
-    return LandingPage(_NO_TREATMENT, location, office, miles, serving.direction if serving else "", alternative,
-                       others, far=miles is not None and miles > site.quality.max_office_miles)
+    exact = next((found for found, other in distances if other is office), None)
+    if exact is None:
+        return LandingPage(_NO_TREATMENT, location, office, None)
+    serving = _reach(location, office, exact)
+    miles = serving.miles
+    # Which way each office is, only for those the page names (a bearing costs more than a distance).
+    others = tuple(_reach(location, other, found) for found, other in distances
+                   if other is not office and round(found) <= limit)
+    # Nearly as close: at most a quarter farther, or 3 miles, whichever is more (a patient 2 miles from one
+    # office and 4 from another has a real choice; one 40 from one and 60 from the other less so).
+    slack = max(3, miles // 4)
+    alternative = next((reach for reach in others if reach.miles <= miles + slack), None)
+    return LandingPage(_NO_TREATMENT, location, office, miles, serving.direction, alternative, others,
+                       far=miles > limit)
 
 
-def _reach(location: Location, office: Office) -> Reach:
+def _first(pair: tuple[float, Office]) -> float:
+    return pair[0]
+
+
+def _reach(location: Location, office: Office, miles: float) -> Reach:
+    """``office`` as seen from ``location``, ``miles`` away."""
     assert location.latitude is not None and location.longitude is not None
     assert office.latitude is not None and office.longitude is not None
-    miles = miles_between(location.latitude, location.longitude, office.latitude, office.longitude)
     here = (office.town.casefold(), office.state) == (location.town.casefold(), location.state)
     direction = "" if here or miles < 1 else compass(bearing(location.latitude, location.longitude,
                                                               office.latitude, office.longitude))

@@ -73,9 +73,21 @@ class Location:
         return self.latitude is not None and self.longitude is not None
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9 .'-]*")
+_SLUG_WORD = re.compile(r"[a-z0-9]+")
+
+
 def default_slug(town: str, state: str) -> str:
-    """The slug a town gets unless the CSV says otherwise: 'St. Charles', 'IL' -> 'st-charles-il'."""
-    return slugify(f"{town} {state}")
+    """The slug a town gets unless the CSV says otherwise: 'St. Charles', 'IL' -> 'st-charles-il'.
+
+    A plain ASCII name (nearly every US town) is slugged directly, as slugify would: its words, lower case,
+    joined by dashes (tests/test_locations.py checks the two agree on every town of the ZIP code data);
+    anything else (accents, '&', commas) goes through slugify itself.
+    """
+    text = f"{town} {state}"
+    if _PLAIN_NAME.fullmatch(text):
+        return "-".join(_SLUG_WORD.findall(text.lower()))
+    return slugify(text)
 
 
 def load_locations(
@@ -235,8 +247,9 @@ class _RowReader:
         for alias in aliases:
             if alias != slugify(alias):
                 self.problem(line, "aliases", f"'{alias}' is not a valid slug (e.g. '{slugify(alias)}')")
+        slug = slug or (default_slug(town, state) if town and state else "")
         if town and state:
-            self.claims.append(_Claim(line, f"{town}, {state}", slug or default_slug(town, state), aliases))
+            self.claims.append(_Claim(line, f"{town}, {state}", slug, aliases))
         office = raw.get("office", "") or None
         if office and office not in self.offices:
             self.problem(line, "office", f"'{office}' is not an office id in site.toml{self._hint(office, self.offices)}")
@@ -258,7 +271,7 @@ class _RowReader:
         if len(self.problems) > before or self.missing:
             return None
         location = Location(
-            town=town, state=state, slug=slug or default_slug(town, state), county=raw.get("county", ""),
+            town=town, state=state, slug=slug, county=raw.get("county", ""),
             zip=zip_code, latitude=latitude, longitude=longitude, aliases=aliases, office=office,
             treatments=offered, intro=intro, notes=raw.get("notes", ""), line=line, extras=tuple(extras),
         )

@@ -311,3 +311,16 @@ def test_an_unknown_town_is_an_error_asking_for_its_zip_or_position() -> None:
 def test_an_unknown_town_with_its_own_coordinates_is_fine() -> None:
     (town,) = filled("town,state,latitude,longitude\nHidden Hollow,IL,42.2,-88.2\n")
     assert town.county == "" and town.filled == ()
+
+
+def test_the_fast_default_slug_agrees_with_slugify_on_every_town_of_the_zip_code_data() -> None:
+    import zipcodes
+    from slugify import slugify
+
+    from landing.states import STATES
+
+    names = {(record["city"], record["state"]) for record in zipcodes.list_all() if record["state"] in STATES}
+    names |= {("Coeur d'Alene", "ID"), ("St. Charles", "IL"), ("Cañon City", "CO"), ("Town 1,000", "IL"),
+              ("Winston-Salem", "NC"), ("  Padded  ", "IL"), ("A & B", "NJ"), ("O'Fallon", "MO")}
+    assert len(names) > 29_000
+    assert [(town, state) for town, state in sorted(names) if default_slug(town, state) != slugify(f"{town} {state}")] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 import random
@@ -381,3 +382,34 @@ def test_check_diff_against_a_folder_without_a_build_says_what_to_give(in_site: 
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--diff", str(tmp_path)]) == 1
     assert "holds no record of a landing build" in capsys.readouterr().err
+
+
+def test_the_worklist_puts_the_towns_most_in_need_first_and_loads_back_as_locations_csv(
+        in_site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv_file = in_site / "locations.csv"
+    csv_file.write_text(csv_file.read_text() + "Fox Lake,IL,,,,,,,,,,\n")  # filled in from the ZIP code data
+    assert main(["check", "--worklist", "worklist.csv"]) == 0
+    assert "worklist of 11 towns written to worklist.csv" in capsys.readouterr().err
+    data = (in_site / "worklist.csv").read_bytes()
+    assert data.startswith("\ufeffpriority,similar_to,shared_words,what_to_add,town,state,".encode())  # Excel's UTF-8
+    rows = list(csv.DictReader(data.decode("utf-8-sig").splitlines()))
+    assert [row["priority"] for row in rows] == [str(number) for number in range(1, 12)]
+    shared = [int(row["shared_words"].rstrip("%")) for row in rows]
+    assert shared == sorted(shared, reverse=True)
+    first = rows[0]
+    assert first["similar_to"] and "an intro" in first["what_to_add"]
+    fox = next(row for row in rows if row["town"] == "Fox Lake")
+    assert (fox["county"], fox["latitude"]) == ("", "")  # the file's own values, not the ZIP code data's
+    barrington = next(row for row in rows if row["town"] == "Barrington")
+    assert barrington["intro"] == "Barrington has its own office on the test road."
+    assert barrington["notes"] == "internal note"
+    # Filled in and saved as the new locations.csv, it loads: the same towns, now with what was added.
+    rows[0]["intro"] = "Our own words for this town."
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    csv_file.write_text(out.getvalue(), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["check"]) == 0
+    assert capsys.readouterr().out == "ok: 11 towns, 2 treatments, 20 pages\n"
