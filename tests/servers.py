@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 import socket
@@ -30,7 +31,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(site_dir: Path, port: int, **settings: str) -> subprocess.Popen[bytes]:
+def start_server(site_dir: Path, port: int, *options: str, log: Path | None = None,
+                 **settings: str) -> subprocess.Popen[bytes]:
+    """`landing serve --port PORT *options` in ``site_dir``; its standard error into ``log`` when given."""
     env = landing_environment(**{
         "LANDING_DATABASE_URL": f"sqlite:///{site_dir / 'leads.sqlite3'}",
         "LANDING_SECRET_KEY": SECRET,
@@ -39,8 +42,9 @@ def start_server(site_dir: Path, port: int, **settings: str) -> subprocess.Popen
         "LANDING_LEADS_PER_MINUTE": "1000000",
         **{f"LANDING_{key.upper()}": value for key, value in settings.items()},
     })
-    return subprocess.Popen([sys.executable, "-m", "landing", "serve", "--port", str(port)], cwd=site_dir, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(log, "wb") if log else contextlib.nullcontext(subprocess.DEVNULL) as errors:
+        return subprocess.Popen([sys.executable, "-m", "landing", "serve", "--port", str(port), *options],
+                                cwd=site_dir, env=env, stdout=subprocess.DEVNULL, stderr=errors)
 
 
 async def wait_until_up(port: int, server: subprocess.Popen[bytes], seconds: float = 30) -> None:

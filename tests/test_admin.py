@@ -10,6 +10,7 @@ import re
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from html import unescape
 from pathlib import Path
 
 import httpx
@@ -387,3 +388,103 @@ async def test_the_coverage_map_is_drawn_for_staff_only(staff, client: httpx.Asy
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
     assert svg.text.lstrip().startswith("<svg") and "<script" not in svg.text
     assert "Barrington office" in svg.text and "Crystal Lake office" in svg.text
+
+
+# -- what sign-in keeps ----------------------------------------------------------------------------------
+
+async def test_sign_in_attempts_keep_no_text_typed_into_the_email_field(make_client: ClientFactory,
+                                                                        settings: Settings) -> None:
+    await seed(settings)
+    client = await make_client(base_url="http://testserver")
+    typed = ["jane.patient@example.org", "MyBankPassword99", EMAIL]  # an unknown email, a password in the wrong field
+    for email in typed:
+        assert (await sign_in(client, email=email, password="wrong password!!")).status_code == 401
+    database = Path(settings.database_url.removeprefix("sqlite:///"))
+    kept = "\n".join(str(row) for row in rows(database, "sign_in_attempts"))
+    assert kept.count("account:") == 3 and kept.count("address:") == 3
+    stored = b"".join(path.read_bytes() for path in database.parent.glob(database.name + "*"))
+    for text in typed[:2]:
+        assert text.encode() not in stored and text.lower().encode() not in stored and text not in kept
+
+
+# -- absurd input --------------------------------------------------------------------------------------------
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, settings: Settings) -> str:
+    return settings.database_url if request.param == "sqlite" else str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+async def staff_on(database_url: str, make_client: ClientFactory) -> httpx.AsyncClient:
+    """A signed-in staff client of a service on SQLite or on PostgreSQL, with a few leads."""
+    from landing.admin.auth import hash_password
+    from landing.leads.store import store_for
+
+    url = database_url
+    leads = store_for(url)
+    await leads.open()
+    try:
+        await leads.add_user(EMAIL, hash_password(PASSWORD))
+        for lead in LEADS:
+            await leads.add(lead, notify=False)
+    finally:
+        await leads.close()
+    client = await make_client(base_url="http://testserver", database_url=url)
+    assert (await sign_in(client)).status_code == 303
+    return client
+
+
+async def test_the_last_day_there_is_means_no_end_on_the_list_and_the_export(staff_on: httpx.AsyncClient) -> None:
+    shown = listed_names((await staff_on.get("/admin/leads?until=9999-12-31&since=0001-01-01")).text)
+    assert shown == ["Ann Newest", "Bob Middle", "Cy Oldest"]
+    exported = await staff_on.get("/admin/leads.csv?until=9999-12-31")
+    assert exported.status_code == 200 and [row["name"] for row in read_csv(exported)] == shown
+
+
+@pytest.mark.parametrize(("query", "says"), [
+    ("since=2026-13-45", "since: '2026-13-45' is not a date (use YYYY-MM-DD, e.g. 2026-11-27)"),
+    ("until=99999-01-01", "until: '99999-01-01' is not a date"),
+    ("until=tomorrow", "until: 'tomorrow' is not a date"),
+    ("since=2026-11-27&until=2026-11-01", "since (2026-11-27) is after until (2026-11-01), so no lead can match: swap them"),
+    ("status=archived", "status: 'archived' is not a status (use one of new, contacted, scheduled, closed, spam)"),
+    ("q=jane%00doe", "q: 'jane?doe' cannot be matched"),
+    ("office=%00", "office: '?' cannot be matched"),
+    ("town=" + "x" * 201, "town: 'xxxxxxxx"),
+    ("q=" + "x" * 101, "at most 100 characters"),
+])
+async def test_filters_that_make_no_sense_get_a_400_saying_what_to_fix(staff_on: httpx.AsyncClient, query: str,
+                                                                       says: str) -> None:
+    listed = await staff_on.get(f"/admin/leads?{query}")
+    assert listed.status_code == 400 and says in Page(listed.text).text_of("p")[0]
+    exported = await staff_on.get(f"/admin/leads.csv?{query}")
+    assert exported.status_code == 400 and says in exported.text and "Ann Newest" not in exported.text
+
+
+@pytest.mark.parametrize(("page", "status", "shows"), [
+    ("99999999999999999999999", 200, "Page 1 of 1"),  # past the last page: the last one
+    ("0", 200, "Page 1 of 1"),
+    ("-3", 400, "page: '-3' is not a page number"),
+    ("1e3", 400, "page: '1e3' is not a page number"),
+    ("١", 400, "is not a page number"),  # a digit to int(), not to a person typing a page number
+    ("9" * 5000, 200, "Page 1 of 1"),
+])
+async def test_any_page_number_gets_a_page_or_a_400(staff_on: httpx.AsyncClient, page: str, status: int,
+                                                    shows: str) -> None:
+    response = await staff_on.get(f"/admin/leads?page={page}")
+    assert response.status_code == status and shows in unescape(response.text)
+
+
+@pytest.mark.parametrize("lead_id", ["%00", "x" * 5000, "%E2%80%AE", "%27%3B%20DROP%20TABLE%20leads%3B--"])
+async def test_any_lead_id_gets_a_404_and_no_status_change(staff_on: httpx.AsyncClient, lead_id: str) -> None:
+    assert (await staff_on.get(f"/admin/leads/{lead_id}")).status_code == 404
+    csrf = csrf_of((await staff_on.get("/admin/leads")).text)
+    changed = await staff_on.post(f"/admin/leads/{lead_id}/status", data={"status": "closed", "csrf": csrf})
+    assert changed.status_code == 422 and "could not be set" in changed.text
+
+
+async def test_a_sign_in_with_text_nobody_types_is_a_plain_failure(staff_on: httpx.AsyncClient, database_url: str,
+                                                                     make_client: ClientFactory) -> None:
+    stranger = await make_client(base_url="http://testserver", database_url=database_url)
+    for email in ["staff@example.com\x00", "x" * 10_000]:
+        response = await sign_in(stranger, email=email, password="x\x00")
+        assert response.status_code == 401 and "do not match an active account" in response.text

@@ -6,6 +6,8 @@ import asyncio
 import csv
 import datetime as dt
 import io
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +102,124 @@ def test_purge_removes_old_leads_and_their_notices_after_confirmation(env: dict[
     assert [row["name"] for row in rows(database(env))] == ["Recent"]
     assert len(rows(database(env), "outbox")) == 1
     assert [(row["action"], row["rows"]) for row in rows(database(env), "audit_log")] == [("purge", 1)]
+
+
+# -- staff accounts ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("password", "says"), [
+    ("Password123456!", "This is similar to a commonly used password"),
+    ("qwertyuiopasdf", "too easy to guess"),
+    ("aaaaaaaaaaaaaaaa", 'Repeats like "aaa" are easy to guess'),
+    ("Jennifer19851985", "Common names and surnames are easy to guess"),
+    ("frontdesk@example.com1", "too easy to guess"),  # the account's own email
+    ("TestPainSpineClinic!", "too easy to guess"),  # the practice's name (site.toml)
+])
+def test_passwords_easy_to_guess_are_refused_with_what_to_do_instead(env: dict[str, str], password: str,
+                                                                      says: str) -> None:
+    env = {**env, "LANDING_SITE_FILE": str(Path(__file__).parent / "data" / "site.toml")}
+    result = landing(env, "users", "add", "frontdesk@example.com", stdin=password + "\n")
+    assert result.returncode == 1 and result.stderr.startswith("error: this password is too easy to guess")
+    assert says in result.stderr and "Use four or more words that do not belong together" in result.stderr
+    assert landing(env, "users", "list").stdout == ""
+
+
+@pytest.mark.parametrize(("email", "says"), [
+    ("front desk@example.com", "'front desk@example.com' is not a usable email address"),
+    ("frontdesk@", "is not a usable email address"),
+    ("frontdesk@example..com", "is not a usable email address"),
+    ("frontdesk", "is not a usable email address: An email address must have an @-sign."),
+])
+def test_staff_emails_are_checked_by_email_validator(env: dict[str, str], email: str, says: str) -> None:
+    result = landing(env, "users", "add", email, stdin="a long enough password\n")
+    assert result.returncode == 1 and says in result.stderr and "Traceback" not in result.stderr
+    assert landing(env, "users", "list").stdout == ""
+
+
+def test_a_staff_email_is_kept_as_email_validator_normalizes_it(env: dict[str, str]) -> None:
+    added = landing(env, "users", "add", " Front.Desk@EXAMPLE.com ", stdin="a long enough password\n")
+    assert added.returncode == 0 and added.stdout == "added front.desk@example.com\n"
+
+
+# -- files holding patients' details ---------------------------------------------------------------------
+
+def landing_with_umask(env: dict[str, str], umask: int, *args: str) -> subprocess.CompletedProcess[str]:
+    old = os.umask(umask)  # inherited by the child
+    try:
+        return landing(env, *args)
+    finally:
+        os.umask(old)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+def test_an_export_file_is_private_whatever_the_umask(env: dict[str, str], tmp_path: Path) -> None:
+    seed(env, a_lead(name="Kept"))
+    target = tmp_path / "leads.csv"
+    result = landing_with_umask(env, 0o000, "leads", "export", "-o", str(target))
+    assert result.returncode == 0 and "Kept" in target.read_text(encoding="utf-8-sig")
+    assert mode(target) == 0o600
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []  # no temporary file left
+
+
+def test_an_export_never_overwrites_a_file_unless_forced(env: dict[str, str], tmp_path: Path) -> None:
+    seed(env, a_lead(name="Kept"))
+    target = tmp_path / "leads.csv"
+    target.write_text("last month's export\n")
+    target.chmod(0o644)
+    refused = landing(env, "leads", "export", "-o", str(target))
+    assert refused.returncode == 1
+    assert refused.stderr == f"error: {target} already exists: add --force to replace it, or choose another name\n"
+    assert target.read_text() == "last month's export\n"
+    forced = landing(env, "leads", "export", "-o", str(target), "--force")
+    assert forced.returncode == 0 and "Kept" in target.read_text(encoding="utf-8-sig") and mode(target) == 0o600
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_an_export_never_follows_a_symbolic_link(env: dict[str, str], tmp_path: Path, force: list[str]) -> None:
+    seed(env, a_lead(name="Kept"))
+    shared = tmp_path / "shared-with-everyone.csv"
+    shared.write_text("")
+    link = tmp_path / "leads.csv"
+    link.symlink_to(shared)
+    dangling = tmp_path / "new.csv"
+    dangling.symlink_to(tmp_path / "not-there-yet.csv")
+    for path in (link, dangling):
+        result = landing(env, "leads", "export", "-o", str(path), *force)
+        assert result.returncode == 1 and "is a symbolic link, which an export never follows" in result.stderr
+    assert shared.read_text() == "" and not (tmp_path / "not-there-yet.csv").exists()
+
+
+# -- absurd input ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("days", ["99999999", "0", "-1", "36501", "1e3", "ten", "9" * 5000])
+def test_purge_refuses_a_number_of_days_it_cannot_use_and_says_which_it_can(env: dict[str, str], days: str) -> None:
+    seed(env, a_lead(name="Kept"))
+    result = landing(env, "leads", "purge", "--older-than", days, "--yes")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "is not a number of days from 1 to 36,500 (e.g. 365)" in result.stderr
+    assert landing(env, "leads", "export").stdout.count("Kept") == 1
+
+
+def test_purge_takes_the_largest_number_of_days(env: dict[str, str]) -> None:
+    seed(env, a_lead(name="Kept"))
+    result = landing(env, "leads", "purge", "--older-than", "36,500", "--yes")
+    assert result.returncode == 0 and result.stdout.startswith("deleted 0 leads received before ")
+
+
+def test_export_until_the_last_day_there_is_exports_everything(env: dict[str, str]) -> None:
+    seed(env, a_lead(name="Kept"))
+    result = landing(env, "leads", "export", "--since", "0001-01-01", "--until", "9999-12-31")
+    assert result.returncode == 0 and "Kept" in result.stdout
+
+
+@pytest.mark.parametrize(("option", "value", "says"), [
+    ("--since", "2026-02-30", "since: '2026-02-30' is not a date (use YYYY-MM-DD, e.g. 2026-11-27)"),
+    ("--until", "99999-12-31", "until: '99999-12-31' is not a date"),
+    ("--status", "archived", "status: 'archived' is not a status (use one of new, contacted, scheduled, closed, spam)"),
+])
+def test_export_refuses_a_filter_it_cannot_use_and_says_why(env: dict[str, str], option: str, value: str,
+                                                             says: str) -> None:
+    result = landing(env, "leads", "export", option, value)
+    assert result.returncode == 1 and result.stderr.startswith(f"error: {says}") and result.stdout == ""

@@ -16,7 +16,7 @@ import landing.leads.store as store_module
 from landing.leads import postgres, sqlite_export
 from landing.leads.export import EXPORT_COLUMNS, export_row
 from landing.leads.migrations import MIGRATIONS
-from landing.leads.model import LeadFilter
+from landing.leads.model import LeadFilter, utc_in
 from landing.leads.store import LeadStore, SQLStore, StoreError, store_for
 from tests.leads_helpers import a_lead
 from tests.servers import until
@@ -99,7 +99,8 @@ async def test_migrations_are_recorded_and_applied_once(open_store: Opener) -> N
     store = await open_store()  # opening again must not fail or re-apply
     assert isinstance(store, SQLStore)
     applied = [row[0] for row in await store.fetch("SELECT name FROM schema_migrations ORDER BY name")]
-    assert applied == [name for name, _ in MIGRATIONS] == ["0001_leads_and_outbox", "0002_staff", "0003_leads_by_time_and_id"]
+    assert applied == [name for name, _ in MIGRATIONS] == ["0001_leads_and_outbox", "0002_staff",
+                                                           "0003_leads_by_time_and_id", "0004_sign_in_attempts"]
 
 
 async def test_notices_are_leased_so_two_workers_never_take_the_same_one(open_store: Opener) -> None:
@@ -201,15 +202,42 @@ async def test_users_sessions_throttling_and_audit(open_store: Opener) -> None:
         await store.add_user("staff@example.com", "hash")
     session = await store.create_session("staff@example.com")
     assert await other_instance.get_session(session.id) == session  # any instance can answer
-    await store.record_login_failure(["account:x", "address:y"])
-    assert await other_instance.login_failures("account:x", "2000-01-01") == 1
-    await store.clear_login_failures(["account:x"])
-    assert await store.login_failures("account:x", "2000-01-01") == 0
+    attempt = await store.reserve_sign_in(["account:x", "address:y"], "2000-01-01", 5)
+    assert attempt is not None and await other_instance.sign_in_attempts("account:x") == 1
     assert await store.set_user_disabled("staff@example.com", True)
     assert await store.get_session(session.id) is None  # disabled users are signed out everywhere
     await store.audit("staff@example.com", "export", "office=barrington", 12)
     (entry,) = await other_instance.audit_log()
     assert (entry.actor, entry.action, entry.detail, entry.rows) == ("staff@example.com", "export", "office=barrington", 12)
+
+
+async def test_of_a_hundred_sign_in_attempts_at_once_only_five_are_let_through(open_store: Opener) -> None:
+    first, second = await open_store(), await open_store()  # two instances of the service, one database
+    instances = [first, second] * 50
+
+    one_account = await asyncio.gather(*(store.reserve_sign_in(["account:a", "address:x"], "2000-01-01", 5)
+                                         for store in instances))
+    assert sum(attempt is not None for attempt in one_account) == 5
+    assert await first.sign_in_attempts("account:a") == 5  # the refused ones are not counted
+
+    one_address = await asyncio.gather(*(store.reserve_sign_in([f"account:{n}", "address:y"], "2000-01-01", 5)
+                                         for n, store in enumerate(instances)))
+    assert sum(attempt is not None for attempt in one_address) == 5
+    assert sum([await first.sign_in_attempts(f"account:{n}") for n in range(100)]) == 5
+
+
+async def test_a_sign_in_that_succeeds_forgets_its_account_s_attempts_and_old_ones_are_pruned(store: LeadStore) -> None:
+    keys = ["account:a", "address:x"]
+    for _ in range(3):
+        await store.reserve_sign_in(keys, "2000-01-01", 5)
+    attempt = await store.reserve_sign_in(keys, "2000-01-01", 5)
+    assert attempt is not None
+    await store.forget_sign_in(attempt, keys[:1])
+    # The account starts afresh; the address keeps its earlier attempts, not the one that succeeded.
+    assert await store.sign_in_attempts("account:a") == 0 and await store.sign_in_attempts("address:x") == 3
+
+    await store.reserve_sign_in(["account:b", "address:z"], utc_in(1), 5)  # everything before now is past the window
+    assert await store.sign_in_attempts("address:x") == 0 and await store.sign_in_attempts("address:z") == 1
 
 
 async def test_exports_page_through_every_row_even_with_equal_times(store: LeadStore,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime as dt
 import getpass
 import sys
+import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 
 from landing.admin import auth
 from landing.errors import LandingError
-from landing.leads.model import STATUSES, LeadFilter, utc_in
-from landing.leads.query import filter_detail
+from landing.leads.model import STATUSES, utc_in
+from landing.leads.private import check_output, private_output
+from landing.leads.query import filter_detail, parse_filter
 from landing.leads.store import LeadStore, store_for
 from landing.settings import Settings
 
@@ -37,14 +38,17 @@ def add_staff_commands(commands: Any) -> None:
     leads = commands.add_parser("leads", help="leads: export, purge").add_subparsers(
         dest="leads_command", required=True, metavar="ACTION")
     export = leads.add_parser("export", help="write leads as CSV (the same file as the staff area's download)")
-    export.add_argument("--since", type=dt.date.fromisoformat, help="first day, YYYY-MM-DD")
-    export.add_argument("--until", type=dt.date.fromisoformat, help="last day, YYYY-MM-DD")
-    export.add_argument("--office", help="office id")
-    export.add_argument("--status", choices=STATUSES)
-    export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    export.add_argument("--since", default="", help="first day, YYYY-MM-DD")
+    export.add_argument("--until", default="", help="last day, YYYY-MM-DD")
+    export.add_argument("--office", default="", help="office id")
+    export.add_argument("--status", default="", help=f"one of {', '.join(STATUSES)}")
+    export.add_argument("-o", "--output", type=Path, help="file to write, readable by you alone (default: standard "
+                        "output); never through a symbolic link")
+    export.add_argument("--force", action="store_true", help="replace the --output file if it exists")
     export.set_defaults(run=run_leads_export)
     purge = leads.add_parser("purge", help="delete leads older than DAYS days, with their notifications")
-    purge.add_argument("--older-than", type=int, required=True, metavar="DAYS")
+    purge.add_argument("--older-than", type=days, required=True, metavar="DAYS",
+                       help=f"a whole number of days, 1 to {MAX_DAYS:,}")
     purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     purge.set_defaults(run=run_leads_purge)
 
@@ -75,20 +79,39 @@ def actor() -> str:
         return "command line"
 
 
+MAX_DAYS = 36_500  # a hundred years: more reaches back before any lead could have been taken
+
+
+def days(text: str) -> int:
+    """A number of days as a person types it, or an error that says what is allowed."""
+    value = text.strip().replace(",", "").lstrip("0")
+    if not (value.isascii() and value.isdigit()) or len(value) > 6 or not 1 <= int(value) <= MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of days from 1 to {MAX_DAYS:,} (e.g. 365)")
+    return int(value)
+
+
+def practice_words(settings: Settings) -> list[str]:
+    """The practice's name from site.toml, when there is one: the first words an attacker tries."""
+    try:
+        with open(settings.site_file, "rb") as file:
+            practice = tomllib.load(file).get("practice", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return []
+    return [str(practice.get(key, "")) for key in ("name", "short_name") if practice.get(key)]
+
+
 def read_password() -> str:
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("Password (at least 12 characters): ")
+    first = getpass.getpass("Password (at least 12 characters, hard to guess: four or more unrelated words): ")
     if getpass.getpass("Same password again: ") != first:
         raise LandingError("the two passwords differ; nothing was changed")
     return first
 
 
 def run_users_add(args: argparse.Namespace, settings: Settings) -> int:
-    email = auth.normalize_email(args.email)
-    if "@" not in email:
-        raise LandingError(f"'{args.email}' is not an email address")
-    password_hash = auth.hash_password(read_password())
+    email = auth.staff_email(args.email)
+    password_hash = auth.hash_password(read_password(), known=[email, *practice_words(settings)])
 
     async def add(store: LeadStore) -> None:
         if await store.get_user(email) is not None:
@@ -115,23 +138,22 @@ def run_users_disable(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_leads_export(args: argparse.Namespace, settings: Settings) -> int:
-    lead_filter = LeadFilter(since=args.since.isoformat() if args.since else None,
-                             until=args.until.isoformat() if args.until else None, office=args.office,
-                             status=args.status)
+    lead_filter, problems = parse_filter({"since": args.since, "until": args.until, "office": args.office,
+                                          "status": args.status})
+    if problems:
+        raise LandingError("; ".join(problems))
     detail = filter_detail(lead_filter)
+    if args.output:
+        check_output(args.output, replace=args.force)  # before reading a single lead
 
     async def export(store: LeadStore) -> int:
         rows = [0]
-        target = args.output.open("wb") if args.output else sys.stdout.buffer
-        try:
+        with private_output(args.output, replace=args.force) if args.output else contextlib.nullcontext(
+                sys.stdout.buffer) as target:
             async with contextlib.aclosing(store.export_csv(lead_filter, rows)) as chunks:
                 async for chunk in chunks:
                     target.write(chunk)
-        finally:
-            if args.output:
-                target.close()
-            else:
-                target.flush()
+            target.flush()
         await store.audit(actor(), "export", detail, rows[0])
         return rows[0]
 
@@ -141,8 +163,6 @@ def run_leads_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_leads_purge(args: argparse.Namespace, settings: Settings) -> int:
-    if args.older_than < 1:
-        raise LandingError("--older-than must be at least 1 day")
     before = utc_in(-args.older_than * 24 * 60 * 60)
     if not args.yes:
         if not sys.stdin.isatty():

@@ -97,6 +97,21 @@ MIGRATIONS.append(("0002_staff", [
 # Newest-first lists and keyset-paged exports walk this index instead of sorting the table per page.
 MIGRATIONS.append(("0003_leads_by_time_and_id", ["CREATE INDEX leads_by_time_and_id ON leads (created_at, id)"]))
 
+# Sign-in attempts replace sign-in failures: an attempt is counted before its password is checked (so that
+# many at once cannot all be checked), and its keys are keyed hashes, never the text typed as an email.
+# The old table's rows (which held typed emails) go with it: at most 15 minutes of throttling is forgotten.
+MIGRATIONS.append(("0004_sign_in_attempts", [
+    "DROP TABLE login_failures",
+    """CREATE TABLE sign_in_attempts (
+        attempt TEXT NOT NULL,
+        key TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (attempt, key)
+    )""",
+    "CREATE INDEX sign_in_attempts_by_key ON sign_in_attempts (key, at)",
+    "CREATE INDEX sign_in_attempts_by_time ON sign_in_attempts (at)",
+]))
+
 
 # Which migrations a database has had: the same table in every store.
 CREATE_RECORD = "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

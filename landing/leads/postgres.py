@@ -21,6 +21,7 @@ from landing.leads.store import _INSERT_LEAD, SQLStore, StoreError, lead_row, no
 
 EXPORT_PREFETCH = 500  # rows an export's cursor fetches at a time
 _MIGRATION_LOCK = 7_246_101  # any constant: the advisory lock that serializes migrations across instances
+_SIGN_IN_LOCK = 7_246_102  # and the one that serializes sign-in reservations (each holds it for a millisecond)
 
 
 @contextlib.contextmanager
@@ -57,6 +58,9 @@ _ADD_WITH_NOTICE = numbered(
 
 class PostgresLeadStore(SQLStore):
     claim_lock = " FOR UPDATE SKIP LOCKED"  # two instances' workers never take the same notice
+    # Under READ COMMITTED two reservations could both count below the limit; held until commit, this lock
+    # makes the second count after the first has written.
+    sign_in_lock = (("SELECT pg_advisory_xact_lock(?)", (_SIGN_IN_LOCK,)),)
 
     def __init__(self, dsn: str, pool_size: int = 10) -> None:
         self.dsn = dsn

@@ -4,21 +4,71 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
-from landing.leads.model import LeadFilter
+from landing.leads.model import STATUSES, LeadFilter
 
 
 def _like(text: str) -> str:
     return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
 
 
-def day_after(value: str) -> str:
-    """'until' is inclusive for a whole day: 2026-11-27 means before 2026-11-28."""
+MAX_SEARCH = 100
+MAX_VALUE = 200  # an office id, a treatment or town slug
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def day_after(value: str) -> str | None:
+    """'until' is inclusive for a whole day: 2026-11-27 means before 2026-11-28; the last day there is
+    (9999-12-31) means no end at all."""
     try:
         return (dt.date.fromisoformat(value) + dt.timedelta(days=1)).isoformat()
+    except OverflowError:
+        return None
     except ValueError:
         return value
+
+
+def parse_filter(params: Mapping[str, str]) -> tuple[LeadFilter, list[str]]:
+    """The staff list's and the export's filters from query parameters (or the command line's options), and
+    what is wrong with them, each problem with its fix. The filter holds only the values that are right."""
+    problems: list[str] = []
+
+    def date(name: str) -> str | None:
+        value = params.get(name, "").strip()
+        if not value:
+            return None
+        try:
+            return dt.date.fromisoformat(value).isoformat()
+        except ValueError:
+            problems.append(f"{name}: '{shown(value)}' is not a date (use YYYY-MM-DD, e.g. 2026-11-27)")
+            return None
+
+    def text(name: str, limit: int = MAX_VALUE) -> str | None:
+        value = params.get(name, "").strip()
+        if _CONTROL.search(value) or len(value) > limit:
+            problems.append(f"{name}: '{shown(value)}' cannot be matched (at most {limit} characters, and none "
+                            "that cannot be typed)")
+            return None
+        return value or None
+
+    since, until = date("since"), date("until")
+    if since and until and since > until:
+        problems.append(f"since ({since}) is after until ({until}), so no lead can match: swap them")
+    status = text("status")
+    if status and status not in STATUSES:
+        problems.append(f"status: '{shown(status)}' is not a status (use one of {', '.join(STATUSES)})")
+        status = None
+    return LeadFilter(since=since, until=until, office=text("office"), treatment=text("treatment"),
+                      town=text("town"), status=status, spam=params.get("spam") == "yes",
+                      search=text("q", MAX_SEARCH)), problems
+
+
+def shown(value: str, limit: int = 40) -> str:
+    """A typed value quoted back in a message: printable, and short."""
+    printable = _CONTROL.sub("?", value)
+    return printable if len(printable) <= limit else printable[:limit] + "..."
 
 
 def where(lead_filter: LeadFilter) -> tuple[str, list[object]]:
@@ -28,9 +78,10 @@ def where(lead_filter: LeadFilter) -> tuple[str, list[object]]:
     if lead_filter.since:
         clauses.append("created_at >= ?")
         args.append(lead_filter.since)
-    if lead_filter.until:
+    end = day_after(lead_filter.until) if lead_filter.until else None
+    if end:
         clauses.append("created_at < ?")
-        args.append(day_after(lead_filter.until))
+        args.append(end)
     for column in ("office", "treatment", "town", "status"):
         value = getattr(lead_filter, column)
         if value:

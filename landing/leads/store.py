@@ -22,6 +22,7 @@ import aiosqlite
 
 from landing.errors import LandingError
 from landing.leads import migrations, sqlite_export
+from landing.leads.private import keep_private, make_private
 from landing.leads.model import (
     LEAD_COLUMNS,
     AuditEntry,
@@ -38,6 +39,7 @@ from landing.leads.model import (
 from landing.leads.query import where
 
 MAX_BATCH = 256
+MIGRATION_WAIT_MS = 120_000  # how long a starting worker waits for another one's migrations
 EXPORT_CHUNK = 2000
 # aiosqlite logs every statement with its parameters at DEBUG: that would put patients' details in the
 # log of anyone who turns debugging on. Its INFO and above carry no parameters.
@@ -93,9 +95,14 @@ class LeadStore(Protocol):
     async def get_session(self, session_id: str) -> Session | None: ...
     async def touch_session(self, session_id: str) -> None: ...
     async def delete_session(self, session_id: str) -> None: ...
-    async def record_login_failure(self, keys: Sequence[str]) -> None: ...
-    async def login_failures(self, key: str, since: str) -> int: ...
-    async def clear_login_failures(self, keys: Sequence[str]) -> None: ...
+    async def reserve_sign_in(self, keys: Sequence[str], since: str, limit: int) -> str | None:
+        """Count a sign-in attempt against each of ``keys``, unless one of them already has ``limit`` attempts
+        since ``since``: the attempt's id, or None when it is refused. Atomic across every instance: of many
+        attempts at once, at most ``limit`` per key get an id. Attempts older than ``since`` are pruned."""
+    async def forget_sign_in(self, attempt: str, keys: Sequence[str]) -> None:
+        """Remove the attempt ``attempt`` (it succeeded) and every attempt counted against ``keys``."""
+    async def sign_in_attempts(self, key: str) -> int:
+        """How many attempts are counted against ``key`` (kept ones, not yet pruned)."""
     async def audit(self, actor: str, action: str, detail: str, rows: int = 0) -> None: ...
     async def audit_log(self, limit: int = 100) -> list[AuditEntry]: ...
 
@@ -125,8 +132,10 @@ _CLAIM = ("UPDATE outbox SET claimed_until = ?, claimed_by = ?, attempts = attem
 class SQLStore:
     """The queries every store shares, written once with ``?`` placeholders over four primitives."""
 
-    # How a claim locks the notices it takes: SQLite has one writer, so nothing more is needed there.
+    # How a claim locks the notices it takes, and what a sign-in reservation runs first so that no other
+    # runs beside it: SQLite has one writer, so nothing more is needed there.
     claim_lock = ""
+    sign_in_lock: Sequence[tuple[str, Sequence[Any]]] = ()
 
     async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
@@ -298,16 +307,30 @@ class SQLStore:
     async def delete_session(self, session_id: str) -> None:
         await self.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
 
-    async def record_login_failure(self, keys: Sequence[str]) -> None:
-        now = utc_now()
-        await self.execute_many([("INSERT INTO login_failures (key, at) VALUES (?, ?)", (key, now)) for key in keys])
+    async def reserve_sign_in(self, keys: Sequence[str], since: str, limit: int) -> str | None:
+        # Counting and recording in one statement, in one transaction that no other reservation runs beside
+        # (SQLite's one writer; PostgreSQL's sign_in_lock): no two attempts can both see the count below
+        # the limit and both be let through.
+        attempt = new_id()
+        marks = ", ".join("?" * len(keys))
+        candidates = " UNION ALL ".join(["SELECT CAST(? AS TEXT) AS key"] * len(keys))
+        changed = await self.execute_many([
+            *self.sign_in_lock,
+            ("DELETE FROM sign_in_attempts WHERE at < ?", (since,)),
+            (f"INSERT INTO sign_in_attempts (attempt, key, at) SELECT CAST(? AS TEXT), key, CAST(? AS TEXT) "
+             f"FROM ({candidates}) AS candidate WHERE NOT EXISTS (SELECT 1 FROM sign_in_attempts "
+             f"WHERE key IN ({marks}) AND at >= ? GROUP BY key HAVING COUNT(*) >= ?)",
+             (attempt, utc_now(), *keys, *keys, since, limit)),
+        ])
+        return attempt if changed[-1] else None
 
-    async def login_failures(self, key: str, since: str) -> int:
-        row = await self.fetch_one("SELECT COUNT(*) FROM login_failures WHERE key = ? AND at >= ?", (key, since))
+    async def forget_sign_in(self, attempt: str, keys: Sequence[str]) -> None:
+        await self.execute(f"DELETE FROM sign_in_attempts WHERE attempt = ? OR key IN ({', '.join('?' * len(keys))})",
+                           (attempt, *keys))
+
+    async def sign_in_attempts(self, key: str) -> int:
+        row = await self.fetch_one("SELECT COUNT(*) FROM sign_in_attempts WHERE key = ?", (key,))
         return int(row[0]) if row else 0
-
-    async def clear_login_failures(self, keys: Sequence[str]) -> None:
-        await self.execute_many([("DELETE FROM login_failures WHERE key = ?", (key,)) for key in keys])
 
     async def audit(self, actor: str, action: str, detail: str, rows: int = 0) -> None:
         await self.execute("INSERT INTO audit_log (id, at, actor, action, detail, rows) VALUES (?, ?, ?, ?, ?, ?)",
@@ -364,6 +387,11 @@ class SQLiteLeadStore(SQLStore):
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Patients' details: 0600 whatever the umask. SQLite gives the -wal and -shm files it creates the
+        # database file's mode; ones an older version left are made private too.
+        make_private(self.path)
+        for suffix in ("-wal", "-shm", "-journal"):
+            keep_private(self.path.with_name(self.path.name + suffix))
         try:
             self._writer = await self._connect()
             await self._migrate(self._writer)
@@ -378,9 +406,9 @@ class SQLiteLeadStore(SQLStore):
     async def _connect(self) -> aiosqlite.Connection:
         db = await aiosqlite.connect(self.path, isolation_level=None)  # transactions are explicit
         try:
+            await db.execute("PRAGMA busy_timeout=5000")  # first: another worker may be switching the file to WAL
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=FULL")  # a lead acknowledged survives a power cut, not just a crash
-            await db.execute("PRAGMA busy_timeout=5000")
             await db.execute("PRAGMA foreign_keys=ON")
         except BaseException:
             await db.close()
@@ -388,19 +416,25 @@ class SQLiteLeadStore(SQLStore):
         return db
 
     async def _migrate(self, db: aiosqlite.Connection) -> None:
-        await db.execute(migrations.CREATE_RECORD)
-        async with db.execute(migrations.READ_RECORD) as cursor:
-            applied = {row[0] async for row in cursor}
-        for name, statements in migrations.pending(applied):
-            await db.execute("BEGIN IMMEDIATE")
-            try:
+        """Apply what is pending in one write transaction, reading what is applied inside it: workers that
+        start together on a new database take turns, and each after the first finds nothing to do."""
+        await db.execute(f"PRAGMA busy_timeout={MIGRATION_WAIT_MS}")  # a long migration holds the others up
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            await db.execute(migrations.CREATE_RECORD)
+            async with db.execute(migrations.READ_RECORD) as cursor:
+                applied = {row[0] async for row in cursor}
+            for name, statements in migrations.pending(applied):
                 for statement in statements:
                     await db.execute(statement)
                 await db.execute(migrations.RECORD, (name, utc_now()))
-                await db.execute("COMMIT")
-            except BaseException:
+            await db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(Exception):
                 await db.execute("ROLLBACK")
-                raise
+            raise
+        finally:
+            await db.execute("PRAGMA busy_timeout=5000")
 
     async def close(self) -> None:
         if self._task is not None:

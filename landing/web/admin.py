@@ -29,7 +29,6 @@ from landing.admin.chart import weekly_chart
 from landing.catalog import Catalog
 from landing.coverage import coverage_svg
 from landing.leads.form import first_values
-from landing.leads.guard import client_hash
 from landing.leads.model import (
     STATUSES,
     AuditEntry,
@@ -38,7 +37,7 @@ from landing.leads.model import (
     LeadFilter,
     Session,
 )
-from landing.leads.query import filter_detail, filter_query
+from landing.leads.query import filter_detail, filter_query, parse_filter, shown
 from landing.leads.store import LeadStore
 from landing.web.leads import Unreadable, client_address, desk, form_pairs, site
 
@@ -173,15 +172,16 @@ async def login(request: Request) -> Response:
         return login_form(request, "The sign-in form expired. Please try again.", status=403)
     email = auth.normalize_email(form.get("email", ""))
     leads = store(request)
-    address = client_hash(desk(request).secret, client_address(request))
-    if await auth.throttled(leads, email, address):
+    keys = auth.sign_in_keys(desk(request).secret, email, client_address(request))
+    # Counted before the password is checked: of a hundred tries at once, only five are checked.
+    attempt = await auth.reserve_attempt(leads, keys)
+    if attempt is None:
         return login_form(request, "Too many failed attempts. Please wait 15 minutes and try again, or ask a colleague "
                                    "to check your account.", status=429, email=email)
-    user = await leads.get_user(email) if email else None
-    if not auth.password_matches(user, form.get("password", "")):
-        await leads.record_login_failure(auth.failure_keys(email, address))
+    user = await leads.get_user(email) if plain_text(email) else None
+    if not await auth.check_password(user, form.get("password", "")):
         return login_form(request, "That email and password do not match an active account.", status=401, email=email)
-    await leads.clear_login_failures(auth.failure_keys(email, address)[:1])
+    await auth.signed_in(leads, attempt, keys)
     old = cookies(request).session_id(request.cookies.get(auth.SESSION_COOKIE))
     if old:
         await leads.delete_session(old)  # a new id at every sign-in: a planted session id is worthless
@@ -202,22 +202,19 @@ async def logout(request: Request, session: Session, form: dict[str, str]) -> Re
 
 # -- leads -------------------------------------------------------------------------------------------
 
-def filter_from(params: Mapping[str, str]) -> LeadFilter:
-    """The list's and the export's filters from query parameters; values that make no sense are ignored."""
-    def date(name: str) -> str | None:
-        value = params.get(name, "").strip()
-        try:
-            return dt.date.fromisoformat(value).isoformat() if value else None
-        except ValueError:
-            return None
+def plain_text(text: str, limit: int = 320) -> bool:
+    """Text a person could have typed into a field: worth looking up (PostgreSQL refuses a NUL outright)."""
+    return len(text) <= limit and not any(ord(char) < 32 or ord(char) == 127 for char in text)
 
-    status = params.get("status", "")
-    return LeadFilter(
-        since=date("since"), until=date("until"), office=params.get("office") or None,
-        treatment=params.get("treatment") or None, town=params.get("town") or None,
-        status=status if status in STATUSES else None, spam=params.get("spam") == "yes",
-        search=(params.get("q") or "").strip()[:100] or None,
-    )
+
+def bad_filter(request: Request, session: Session, problems: list[str], download: bool = False) -> Response:
+    """The answer to a list or an export asked for with filters that make no sense: 400, saying what to fix."""
+    text = "These filters cannot be used: " + "; ".join(problems) + "."
+    if download:
+        return Response(text + "\n", status_code=400, media_type="text/plain; charset=utf-8",
+                        headers=admin_headers(request))
+    return render(request, "admin/message.html", "Filters not understood", session, status=400,
+                  message=text + " Go back to the list and change them.")
 
 
 async def home(request: Request) -> Response:
@@ -225,14 +222,16 @@ async def home(request: Request) -> Response:
 
 
 async def leads_list(request: Request, session: Session, form: dict[str, str]) -> Response:
-    lead_filter = filter_from(request.query_params)
+    lead_filter, problems = parse_filter(request.query_params)
+    wanted = request.query_params.get("page", "").strip() or "1"
+    if not (wanted.isascii() and wanted.isdigit()):  # no int(): it takes "١", "1_0" and 4,300 digits of work
+        problems.append(f"page: '{shown(wanted)}' is not a page number (1, 2, ...)")
+    if problems:
+        return bad_filter(request, session, problems)
     leads = store(request)
     total = await leads.count_leads(lead_filter)
     pages = max(1, math.ceil(total / PAGE_SIZE))
-    try:
-        number = min(max(1, int(request.query_params.get("page", "1"))), pages)
-    except ValueError:
-        number = 1
+    number = min(max(1, int(wanted.lstrip("0")[:9] or "0")), pages)  # past the last page (a stale link): the last one
     rows = await leads.list_leads(lead_filter, PAGE_SIZE, (number - 1) * PAGE_SIZE)
     catalog = site(request).current.catalog
     offices = [(office.id, office.name) for office in catalog.site.offices]
@@ -254,7 +253,8 @@ def town_namer(catalog: Catalog) -> Callable[[Lead], str]:
 
 async def lead_detail(request: Request, session: Session, form: dict[str, str]) -> Response:
     leads = store(request)
-    lead = await leads.get(request.path_params["lead_id"])
+    lead_id = request.path_params["lead_id"]
+    lead = await leads.get(lead_id) if plain_text(lead_id, 100) else None
     if lead is None:
         return render(request, "admin/message.html", "No such lead", session, status=404,
                       message="This lead does not exist, or was removed by a retention purge.")
@@ -267,14 +267,17 @@ async def lead_detail(request: Request, session: Session, form: dict[str, str]) 
 async def change_status(request: Request, session: Session, form: dict[str, str]) -> Response:
     lead_id = request.path_params["lead_id"]
     status = form.get("status", "")
-    if status not in STATUSES or not await store(request).set_status(lead_id, status, session.email):
+    if (status not in STATUSES or not plain_text(lead_id, 100)
+            or not await store(request).set_status(lead_id, status, session.email)):
         return render(request, "admin/message.html", "Not changed", session, status=422,
                       message="That status could not be set. Go back and choose one from the list.")
     return RedirectResponse(f"/admin/leads/{lead_id}", status_code=303, headers=admin_headers(request))
 
 
 async def export_leads(request: Request, session: Session, form: dict[str, str]) -> Response:
-    lead_filter = filter_from(request.query_params)
+    lead_filter, problems = parse_filter(request.query_params)
+    if problems:
+        return bad_filter(request, session, problems, download=True)
     leads = store(request)
     rows = [0]
     detail = filter_detail(lead_filter)
