@@ -66,3 +66,15 @@ async def test_the_running_service_keeps_its_lead_files_private(site_dir: Path, 
         assert modes(site_dir) == {"leads.sqlite3": 0o600, "leads.sqlite3-wal": 0o600, "leads.sqlite3-shm": 0o600}
     finally:
         stop(server)
+
+
+async def test_a_file_that_is_not_a_database_is_refused_clearly_and_nothing_is_left_running(tmp_path: Path) -> None:
+    import threading
+
+    from landing.leads.store import StoreError
+
+    database = tmp_path / "leads.sqlite3"
+    database.write_bytes(b"a spreadsheet saved over the database " * 100)
+    with pytest.raises(StoreError, match=r"\(file is not a database\): check LANDING_DATABASE_URL"):
+        await SQLiteLeadStore(database).open()
+    assert [thread.name for thread in threading.enumerate() if "connection_worker" in thread.name] == []

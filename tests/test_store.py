@@ -103,6 +103,16 @@ async def test_migrations_are_recorded_and_applied_once(open_store: Opener) -> N
                                                            "0003_leads_by_time_and_id", "0004_sign_in_attempts"]
 
 
+async def test_instances_opening_a_new_database_together_migrate_it_once(open_store: Opener) -> None:
+    stores = await asyncio.gather(*(open_store() for _ in range(6)))  # workers of `landing serve --workers 6`
+    store = stores[0]
+    assert isinstance(store, SQLStore)
+    applied = [row[0] for row in await store.fetch("SELECT name FROM schema_migrations ORDER BY name")]
+    assert applied == [name for name, _ in MIGRATIONS]
+    await asyncio.gather(*(each.add(a_lead(), notify=False) for each in stores))
+    assert await store.count() == 6
+
+
 async def test_notices_are_leased_so_two_workers_never_take_the_same_one(open_store: Opener) -> None:
     first, second = await open_store(), await open_store()
     for _ in range(10):

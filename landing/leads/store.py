@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import operator
+import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import astuple
 from pathlib import Path
@@ -396,10 +397,11 @@ class SQLiteLeadStore(SQLStore):
             self._writer = await self._connect()
             await self._migrate(self._writer)
             self._reader = await self._connect()
-        except BaseException:
-            # A file that is not a database, a failed migration: each connection's thread would keep the
-            # process from exiting.
-            await self.close()
+        except BaseException as exc:
+            await self.close()  # a connection left open keeps its thread, and the process, alive
+            if isinstance(exc, sqlite3.Error):  # its text names the file's problem, never a row's values
+                raise StoreError(f"cannot open the lead database {self.path} ({exc}): check LANDING_DATABASE_URL, "
+                                 "and that the file is a SQLite database this user may write") from None
             raise
         self._task = asyncio.create_task(self._write_loop(), name="lead-writer")
 
