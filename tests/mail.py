@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import ssl
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import Message
+from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from tests.servers import free_port
 
-__all__ = ["Inbox", "free_port", "smtp_server"]
+__all__ = ["Inbox", "Logins", "free_port", "smtp_server"]
 
 
 class Inbox:
@@ -23,10 +26,31 @@ class Inbox:
         return "250 Message accepted for delivery"
 
 
+class Logins:
+    """What an SMTP server was sent as AUTH: (user, password, whether the connection was encrypted)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, bool]] = []
+
+    def __call__(self, server: Any, session: object, envelope: object, mechanism: str, auth_data: Any) -> AuthResult:
+        login, password = auth_data.login.decode(), auth_data.password.decode()
+        self.seen.append((login, password, server.transport.get_extra_info("ssl_object") is not None))
+        return AuthResult(success=True)
+
+
 @contextlib.contextmanager
-def smtp_server(port: int) -> Iterator[Inbox]:
+def smtp_server(port: int, *, logins: Logins | None = None, tls: ssl.SSLContext | None = None,
+                implicit_tls: bool = False) -> Iterator[Inbox]:
+    """aiosmtpd on 127.0.0.1:``port``. With ``logins``, it offers AUTH and records what it is sent (over plain
+    text too, as a careless server would); with ``tls``, it offers STARTTLS, or speaks TLS from the start
+    (SMTPS) when ``implicit_tls``."""
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    options: dict[str, Any] = {}
+    if logins is not None:
+        options.update(authenticator=logins, auth_require_tls=False)
+    if tls is not None:
+        options.update(ssl_context=tls) if implicit_tls else options.update(tls_context=tls)
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
         yield inbox

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import ssl
+import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
+from landing.catalog import SourceFiles, load_catalog
+from landing.leads.model import Notice
+from landing.leads.notify import SMTPMailer
+from landing.settings import Settings
 from tests.conftest import ClientFactory
-from tests.leads_helpers import valid_form
-from tests.mail import free_port, smtp_server
+from tests.leads_helpers import rows, valid_form
+from tests.mail import Logins, free_port, smtp_server
+from tests.parts import need
 from tests.servers import until
 
 
@@ -85,3 +93,78 @@ async def test_without_smtp_notices_are_logged_without_personal_data(
     await until(lambda: any("no SMTP configured" in r.getMessage() for r in caplog.records))
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "crystal-lake@example.com" in logged and "Zebediah" not in logged
+
+
+# -- the mail server's password ----------------------------------------------------------------------------
+
+async def test_a_password_is_never_sent_to_a_mail_server_without_starttls(
+    make_client: ClientFactory, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger="landing")
+    port = free_port()
+    logins = Logins()
+    with smtp_server(port, logins=logins) as inbox:  # offers AUTH, but no STARTTLS
+        client = await make_client(smtp_url=f"smtp://pages%40example.com:s3cret-pass@127.0.0.1:{port}",
+                                   notify_retry_seconds=0.1)
+        await send_lead(client)
+        database = Path(settings.database_url.removeprefix("sqlite:///"))
+        await until(lambda: int(rows(database, "outbox")[0]["attempts"]) >= 3)  # failed, and retried
+    assert logins.seen == [] and inbox.messages == []
+    (notice,) = rows(database, "outbox")
+    assert notice["sent_at"] is None
+    assert str(notice["last_error"]).startswith(f"InsecureMailServer: 127.0.0.1:{port} offers no STARTTLS, so the "
+                                                "SMTP password was not sent: use a port of the mail server that "
+                                                "offers STARTTLS (usually 587), or smtps:// (usually 465)")
+    warnings = [r.getMessage() for r in caplog.records if "InsecureMailServer" in r.getMessage()]
+    assert warnings and "s3cret-pass" not in "\n".join(r.getMessage() for r in caplog.records)
+
+
+async def test_without_a_password_a_server_without_starttls_still_gets_the_notice(make_client: ClientFactory) -> None:
+    port = free_port()  # a relay inside the practice's network that takes mail without signing in
+    with smtp_server(port) as inbox:
+        client = await make_client(smtp_url=f"smtp://127.0.0.1:{port}")
+        await send_lead(client)
+        await until(lambda: len(inbox.messages) == 1)
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(the server's TLS context, a client context that trusts it): a self-signed certificate for 127.0.0.1."""
+    if shutil.which("openssl") is None:
+        need("openssl is not installed (apt-get install openssl)")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    return server, ssl.create_default_context(cafile=str(cert))
+
+
+@pytest.mark.parametrize("tls", ["starttls", "smtps"])
+async def test_the_password_goes_only_over_an_encrypted_connection(settings: Settings, tls: str,
+                                                                   certificate: tuple[ssl.SSLContext, ssl.SSLContext]) -> None:
+    server_tls, client_tls = certificate
+    port = free_port()
+    logins = Logins()
+    catalog = load_catalog(SourceFiles(settings.site_file, settings.locations_file, settings.templates_dir))
+    notice = Notice("n1", "lead1", "crystal-lake", "intrathecal-pump-therapy", "cary-il", "2026-11-05T10:00:00+00:00")
+    scheme = "smtp" if tls == "starttls" else "smtps"
+    with smtp_server(port, logins=logins, tls=server_tls, implicit_tls=tls == "smtps") as inbox:
+        mailer = SMTPMailer(f"{scheme}://pages%40example.com:s3cret-pass@127.0.0.1:{port}", tls_context=client_tls)
+        await mailer.send(notice, catalog, "pages@example.com")
+    assert logins.seen == [("pages@example.com", "s3cret-pass", True)]  # over TLS
+    assert inbox.messages[0]["Subject"] == "New enquiry: Intrathecal Pump Therapy, Cary, IL"
+
+
+async def test_a_certificate_the_system_does_not_trust_stops_the_mail(settings: Settings,
+                                                                       certificate: tuple[ssl.SSLContext, ssl.SSLContext]) -> None:
+    server_tls, _ = certificate
+    port = free_port()
+    logins = Logins()
+    catalog = load_catalog(SourceFiles(settings.site_file, settings.locations_file, settings.templates_dir))
+    notice = Notice("n1", "lead1", "crystal-lake", "intrathecal-pump-therapy", "cary-il", "2026-11-05T10:00:00+00:00")
+    with smtp_server(port, logins=logins, tls=server_tls) as inbox:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await SMTPMailer(f"smtp://pages%40example.com:s3cret-pass@127.0.0.1:{port}").send(notice, catalog, "x@example.com")
+    assert logins.seen == [] and inbox.messages == []

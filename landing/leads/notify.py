@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -31,27 +32,43 @@ class Mailer(Protocol):
     async def send(self, notice: Notice, catalog: Catalog, sender: str) -> None: ...
 
 
+class InsecureMailServer(Exception):
+    """The mail server offers no encryption, and LANDING_SMTP_URL has a password: it is never sent in clear."""
+
+
 @dataclass(frozen=True)
 class SMTPMailer:
-    """smtp://user:password@host:587 (STARTTLS when offered) or smtps://host:465 (TLS from the start)."""
+    """smtp://host:25 (STARTTLS when offered), smtp://user:password@host:587 (STARTTLS required: without it
+    the password would cross the network in clear) or smtps://user:password@host:465 (TLS from the start).
+
+    Certificates are checked against the system's trusted authorities (or ``tls_context``'s).
+    """
 
     url: str
     timeout: float = 20.0
+    tls_context: ssl.SSLContext | None = None
 
     async def send(self, notice: Notice, catalog: Catalog, sender: str) -> None:
         message = notice_email(notice, catalog, sender)
         parts = urlsplit(self.url)
         implicit_tls = parts.scheme == "smtps"
-        await aiosmtplib.send(
-            message,
-            hostname=parts.hostname or "localhost",
-            port=parts.port or (465 if implicit_tls else 25),
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-            use_tls=implicit_tls,
-            start_tls=None if not implicit_tls else False,  # None: upgrade when the server offers it
-            timeout=self.timeout,
-        )
+        host, port = parts.hostname or "localhost", parts.port or (465 if implicit_tls else 25)
+        username = unquote(parts.username) if parts.username else ""
+        password = unquote(parts.password) if parts.password else ""
+        client = aiosmtplib.SMTP(hostname=host, port=port, use_tls=implicit_tls, start_tls=False,
+                                 timeout=self.timeout, tls_context=self.tls_context)
+        async with client:
+            if not implicit_tls:
+                await client.ehlo()
+                if client.supports_extension("starttls"):
+                    await client.starttls()
+                elif username or password:
+                    raise InsecureMailServer(
+                        f"{host}:{port} offers no STARTTLS, so the SMTP password was not sent: use a port of the "
+                        "mail server that offers STARTTLS (usually 587), or smtps:// (usually 465)")
+            if username or password:
+                await client.login(username, password)
+            await client.send_message(message)
 
 
 class LogMailer:
