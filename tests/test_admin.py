@@ -316,7 +316,8 @@ async def test_the_export_equals_what_the_filtered_list_shows(staff) -> None:  #
     assert [row["name"] for row in read_csv(await client.get(csv_link))] == shown == ["Bob Middle", "Cy Oldest"]
 
 
-@pytest.mark.parametrize("prefix", ["=", "+", "-", "@", "\t", "\r"])
+@pytest.mark.parametrize("prefix", ["=", "+", "-", "@", "\t", "\r", "  =", "\n+", "\r\n-", " \t@", "＝", "＋", "－", "＠",
+                                    " ＝"])
 async def test_no_cell_can_run_as_a_formula(staff, prefix: str) -> None:  # type: ignore[no-untyped-def]
     client = await staff(a_lead(name=f"{prefix}HYPERLINK(\"http://evil.example\")", message=f"{prefix}1+1"))
     (row,) = read_csv(await client.get("/admin/leads.csv"))

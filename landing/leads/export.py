@@ -19,7 +19,12 @@ EXPORT_COLUMNS = (
     "landing_url", "referrer", "consent_version", "spam", "spam_reason",
 )
 EXPORT_BLOCK = 500  # rows a piece of the file holds: ~150 KB, so a few pieces in flight cost little memory
-_FORMULA_STARTS = frozenset("=+-@\t\r")
+# A spreadsheet reads a cell as a formula when it starts with one of these, ASCII or full-width (Excel with
+# East Asian input takes ＝ for =), also after leading blanks or line breaks, which it skips.
+_FORMULA_PREFIXES = frozenset("=+-@＝＋－＠")
+_FORMULA_STARTS = _FORMULA_PREFIXES | frozenset("\t\r")  # OWASP: a leading tab or CR is neutralized whatever follows
+_BLANKS = frozenset(char for char in map(chr, range(0x3001)) if char.isspace())  # str.isspace(): none above U+3000
+_SUSPECT = _FORMULA_STARTS | _BLANKS  # first characters worth a closer look
 BOM = "\ufeff"
 _values = operator.attrgetter(*EXPORT_COLUMNS)
 _SPAM = EXPORT_COLUMNS.index("spam")
@@ -36,7 +41,16 @@ def us_phone(e164: str) -> str:
 
 def neutralize(value: str) -> str:
     """A cell a spreadsheet could read as a formula gets a leading apostrophe, which shows it as text."""
-    return "'" + value if value and value[0] in _FORMULA_STARTS else value
+    return "'" + value if risky(value) else value
+
+
+def risky(value: str) -> bool:
+    """Whether a spreadsheet could take the cell for a formula: its first character, or the first that is not
+    blank, is a formula prefix (or it starts with a tab or carriage return)."""
+    if not value:
+        return False
+    first = value[0]
+    return first in _FORMULA_STARTS or (first in _BLANKS and value.lstrip()[:1] in _FORMULA_PREFIXES)
 
 
 def export_row(lead: Lead) -> list[str]:
@@ -48,8 +62,9 @@ def export_values(values: Sequence[Any]) -> list[str]:
     row = list(values)
     row[_SPAM] = "yes" if row[_SPAM] else "no"
     row[_PHONE] = us_phone(row[_PHONE])
-    # Inlined neutralize(): this runs for every cell of a million-row export.
-    return ["'" + value if value and value[0] in _FORMULA_STARTS else value for value in row]
+    # neutralize() with its common case inlined (most cells start with a letter or digit: one set lookup):
+    # this runs for every cell of a million-row export.
+    return ["'" + value if value and value[0] in _SUSPECT and risky(value) else value for value in row]
 
 
 def export_query(lead_filter: LeadFilter) -> tuple[str, list[object]]:
