@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from landing.errors import ConfigError, LandingError
-from landing.settings import Settings
+from landing.settings import SettingError, Settings, whole
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,9 +22,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     serve = commands.add_parser("serve", help="serve the site (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--port", type=whole_number(1, 65_535), default=8000, help="port (default 8000)")
     serve.add_argument("--reload", action="store_true", help="restart when Python code changes (development)")
-    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--workers", type=whole_number(1, 64), default=1, help="worker processes (default 1)")
     serve.set_defaults(run=run_serve)
 
     check = commands.add_parser("check", help="validate site.toml, templates and locations.csv; render every page; "
@@ -83,6 +83,20 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     serve(settings, host=args.host, port=args.port, workers=args.workers, reload=args.reload)
     return 0
+
+
+def whole_number(minimum: int, maximum: int) -> Callable[[str], int]:
+    """An option's whole number, checked as settings are (a port of 99999 is an error, not another port)."""
+    parse = whole(minimum, maximum)
+
+    def convert(text: str) -> int:
+        try:
+            return int(parse(text))
+        except SettingError as exc:
+            shown = text if len(text) <= 40 else text[:40] + "..."
+            raise argparse.ArgumentTypeError(f"'{shown}' {exc}") from None
+
+    return convert
 
 
 def similarity_threshold(text: str) -> float:

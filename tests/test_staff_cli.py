@@ -193,19 +193,39 @@ def test_an_export_never_follows_a_symbolic_link(env: dict[str, str], tmp_path: 
 
 # -- absurd input ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("days", ["99999999", "0", "-1", "36501", "1e3", "ten", "9" * 5000])
-def test_purge_refuses_a_number_of_days_it_cannot_use_and_says_which_it_can(env: dict[str, str], days: str) -> None:
+@pytest.mark.parametrize(("days", "says"), [
+    ("99999999", "'99999999' must be a whole number from 1 to 36,500"),
+    ("0", "'0' must be a whole number from 1 to 36,500"),
+    ("-1", "'-1' must be a whole number from 1 to 36,500"),
+    ("36501", "'36501' must be a whole number from 1 to 36,500"),
+    ("1e3", "'1e3' is not a whole number"),
+    ("ten", "'ten' is not a whole number"),
+    ("9" * 5000, "'" + "9" * 40 + "...' is not a whole number"),
+])
+def test_purge_refuses_a_number_of_days_it_cannot_use_and_says_which_it_can(env: dict[str, str], days: str,
+                                                                          says: str) -> None:
     seed(env, a_lead(name="Kept"))
     result = landing(env, "leads", "purge", "--older-than", days, "--yes")
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "is not a number of days from 1 to 36,500 (e.g. 365)" in result.stderr
+    assert f"error: argument --older-than: {says}" in result.stderr
     assert landing(env, "leads", "export").stdout.count("Kept") == 1
 
 
 def test_purge_takes_the_largest_number_of_days(env: dict[str, str]) -> None:
     seed(env, a_lead(name="Kept"))
-    result = landing(env, "leads", "purge", "--older-than", "36,500", "--yes")
+    result = landing(env, "leads", "purge", "--older-than", "36500", "--yes")
     assert result.returncode == 0 and result.stdout.startswith("deleted 0 leads received before ")
+
+
+@pytest.mark.parametrize(("option", "says"), [
+    (["--port", "99999"], "argument --port: '99999' must be a whole number from 1 to 65,535"),
+    (["--port", "-1"], "argument --port: '-1' must be a whole number from 1 to 65,535"),
+    (["--workers", "0"], "argument --workers: '0' must be a whole number from 1 to 64"),
+    (["--workers", "four"], "argument --workers: 'four' is not a whole number"),
+])
+def test_serve_refuses_a_port_or_worker_count_it_cannot_use(env: dict[str, str], option: list[str], says: str) -> None:
+    result = landing(env, "serve", *option)
+    assert result.returncode == 2 and says in result.stderr and "Traceback" not in result.stderr
 
 
 def test_export_until_the_last_day_there_is_exports_everything(env: dict[str, str]) -> None:

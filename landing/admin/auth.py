@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -22,7 +23,6 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from email_validator import EmailNotValidError, validate_email
 from itsdangerous import BadSignature, Signer
-from zxcvbn import zxcvbn
 
 from landing.errors import LandingError
 from landing.leads.model import Session, User, utc_in
@@ -40,8 +40,6 @@ SESSION_COOKIE = "landing_session"
 LOGIN_COOKIE = "landing_login"
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Verified when the email is unknown, so that an unknown user takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 # Checking a password takes argon2 ~0.1-0.4 s of CPU and 64 MiB, with the GIL released. Off the event loop,
 # so pages keep answering while sign-ins are checked; in a few threads, so that a burst of sign-ins costs
 # at most this many times 64 MiB and leaves cores for everything else (the rest wait their turn).
@@ -70,6 +68,8 @@ def password_problem(password: str, known: Sequence[str] = ()) -> str:
     """
     if len(password) < MIN_PASSWORD:
         return f"the password must be at least {MIN_PASSWORD} characters long"
+    from zxcvbn import zxcvbn  # its word lists take a tenth of a second to load: only when a password is set
+
     words = [word for text in known for word in _words(text)]
     estimate = zxcvbn(password[:100], user_inputs=words)  # zxcvbn's time grows with length; 100 is plenty
     if estimate["score"] >= MIN_PASSWORD_SCORE:
@@ -86,11 +86,18 @@ def _words(text: str) -> list[str]:
     return [text.lower(), "".join(words), *(word for word in words if len(word) > 2)]
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when the email is unknown, so that an unknown user takes as long as a wrong password. Made
+    when first needed (it costs what a sign-in does), not by every command that imports this module."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
 def password_matches(user: User | None, password: str) -> bool:
     """Constant work whether or not the user exists or is disabled."""
     ok: bool
     try:
-        ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        ok = _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
     return ok and user is not None and not user.disabled

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from landing.admin import auth
+from landing.cli import whole_number
 from landing.errors import LandingError
 from landing.leads.model import STATUSES, utc_in
 from landing.leads.private import check_output, private_output
@@ -80,14 +81,7 @@ def actor() -> str:
 
 
 MAX_DAYS = 36_500  # a hundred years: more reaches back before any lead could have been taken
-
-
-def days(text: str) -> int:
-    """A number of days as a person types it, or an error that says what is allowed."""
-    value = text.strip().replace(",", "").lstrip("0")
-    if not (value.isascii() and value.isdigit()) or len(value) > 6 or not 1 <= int(value) <= MAX_DAYS:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of days from 1 to {MAX_DAYS:,} (e.g. 365)")
-    return int(value)
+days = whole_number(1, MAX_DAYS)
 
 
 def practice_words(settings: Settings) -> list[str]:
