@@ -49,8 +49,8 @@ def private_output(path: Path, *, replace: bool = False) -> Iterator[BinaryIO]:
         raise LandingError(f"cannot write into {path.parent} ({exc.strerror}): choose a folder you can write to") \
             from None
     try:
-        os.fchmod(descriptor, PRIVATE)
         with os.fdopen(descriptor, "wb") as file:
+            os.fchmod(file.fileno(), PRIVATE)  # the umask may have taken bits away
             yield file
             file.flush()
             os.fsync(file.fileno())
