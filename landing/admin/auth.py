@@ -11,7 +11,6 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
-import ipaddress
 import os
 import secrets
 import unicodedata
@@ -25,6 +24,7 @@ from email_validator import EmailNotValidError, validate_email
 from itsdangerous import BadSignature, Signer
 
 from landing.errors import LandingError
+from landing.leads.guard import limit_address
 from landing.leads.model import Session, User, utc_in
 from landing.leads.store import LeadStore
 
@@ -175,20 +175,7 @@ def sign_in_keys(secret: str, email: str, address: str) -> list[str]:
     """What a sign-in attempt is counted against: its account and its client address, each as a keyed
     hash. Nothing a person typed is stored (an unknown email may be a patient's, or a password typed in the
     wrong field), and without the secret the hashes cannot be turned back into emails or addresses."""
-    return [_keyed(secret, "account", normalize_email(email)), _keyed(secret, "address", address_block(address))]
-
-
-def address_block(address: str) -> str:
-    """An IPv6 client counts per /64 (one subscriber's block, which they can rotate through at will)."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:  # ::ffff:1.2.3.4 is the IPv4 client 1.2.3.4
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
+    return [_keyed(secret, "account", normalize_email(email)), _keyed(secret, "address", limit_address(address))]
 
 
 def _keyed(secret: str, kind: str, value: str) -> str:
