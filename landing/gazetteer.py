@@ -119,14 +119,6 @@ class Gazetteer:
         self._lock = threading.Lock()  # a live reload looks towns up in a thread of its own
 
     @staticmethod
-    def available() -> bool:
-        try:
-            import zipcodes  # noqa: F401
-        except ImportError:  # pragma: no cover - a dependency of the package
-            return False
-        return True
-
-    @staticmethod
     def version() -> str:
         import zipcodes
 

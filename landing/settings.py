@@ -196,9 +196,3 @@ def resolve_secret(settings: Settings, fallback: Path = Path(".landing-secret"))
 
 def env_name(field_name: str) -> str:
     return f"LANDING_{field_name.upper()}"
-
-
-def documented_settings() -> list[tuple[str, str, str]]:
-    """(variable, default, help) for each setting, as the README lists them."""
-    return [(env_name(spec.name), "" if spec.default is None else str(spec.default), spec.metadata["help"])
-            for spec in fields(Settings)]

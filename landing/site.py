@@ -69,10 +69,6 @@ class Office:
     def place(self) -> str:
         return f"{self.town}, {self.state}"
 
-    @property
-    def address_lines(self) -> tuple[str, str]:
-        return (self.street, f"{self.town}, {self.state} {self.zip}")
-
 
 @dataclass(frozen=True, slots=True)
 class Faq:

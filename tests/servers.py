@@ -31,10 +31,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(site_dir: Path, port: int, *options: str, log: Path | None = None,
-                 **settings: str) -> subprocess.Popen[bytes]:
-    """`landing serve --port PORT *options` in ``site_dir``; its standard error into ``log`` when given."""
-    env = landing_environment(**{
+def server_environment(site_dir: Path, **settings: str) -> dict[str, str]:
+    """What a test's `landing` process runs with: its database in ``site_dir``, the tests' secret, no live
+    reload, limits no test reaches by accident, and ``settings`` (by name: base_url=... is LANDING_BASE_URL)."""
+    return landing_environment(**{
         "LANDING_DATABASE_URL": f"sqlite:///{site_dir / 'leads.sqlite3'}",
         "LANDING_SECRET_KEY": SECRET,
         "LANDING_RELOAD_INTERVAL": "0",
@@ -42,23 +42,38 @@ def start_server(site_dir: Path, port: int, *options: str, log: Path | None = No
         "LANDING_LEADS_PER_MINUTE": "1000000",
         **{f"LANDING_{key.upper()}": value for key, value in settings.items()},
     })
+
+
+def start_server(site_dir: Path, port: int, *options: str, log: Path | None = None,
+                 **settings: str) -> subprocess.Popen[bytes]:
+    """`landing serve --port PORT *options` in ``site_dir``; its output into ``log`` when given."""
+    env = server_environment(site_dir, **settings)
     with open(log, "wb") if log else contextlib.nullcontext(subprocess.DEVNULL) as errors:
         return subprocess.Popen([sys.executable, "-m", "landing", "serve", "--port", str(port), *options],
                                 cwd=site_dir, env=env, stdout=subprocess.DEVNULL, stderr=errors)
 
 
-async def wait_until_up(port: int, server: subprocess.Popen[bytes], seconds: float = 30) -> None:
-    async with httpx.AsyncClient() as client:
-        deadline = time.monotonic() + seconds
+def wait_until_ready(port: int, server: subprocess.Popen[bytes], seconds: float = 30, log: Path | None = None) -> None:
+    """Block until the server at ``port`` answers /healthz with 200; fail the test (with its ``log``, if any)
+    if it stops or does not answer in time."""
+    deadline = time.monotonic() + seconds
+    with httpx.Client() as client:
         while True:
             try:
-                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                if client.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline or server.poll() is not None:
-                pytest.fail("landing serve did not start")
-            await asyncio.sleep(0.1)
+                said = log.read_text(errors="replace") if log and log.exists() else "(no log kept)"
+                pytest.fail(f"landing serve did not start:\n{said}")
+            time.sleep(0.1)
+
+
+async def wait_until_up(port: int, server: subprocess.Popen[bytes], seconds: float = 30,
+                        log: Path | None = None) -> None:
+    """wait_until_ready, for async tests (the event loop stays free meanwhile)."""
+    await asyncio.to_thread(wait_until_ready, port, server, seconds, log)
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:

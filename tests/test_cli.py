@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
+import httpx
 import pytest
 
 from landing.cli import main
-from tests.servers import free_port, stop
+from tests.servers import free_port, start_server, stop, wait_until_up
 
 
 def test_check_prints_one_ok_line(in_site: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -80,25 +78,17 @@ def test_a_missing_site_file_is_a_message_not_a_traceback(tmp_path: Path, monkey
 
 
 @pytest.mark.slow
-def test_landing_serve_answers_on_a_loopback_port(in_site: Path) -> None:
+async def test_landing_serve_answers_on_a_loopback_port(in_site: Path) -> None:
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "landing", "serve", "--port", str(port)], cwd=in_site,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = start_server(in_site, port)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/intrathecal-pump-therapy/barrington-il/", timeout=2) as page:
-                    body = page.read().decode()
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail("landing serve did not answer within 20 s")
-                time.sleep(0.2)
-        assert "<h1>Intrathecal Pump Therapy in Barrington, IL</h1>" in body
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/nerve-blocks/", method="HEAD")
-        with urllib.request.urlopen(request, timeout=2) as head:
-            assert head.status == 200 and head.read() == b""
+        await wait_until_up(port, server)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            page = await client.get("/intrathecal-pump-therapy/barrington-il/")
+            assert page.status_code == 200
+            assert "<h1>Intrathecal Pump Therapy in Barrington, IL</h1>" in page.text
+            head = await client.head("/nerve-blocks/")
+            assert head.status_code == 200 and head.content == b""
     finally:
         stop(server)
 

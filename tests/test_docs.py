@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import re
 import tomllib
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from landing.locations import COLUMNS
-from landing.settings import documented_settings
+from landing.settings import Settings, env_name
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def documented_settings() -> list[tuple[str, str, str]]:
+    """(variable, default, help) for each setting, as the README lists them."""
+    return [(env_name(spec.name), "" if spec.default is None else str(spec.default), spec.metadata["help"])
+            for spec in fields(Settings)]
 
 
 @pytest.mark.parametrize(("variable", "default", "help"), documented_settings())

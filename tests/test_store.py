@@ -14,7 +14,7 @@ import pytest
 
 import landing.leads.store as store_module
 from landing.leads import postgres, sqlite_export
-from landing.leads.export import EXPORT_COLUMNS, export_row
+from landing.leads.export import EXPORT_COLUMNS, export_values
 from landing.leads.migrations import MIGRATIONS
 from landing.leads.model import LeadFilter, utc_in
 from landing.leads.store import LeadStore, SQLStore, StoreError, store_for
@@ -280,7 +280,7 @@ async def test_the_export_is_the_filtered_list_as_csv_whatever_the_cells_hold(st
 
     listed = await store.list_leads(lead_filter, 100)
     expected = io.StringIO()
-    csv.writer(expected, lineterminator="\r\n").writerows([EXPORT_COLUMNS, *map(export_row, listed)])
+    csv.writer(expected, lineterminator="\r\n").writerows([EXPORT_COLUMNS, *(export_values([getattr(lead, column) for column in EXPORT_COLUMNS]) for lead in listed)])
     assert exported == ("\ufeff" + expected.getvalue()).encode("utf-8")
     assert rows == [len(listed)] == [5]
 

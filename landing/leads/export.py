@@ -4,12 +4,11 @@ as a formula (OWASP's CSV injection guidance)."""
 from __future__ import annotations
 
 import csv
-import operator
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterable, Sequence
 from types import SimpleNamespace
 from typing import Any
 
-from landing.leads.model import Lead, LeadFilter
+from landing.leads.model import LeadFilter
 from landing.leads.query import where
 
 # The documented, stable order. New columns are only ever added at the end.
@@ -26,7 +25,6 @@ _FORMULA_STARTS = _FORMULA_PREFIXES | frozenset("\t\r")  # OWASP: a leading tab 
 _BLANKS = frozenset(char for char in map(chr, range(0x3001)) if char.isspace())  # str.isspace(): none above U+3000
 _SUSPECT = _FORMULA_STARTS | _BLANKS  # first characters worth a closer look
 BOM = "\ufeff"
-_values = operator.attrgetter(*EXPORT_COLUMNS)
 _SPAM = EXPORT_COLUMNS.index("spam")
 _PHONE = EXPORT_COLUMNS.index("phone")
 _COMMAS = len(EXPORT_COLUMNS) - 1
@@ -51,10 +49,6 @@ def risky(value: str) -> bool:
         return False
     first = value[0]
     return first in _FORMULA_STARTS or (first in _BLANKS and value.lstrip()[:1] in _FORMULA_PREFIXES)
-
-
-def export_row(lead: Lead) -> list[str]:
-    return export_values(_values(lead))
 
 
 def export_values(values: Sequence[Any]) -> list[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +19,9 @@ import httpx
 import pytest
 
 from tests.browser.parts import CHROMIUM, need, need_module
-from tests.leads_helpers import SECRET, rows, valid_form
-from tests.servers import free_port, landing_environment, stop
+from tests.leads_helpers import rows, valid_form
+from tests import servers
+from tests.servers import free_port, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -62,38 +62,19 @@ class Server:
 
 
 def start_server(folder: Path, locations: Path = ROOT / "locations.csv") -> Iterator[Server]:
+    """The project's own site served by a real `landing serve` (tests/servers.py), its database in ``folder``."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = landing_environment(
-        LANDING_BASE_URL=base_url,
-        LANDING_SITE_FILE=str(ROOT / "site.toml"),
-        LANDING_LOCATIONS_FILE=str(locations),
-        LANDING_TEMPLATES_DIR=str(ROOT / "templates"),
-        LANDING_STATIC_DIR=str(ROOT / "static"),
-        LANDING_DATABASE_URL=f"sqlite:///{folder / 'leads.sqlite3'}",
-        LANDING_SECRET_KEY=SECRET,
-        LANDING_RELOAD_INTERVAL="0",
-        LANDING_LEADS_PER_ADDRESS="1000",
-    )
-    log = (folder / "server.log").open("wb")
-    server = subprocess.Popen([sys.executable, "-m", "landing", "serve", "--port", str(port)], cwd=folder, env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
+    settings = {"base_url": base_url, "site_file": str(ROOT / "site.toml"), "locations_file": str(locations),
+                "templates_dir": str(ROOT / "templates"), "static_dir": str(ROOT / "static"),
+                "leads_per_address": "1000"}
+    log = folder / "server.log"
+    server = servers.start_server(folder, port, log=log, **settings)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail("landing serve did not start:\n" + (folder / "server.log").read_text(errors="replace"))
-            time.sleep(0.1)
-        yield Server(base_url, folder / "leads.sqlite3", env)
+        servers.wait_until_ready(port, server, log=log)
+        yield Server(base_url, folder / "leads.sqlite3", servers.server_environment(folder, **settings))
     finally:
         stop(server)
-        log.close()
 
 
 @pytest.fixture(scope="module")
