@@ -204,6 +204,12 @@ class Catalog:
         logo = self.site.practice.logo
         return self.url(logo) if logo.startswith("/") else logo
 
+    @property
+    def uses_zip_data(self) -> bool:
+        """Whether a town's county, ZIP code or coordinates come from the ZIP code data (its coordinates are
+        GeoNames', under CC BY 4.0, which asks for credit)."""
+        return self.memo("uses zip data", lambda: any(location.filled for location in self.locations))
+
     def hub_part(self, path: str) -> HubPart | None:
         """The hub page at ``path``: /{treatment}/ or /{treatment}/page/{n}/."""
         hub = self.hubs.get(path.split("/")[1]) if path.startswith("/") and path.count("/") in (2, 4) else None

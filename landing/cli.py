@@ -12,6 +12,22 @@ from landing.settings import SettingError, Settings, whole
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return int(args.run(args, settings))
+    except ConfigError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        print(f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''} found; nothing was changed.",
+              file=sys.stderr)
+        return 1
+    except LandingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """Every command and option of `landing` (the README lists them all: tests/test_docs.py)."""
     parser = argparse.ArgumentParser(prog="landing", description="Local landing pages for a medical practice.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -52,19 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     add_staff_commands(commands)
-
-    args = parser.parse_args(argv)
-    try:
-        settings = Settings.from_env()
-        return int(args.run(args, settings))
-    except ConfigError as exc:
-        print("\n".join(exc.problems), file=sys.stderr)
-        print(f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''} found; nothing was changed.",
-              file=sys.stderr)
-        return 1
-    except LandingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return parser
 
 
 def run_init(args: argparse.Namespace, settings: Settings) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import tomllib
 from dataclasses import fields
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from landing.cli import make_parser
 from landing.locations import COLUMNS
 from landing.settings import Settings, env_name
 
@@ -35,9 +37,35 @@ def test_every_csv_column_is_in_the_readme(column: str) -> None:
     assert f"`{column}`" in README
 
 
-@pytest.mark.parametrize("command", ["landing serve", "landing check"])
-def test_every_command_is_in_the_readme(command: str) -> None:
-    assert f"`{command}" in README
+def commands() -> list[tuple[str, list[str]]]:
+    """Every `landing` command (with its sub-command) and its options, from the command line's own parser."""
+    found = []
+
+    def walk(parser: argparse.ArgumentParser, words: list[str]) -> None:
+        subparsers = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+        if not subparsers:
+            options = [option for action in parser._actions for option in action.option_strings
+                       if option.startswith("--") and option != "--help"]
+            found.append((" ".join(words), options))
+        for action in subparsers:
+            for name, child in action.choices.items():
+                walk(child, [*words, name])
+
+    walk(make_parser(), ["landing"])
+    return found
+
+
+@pytest.mark.parametrize(("command", "options"), commands(), ids=lambda value: value if isinstance(value, str) else "")
+def test_every_command_and_option_is_in_the_readmes_command_table(command: str, options: list[str]) -> None:
+    row = next((line for line in README.splitlines() if line.startswith(f"| `{command}")), None)
+    assert row is not None, f"`{command}` is missing from the README's command line table"
+    assert [option for option in options if option not in row] == []
+
+
+def test_the_command_table_found_every_command() -> None:
+    names = [command for command, _ in commands()]
+    assert {"landing init", "landing serve", "landing check", "landing build", "landing users add",
+            "landing leads export"} <= set(names)
 
 
 def test_the_readme_opens_with_the_two_commands() -> None:

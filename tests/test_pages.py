@@ -338,3 +338,14 @@ async def test_pages_have_landmarks_and_a_skip_link(client: httpx.AsyncClient) -
     assert page.all("header") and page.all("main", id="main") and page.all("footer")
     assert page.all("a", href="#main")
     assert page.all("meta", name="viewport")
+
+
+async def test_a_site_with_towns_filled_in_from_the_zip_code_data_credits_its_sources(
+        locations_csv: Path, make_client: ClientFactory) -> None:
+    client = await make_client()
+    assert "GeoNames" not in (await client.get(LANDING)).text  # every test town has its own coordinates
+    locations_csv.write_text(locations_csv.read_text() + "Fox Lake,IL,,,,,,,,,,\n")
+    filled = await make_client()
+    page = (await filled.get("/intrathecal-pump-therapy/fox-lake-il/")).text
+    assert "Fox Lake is in Lake County, Illinois (ZIP code 60020)." in page
+    assert '<a href="https://www.geonames.org/">GeoNames</a> (CC BY 4.0)' in page
