@@ -349,3 +349,26 @@ async def test_a_site_with_towns_filled_in_from_the_zip_code_data_credits_its_so
     page = (await filled.get("/intrathecal-pump-therapy/fox-lake-il/")).text
     assert "Fox Lake is in Lake County, Illinois (ZIP code 60020)." in page
     assert '<a href="https://www.geonames.org/">GeoNames</a> (CC BY 4.0)' in page
+
+
+async def test_the_favicon_and_touch_icon_answer_at_the_addresses_browsers_ask(client: httpx.AsyncClient) -> None:
+    icon = await client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/vnd.microsoft.icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    touch = await client.get("/apple-touch-icon.png")
+    assert touch.status_code == 200 and touch.content.startswith(b"\x89PNG")
+    page = Page((await client.get(LANDING)).text)
+    assert {"rel": "icon", "href": "/favicon.ico", "sizes": "32x32"} in page.all("link")
+    touch_link = next(link for link in page.all("link") if link.get("rel") == "apple-touch-icon")
+    assert (await client.get(touch_link["href"])).status_code == 200
+    # The logo's own address, as the markup gives it, answers too.
+    assert (await client.get("/static/logo.svg")).status_code == 200
+
+
+async def test_a_far_towns_pages_are_left_out_of_the_sitemap(locations_csv: Path, make_client: ClientFactory) -> None:
+    locations_csv.write_text(locations_csv.read_text() + "Anchorage,AK,,,61.2,-149.9,,,,,,\n")
+    client = await make_client()
+    sitemap = (await client.get("/sitemap.xml")).text
+    assert "/barrington-il/" in sitemap and "/anchorage-ak/" not in sitemap
+    page = Page((await client.get("/intrathecal-pump-therapy/anchorage-ak/")).text)
+    assert page.meta("robots") == "noindex, follow"
