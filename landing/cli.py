@@ -58,6 +58,10 @@ def make_parser() -> argparse.ArgumentParser:
                             "first, each saying what to add: fill it in (in Excel) and use it as locations.csv")
     check.set_defaults(run=run_check)
 
+    confirm = commands.add_parser("confirm", help="accept the site files as they are now: a running service loads "
+                                  "them even if they remove more than LANDING_RELOAD_MAX_DROP of the pages")
+    confirm.set_defaults(run=run_confirm)
+
     build = commands.add_parser("build", help="write the whole site as static files into OUT_DIR")
     build.add_argument("out", type=Path, metavar="OUT_DIR", help="folder to write into (new, or an earlier build's)")
     build.add_argument("--quiet", action="store_true", help="no progress bar and no summary (problems still print)")
@@ -163,6 +167,16 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
               f"{'their' if len(far) != 1 else 'its'} pages are held back: see Other findings above for the fix",
               file=sys.stderr)
     return 1 if above or far else 0
+
+
+def run_confirm(args: argparse.Namespace, settings: Settings) -> int:
+    from landing.reload_guard import confirm, confirmation_file
+
+    snapshot = confirm(settings)
+    print(f"confirmed site version {snapshot.version} ({len(snapshot.catalog.pages):,} pages) in "
+          f"{confirmation_file(settings)}: a running service loads these files at its next check, however many "
+          "pages they remove; any later edit needs no confirmation unless it removes many pages again")
+    return 0
 
 
 def run_build(args: argparse.Namespace, settings: Settings) -> int:

@@ -7,6 +7,7 @@ make no sense (a negative limit, 'maybe' for a yes/no) with a message naming the
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import secrets
@@ -64,6 +65,30 @@ def url(*schemes: str, path: bool = True) -> Parser:
 
 
 def text(value: str) -> str:
+    return value.strip()
+
+
+def choice(*options: str) -> Parser:
+    def parse(value: str) -> str:
+        chosen = value.strip().lower()
+        if chosen not in options:
+            raise SettingError(f"must be one of: {', '.join(options)}")
+        return chosen
+    return parse
+
+
+def addresses(value: str) -> str:
+    """Comma-separated IP addresses or networks (CIDR), e.g. ``127.0.0.1, ::1, 10.0.0.0/8``, kept as text; ``none``
+    for none (an empty variable means the default)."""
+    if value.strip().lower() == "none":
+        return ""
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise SettingError(f"{item!r} is not an IP address or network (e.g. 127.0.0.1 or 10.0.0.0/8)") from None
     return value.strip()
 
 
@@ -126,6 +151,32 @@ class Settings:
                                         "(client addresses for rate limits); empty: none", text)
     notify_lease_seconds: float = _setting(120.0, "How long a worker may hold a notification before another "
                                                   "worker may send it (after a crash)", number(1, 86_400))
+    # Time limits: every part that can hang has one (README: Time limits).
+    lead_timeout: float = _setting(5.0, "Seconds a lead may wait to be stored; past it the visitor is asked to try "
+                                        "again or call (503) and the lead is not stored", number(0.5, 120))
+    database_connect_timeout: float = _setting(5.0, "Seconds to open a connection to the PostgreSQL lead database "
+                                                    "(connecting and signing in)", number(0.1, 300))
+    database_command_timeout: float = _setting(10.0, "Seconds the service waits for any answer of the lead "
+                                                     "database before it gives up and replaces the connection",
+                                               number(0.5, 3600))
+    database_statement_timeout: float = _setting(5.0, "Seconds PostgreSQL lets one statement of the service run "
+                                                      "(its statement_timeout, lock waits included); 0: no limit",
+                                                 number(0, 3600))
+    shutdown_timeout: float = _setting(10.0, "Seconds landing serve gives requests in flight, and then the lead "
+                                             "database, at shutdown before it stops anyway", number(0, 600))
+    client_timeout: float = _setting(10.0, "Seconds a client may take to send a request's headers and body, from "
+                                           "the connection opening (or the request's first byte); a slower "
+                                           "connection is closed", number(0.5, 600))
+    # Live reload
+    reload_settle_seconds: float = _setting(1.0, "How long an edited site file must keep its size and modification "
+                                                 "time before it is loaded", number(0, 600))
+    reload_max_drop: float = _setting(0.25, "Share of the pages one reload may remove; a larger drop is refused "
+                                            "until `landing confirm` accepts the files", number(0, 1))
+    # What an operator watches
+    log_format: str = _setting("text", "Log lines as text (one line per event) or json (one JSON object per line)",
+                               choice("text", "json"))
+    metrics_allow: str = _setting("127.0.0.1, ::1", "Comma-separated addresses or networks (CIDR) that may read "
+                                                    "/metrics; none: nobody", addresses)
     # landing build (static pages) and landing check (page quality)
     lead_url: str | None = _setting(None, "Absolute address of the running service's /leads, e.g. "
                                           "https://pain.example.com/leads, that the lead forms of a static build "

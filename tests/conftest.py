@@ -68,14 +68,15 @@ def settings(site_dir: Path) -> Settings:
 
 @pytest.fixture
 async def make_client(settings: Settings) -> AsyncIterator[ClientFactory]:
-    """make_client(client_url=..., **setting_overrides): an httpx client talking to a freshly built app, lifespan
-    running."""
+    """make_client(client_url=..., client_address=..., **setting_overrides): an httpx client talking to a freshly built
+    app, lifespan running, from ``client_address`` (default 127.0.0.1)."""
     async with contextlib.AsyncExitStack() as stack:
 
-        async def factory(client_url: str = "http://testserver", **overrides: Any) -> httpx.AsyncClient:
+        async def factory(client_url: str = "http://testserver", client_address: str = "127.0.0.1",
+                          **overrides: Any) -> httpx.AsyncClient:
             app = create_app(settings.replace(**overrides))
             manager = await stack.enter_async_context(LifespanManager(app))
-            transport = httpx.ASGITransport(app=manager.app)
+            transport = httpx.ASGITransport(app=manager.app, client=(client_address, 123))
             return await stack.enter_async_context(
                 httpx.AsyncClient(transport=transport, base_url=client_url, follow_redirects=False)
             )

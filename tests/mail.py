@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import re
 import ssl
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -14,16 +16,28 @@ from aiosmtpd.smtp import AuthResult
 
 from tests.servers import free_port
 
-__all__ = ["Inbox", "Logins", "free_port", "smtp_server"]
+__all__ = ["Inbox", "Logins", "free_port", "lead_ids", "smtp_server"]
 
 
 class Inbox:
-    def __init__(self) -> None:
+    """What the server received. With ``delay``, each message is kept at once but accepted (250) only ``delay``
+    seconds later: a slow mail server, and a sender killed meanwhile never hears that it was accepted."""
+
+    def __init__(self, delay: float = 0.0) -> None:
         self.messages: list[Message] = []
+        self.delay = delay
 
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
         self.messages.append(message_from_bytes(envelope.content))  # type: ignore[attr-defined]
+        if self.delay:
+            await asyncio.sleep(self.delay)
         return "250 Message accepted for delivery"
+
+
+def lead_ids(inbox: Inbox) -> list[str]:
+    """The lead each received notification links to, in the order received."""
+    return [re.search(r"/admin/leads/(\w+)", m.get_payload(decode=True).decode()).group(1)  # type: ignore[union-attr]
+            for m in inbox.messages]
 
 
 class Logins:
@@ -39,12 +53,12 @@ class Logins:
 
 
 @contextlib.contextmanager
-def smtp_server(port: int, *, logins: Logins | None = None, tls: ssl.SSLContext | None = None,
+def smtp_server(port: int, delay: float = 0.0, *, logins: Logins | None = None, tls: ssl.SSLContext | None = None,
                 implicit_tls: bool = False) -> Iterator[Inbox]:
     """aiosmtpd on 127.0.0.1:``port``. With ``logins``, it offers AUTH and records what it is sent (over plain
     text too, as a careless server would); with ``tls``, it offers STARTTLS, or speaks TLS from the start
-    (SMTPS) when ``implicit_tls``."""
-    inbox = Inbox()
+    (SMTPS) when ``implicit_tls``; with ``delay``, a slow one (Inbox)."""
+    inbox = Inbox(delay)
     options: dict[str, Any] = {}
     if logins is not None:
         options.update(authenticator=logins, auth_require_tls=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import signal
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import httpx
 import pytest
 
 from tests.leads_helpers import valid_form
-from tests.mail import smtp_server
+from tests.mail import lead_ids, smtp_server
 from tests.servers import (
     free_port,
     landing_environment,
@@ -25,10 +24,6 @@ from tests.servers import (
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
-
-
-def lead_ids(inbox) -> list[str]:  # type: ignore[no-untyped-def]
-    return [re.search(r"/admin/leads/(\w+)", m.get_payload(decode=True).decode()).group(1) for m in inbox.messages]
 
 
 @pytest.fixture

@@ -168,3 +168,62 @@ async def test_a_certificate_the_system_does_not_trust_stops_the_mail(settings: 
         with pytest.raises(ssl.SSLCertVerificationError):
             await SMTPMailer(f"smtp://pages%40example.com:s3cret-pass@127.0.0.1:{port}").send(notice, catalog, "x@example.com")
     assert logins.seen == [] and inbox.messages == []
+async def test_the_log_says_sent_only_when_the_mail_server_accepted_it(
+    make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="landing")
+    port = free_port()
+    client = await make_client(smtp_url=f"smtp://127.0.0.1:{port}", notify_retry_seconds=0.1)
+    await send_lead(client)
+    await until(lambda: any("failed (attempt 1" in r.getMessage() for r in caplog.records))
+    assert not any("accepted" in r.getMessage() or " sent" in r.getMessage() for r in caplog.records)
+    with smtp_server(port) as inbox:
+        await until(lambda: len(inbox.messages) == 1)
+        await until(lambda: any("accepted by the mail server" in r.getMessage() for r in caplog.records))
+    (accepted,) = [r.getMessage() for r in caplog.records if "accepted by the mail server" in r.getMessage()]
+    assert "for office crystal-lake" in accepted
+
+
+async def test_without_smtp_nothing_is_said_to_be_sent(make_client: ClientFactory, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="landing")
+    client = await make_client()
+    await send_lead(client)
+    await until(lambda: any("no SMTP configured" in r.getMessage() for r in caplog.records))
+    await asyncio.sleep(0.2)
+    assert not any("accepted" in r.getMessage() or " sent" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.slow
+async def test_a_crash_mid_round_sends_at_most_one_notice_twice_and_the_restart_sends_the_rest_at_once(
+    site_dir: Path,
+) -> None:
+    import signal
+
+    from tests.mail import lead_ids
+    from tests.servers import start_server, stop, wait_until_up
+
+    smtp_port, port = free_port(), free_port()
+    settings = {"smtp_url": f"smtp://127.0.0.1:{smtp_port}", "notify_retry_seconds": "0.2"}  # lease: the default 120 s
+    with smtp_server(smtp_port, delay=0.3) as inbox:  # each email accepted 0.3 s after it arrives
+        server = start_server(site_dir, port, **settings)
+        try:
+            await wait_until_up(port, server)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                for n in range(15):
+                    await send_lead(client, name=f"Patient {n}")
+            await until(lambda: len(inbox.messages) >= 4)
+            server.send_signal(signal.SIGKILL)  # mid-round: most of the claimed notices unsent, one in flight
+            server.wait(timeout=10)
+        finally:
+            stop(server)
+        restarted = start_server(site_dir, port, **settings)  # the same host and port: the same worker name
+        try:
+            await wait_until_up(port, restarted)
+            # Long before the 120 s lease would free the crashed worker's claims:
+            await until(lambda: len(set(lead_ids(inbox))) == 15, seconds=20)
+            await asyncio.sleep(1.0)  # time for a late duplicate to show
+        finally:
+            stop(restarted)
+    ids = lead_ids(inbox)
+    assert len(set(ids)) == 15
+    assert len(ids) - 15 <= 1, f"{len(ids) - 15} duplicates after one crash"

@@ -1,14 +1,17 @@
 """Lead notifications: an outbox worker that emails each office about its new leads, and never loses one.
 
 Each non-spam lead's notice is written in the same transaction as the lead. This worker claims due
-notices with a lease, sends them, and marks them sent; a failure schedules a retry with backoff, and
-a process that dies mid-send leaves the lease to expire so another run picks the notice up again.
+notices with a lease, sends them one at a time, and marks each sent as soon as its mail server accepted
+it, so a crash sends again at most the one notice in flight. A failure schedules a retry with backoff. A
+process that dies leaves its claims to expire so another worker sends them; a worker restarted under the
+same name (landing serve names it by host and port) takes its own back at once.
 The email names the office, treatment, town and time, and links to the staff area: never the patient.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections.abc import Callable
@@ -21,7 +24,9 @@ import aiosmtplib
 
 from landing.catalog import Catalog
 from landing.leads.model import Notice, new_id
-from landing.leads.store import LeadStore
+from landing.leads.store import LeadStore, StoreError
+from landing.logs import Repeated
+from landing.metrics import Metrics
 
 log = logging.getLogger("landing.notify")
 LEASE_SECONDS = 120.0
@@ -109,7 +114,8 @@ class Notifier:
     """Runs in the app's lifespan: sends due notices, retrying with backoff, until cancelled."""
 
     def __init__(self, store: LeadStore, catalog: Callable[[], Catalog], mailer: Mailer, sender: str,
-                 retry_seconds: float = 30.0, poll_seconds: float = 5.0, lease_seconds: float = LEASE_SECONDS) -> None:
+                 retry_seconds: float = 30.0, poll_seconds: float = 5.0, lease_seconds: float = LEASE_SECONDS,
+                 worker: str | None = None, metrics: Metrics | None = None) -> None:
         self.store = store
         self.catalog = catalog
         self.mailer = mailer
@@ -117,8 +123,13 @@ class Notifier:
         self.retry_seconds = retry_seconds
         self.poll_seconds = poll_seconds
         self.lease_seconds = lease_seconds
+        self.metrics = metrics
         self._wake = asyncio.Event()
-        self.worker = new_id()  # names this worker's leases, to give them back at shutdown
+        # Names this worker's claims: to give them back at shutdown, and, when the name outlives the process (a
+        # host and port), for the next process of that name to take them back at once after a crash.
+        self.worker = worker or new_id()
+        self.accepted: list[str] = []  # notices a mail server accepted that the outbox does not know are sent yet
+        self.outbox_trouble = Repeated(log)
 
     def wake(self) -> None:
         """A lead was just stored: look now rather than at the next poll."""
@@ -128,10 +139,17 @@ class Notifier:
         while True:
             try:
                 sent_any = await self.send_due()
-            except Exception:  # the store may be briefly unavailable; keep the worker alive
+            except StoreError as exc:  # the database is down, full, slow: keep the worker alive, say it once
                 _reraise_cancellation()
-                log.exception("notification worker: could not read the outbox; retrying")
+                self.outbox_trouble.failure(exc.cause, "notification worker: %s; trying again every %.0f s", exc,
+                                            self.poll_seconds)
                 sent_any = False
+            except Exception:  # a bug: its traceback, but the worker goes on
+                _reraise_cancellation()
+                log.exception("notification worker failed; trying again in %.0f s", self.poll_seconds)
+                sent_any = False
+            else:
+                self.outbox_trouble.success("notification worker: the outbox answers again")
             if not sent_any:
                 self._wake.clear()
                 try:
@@ -141,17 +159,21 @@ class Notifier:
 
     async def send_due(self) -> bool:
         """Send what is due now; True when anything was claimed."""
+        await self.record_accepted()  # what the outbox could not be told last round, before anything new
         notices = await self.store.claim_notices(self.lease_seconds, worker=self.worker)
-        sent: list[str] = []
-        try:
-            for notice in notices:
-                if await self.send(notice):
-                    sent.append(notice.id)
-        finally:
-            # One write for the round; a crash before it means at most this round is sent again.
-            if sent:
-                await asyncio.shield(self.store.notices_sent(sent))
+        for notice in notices:
+            if await self.send(notice):
+                # Recorded at once, not at the end of the round: a crash then resends at most the notice in flight.
+                self.accepted.append(notice.id)
+                await self.record_accepted()
         return bool(notices)
+
+    async def record_accepted(self) -> None:
+        """Mark sent what the mail server accepted. Shielded: a shutdown in the middle still records it; a failure
+        keeps the ids for the next try (and stops the round, so no more is sent meanwhile)."""
+        if self.accepted:
+            await asyncio.shield(self.store.notices_sent(list(self.accepted)))
+            self.accepted.clear()
 
     async def send(self, notice: Notice) -> bool:
         """Send one notice; on failure schedule its retry. True when it went out."""
@@ -162,10 +184,28 @@ class Notifier:
             delay = min(self.retry_seconds * 2 ** (notice.attempts - 1), MAX_RETRY_SECONDS)
             log.warning("notification %s for office %s failed (attempt %d, %s); retrying in %.0f s",
                         notice.id, notice.office, notice.attempts, type(exc).__name__, delay)
+            if self.metrics is not None:
+                self.metrics.notifications_failed.inc()
             await self.store.notice_failed(notice.id, delay, f"{type(exc).__name__}: {exc}")
             return False
-        log.info("notification %s sent to office %s", notice.id, notice.office)
+        if not isinstance(self.mailer, LogMailer):  # which says itself that it only logged
+            log.info("notification %s for office %s accepted by the mail server", notice.id, notice.office)
+            if self.metrics is not None:
+                self.metrics.notifications_sent.inc()
         return True
+
+    async def stop(self, task: asyncio.Task[None], timeout: float) -> None:
+        """At shutdown, within ``timeout`` seconds whatever the database does: stop ``task`` (this worker's run),
+        record what the mail server accepted, and give back the notices this worker holds unsent."""
+        async with asyncio.timeout(timeout):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            with contextlib.suppress(StoreError):
+                await self.record_accepted()
+                # Only after that: a notice released before its mark would be sent again by another worker.
+                if not self.accepted:
+                    await self.store.release_notices(self.worker)
 
 
 def _reraise_cancellation() -> None:

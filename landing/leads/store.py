@@ -14,16 +14,21 @@ import contextlib
 import logging
 import operator
 import sqlite3
+import os
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import astuple
 from pathlib import Path
 from typing import Any, Protocol
+
+import sqlite3
 
 import aiosqlite
 
 from landing.errors import LandingError
 from landing.leads import migrations, sqlite_export
 from landing.leads.private import keep_private, make_private
+from landing.leads.causes import cause
+from landing.leads.deadlines import StoreTimeouts
 from landing.leads.model import (
     LEAD_COLUMNS,
     AuditEntry,
@@ -48,7 +53,24 @@ logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 class StoreError(LandingError):
-    """The lead store could not do what was asked (the message never holds personal data)."""
+    """The lead store could not do what was asked (the message never holds personal data).
+
+    ``cause`` says why in a few plain words (causes.cause: "disk full", "timed out"), for logs and /healthz."""
+
+    def __init__(self, message: str, cause: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause or message
+
+
+def store_failure(doing: str, exc: BaseException) -> StoreError:
+    """``exc`` as the StoreError to raise (``from None``: its text and its chain can quote a lead's values)."""
+    why = cause(exc)
+    return StoreError(f"could not {doing} the lead database: {why}", why)
+
+
+# /healthz calls SQLite's lead database full below this much free space: a batch of leads needs a few pages
+# of write-ahead log, and a full disk fails a commit but not a write that rolls back (it never reaches the disk).
+MIN_FREE_BYTES = 256 * 1024
 
 
 class LeadStore(Protocol):
@@ -86,6 +108,11 @@ class LeadStore(Protocol):
         """Mark several sent in one transaction (one disk sync for a worker's whole round)."""
     async def notice_failed(self, notice_id: str, retry_in: float, error: str) -> None: ...
     async def pending_notices(self) -> int: ...
+    async def notice_backlog(self) -> tuple[int, str | None]:
+        """(unsent notices, the oldest one's lead time or None): what /healthz and /metrics report."""
+    async def check_writable(self) -> None:
+        """Raise StoreError (with its cause) unless a lead could be stored now: a lead and its notice written in
+        a transaction that is rolled back, within the lead timeout (and, for SQLite, room on the disk)."""
     # staff
     async def add_user(self, email: str, password_hash: str) -> None: ...
     async def get_user(self, email: str) -> User | None: ...
@@ -108,14 +135,15 @@ class LeadStore(Protocol):
     async def audit_log(self, limit: int = 100) -> list[AuditEntry]: ...
 
 
-def store_for(database_url: str) -> LeadStore:
+def store_for(database_url: str, timeouts: StoreTimeouts | None = None) -> LeadStore:
     """sqlite:///relative/path (or sqlite:////absolute/path) selects SQLite; postgresql://... PostgreSQL."""
+    timeouts = timeouts or StoreTimeouts()
     if database_url.startswith("sqlite:///"):
-        return SQLiteLeadStore(Path(database_url.removeprefix("sqlite:///")))
+        return SQLiteLeadStore(Path(database_url.removeprefix("sqlite:///")), timeouts)
     if database_url.startswith(("postgresql://", "postgres://")):
         from landing.leads.postgres import PostgresLeadStore
 
-        return PostgresLeadStore(database_url)
+        return PostgresLeadStore(database_url, timeouts=timeouts)
     raise LandingError(f"LANDING_DATABASE_URL '{database_url.split(':', 1)[0]}:...' is not supported "
                        "(use sqlite:///leads.sqlite3 or postgresql://user@host/database)")
 
@@ -126,7 +154,7 @@ _INSERT_NOTICE = ("INSERT INTO outbox (id, lead_id, office, treatment, town, lea
                   "VALUES (?, ?, ?, ?, ?, ?, ?)")
 _CLAIM = ("UPDATE outbox SET claimed_until = ?, claimed_by = ?, attempts = attempts + 1 WHERE id IN ("
           "SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ? "
-          "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_attempt_at LIMIT ?{lock}) "
+          "AND (claimed_until IS NULL OR claimed_until <= ? OR claimed_by = ?) ORDER BY next_attempt_at LIMIT ?{lock}) "
           "RETURNING id, lead_id, office, treatment, town, lead_created_at, attempts")
 
 
@@ -239,8 +267,10 @@ class SQLStore:
 
     async def claim_notices(self, lease_seconds: float, limit: int = 20, worker: str = "") -> list[Notice]:
         now = utc_now()
+        # A worker takes back its own claims at once (what it left unsent when it crashed, under the same
+        # name): it sends one notice at a time, so when it claims, none of its own is in flight.
         rows = await self.execute_returning(_CLAIM.format(lock=self.claim_lock),
-                                            (utc_in(lease_seconds), worker, now, now, limit))
+                                            (utc_in(lease_seconds), worker, now, now, worker or "(no worker)", limit))
         return [Notice(*row) for row in rows]
 
     async def release_notices(self, worker: str) -> None:
@@ -262,6 +292,10 @@ class SQLStore:
     async def pending_notices(self) -> int:
         row = await self.fetch_one("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
         return int(row[0]) if row else 0
+
+    async def notice_backlog(self) -> tuple[int, str | None]:
+        row = await self.fetch_one("SELECT COUNT(*), MIN(lead_created_at) FROM outbox WHERE sent_at IS NULL")
+        return (int(row[0]), row[1]) if row else (0, None)
 
     # -- staff -----------------------------------------------------------------------------------------
 
@@ -375,12 +409,24 @@ def notice_row(lead: Lead) -> tuple[str, ...]:
     return (new_id(), lead.id, lead.office, lead.treatment, lead.town, lead.created_at, lead.created_at)
 
 
+def health_probe_lead() -> Lead:
+    """What /healthz writes, and rolls back, to learn that a lead could be stored: no one's details."""
+    return Lead(id=f"healthz-probe-{new_id()}", created_at=utc_now(), name="", phone="", email="", contact="",
+                message="", treatment="", town="", office="", consent_text="", consent_version="", spam=True,
+                spam_reason="health check (rolled back)")
+
+
 Job = tuple[str, Any, "asyncio.Future[Any]"]
 
 
+class _GivenUp(Exception):
+    """A waiter of the batch stopped waiting (its time ran out) before the commit: roll back, redo without it."""
+
+
 class SQLiteLeadStore(SQLStore):
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, timeouts: StoreTimeouts | None = None) -> None:
         self.path = path
+        self.timeouts = timeouts or StoreTimeouts()
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
@@ -453,17 +499,29 @@ class SQLiteLeadStore(SQLStore):
 
     # -- writes: all through the one writer task ----------------------------------------------------
 
-    async def _submit(self, kind: str, payload: Any) -> Any:
+    async def _submit(self, kind: str, payload: Any, timeout: float | None = None) -> Any:
+        """Queue a write and wait for its commit, at most ``timeout`` (default: the command timeout) seconds.
+
+        A write whose waiter gave up is never committed later: the writer skips it if it has not begun,
+        and rolls its transaction back if it has not committed (see _run).
+        """
         if self._task is None or self._task.done():
             raise StoreError("the lead store is not open")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         await self._queue.put((kind, payload, future))
-        return await future
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout or self.timeouts.command)
+        except TimeoutError:
+            if not future.cancel():  # it was answered just now
+                return future.result()
+            raise store_failure("write to", TimeoutError()) from None
 
     async def _write_loop(self) -> None:
         held: Job | None = None  # a non-lead write met while gathering leads
         while True:
             first, held = (held, None) if held is not None else (await self._queue.get(), None)
+            if first[2].cancelled():  # its waiter has given up: never write it late
+                continue
             batch = [first]
             while first[0] == "add" and len(batch) < MAX_BATCH and not self._queue.empty():
                 item = self._queue.get_nowait()
@@ -475,16 +533,21 @@ class SQLiteLeadStore(SQLStore):
 
     async def _run(self, batch: list[Job]) -> None:
         """Commit a batch and answer its waiters; if it fails, retry each alone so one bad row sinks only itself."""
+        batch = [item for item in batch if not item[2].cancelled()]
+        if not batch:
+            return
         try:
             results = await self._transaction(batch)
+        except _GivenUp:
+            await self._run(batch)  # rolled back: again, without what nobody waits for any more
+            return
         except Exception as exc:  # noqa: BLE001 - every waiter must hear of the failure
             if len(batch) > 1:
                 for item in batch:
                     await self._run([item])
                 return
-            error = StoreError(f"could not write to the lead database ({type(exc).__name__})")
             if not batch[0][2].done():
-                batch[0][2].set_exception(error)
+                batch[0][2].set_exception(store_failure("write to", exc))
             return
         for (_, _, future), result in zip(batch, results):
             if not future.done():
@@ -504,7 +567,9 @@ class SQLiteLeadStore(SQLStore):
             else:
                 operation: Callable[[aiosqlite.Connection], Awaitable[Any]] = batch[0][1]
                 results = [await operation(db)]
-            await db.execute("COMMIT")
+            if any(future.cancelled() for _, _, future in batch):
+                raise _GivenUp
+            await db.execute("ROLLBACK" if batch[0][0] == "probe" else "COMMIT")
             return results
         except BaseException:
             with contextlib.suppress(Exception):
@@ -512,7 +577,23 @@ class SQLiteLeadStore(SQLStore):
             raise
 
     async def add(self, lead: Lead, notify: bool) -> None:
-        await self._submit("add", (lead, notify))
+        await self._submit("add", (lead, notify), self.timeouts.lead)
+
+    async def check_writable(self) -> None:
+        try:
+            disk = await asyncio.to_thread(os.statvfs, self.path.parent)
+        except OSError as exc:
+            raise store_failure("check", exc) from None
+        free = disk.f_bavail * disk.f_frsize  # what an unprivileged user may still write
+        if free < MIN_FREE_BYTES:
+            raise StoreError(f"could not write to the lead database: disk full ({free // 1024:,} KiB free)", "disk full")
+        probe = health_probe_lead()
+
+        async def write(db: aiosqlite.Connection) -> None:
+            await db.execute(_INSERT_LEAD, lead_row(probe))
+            await db.execute(_INSERT_NOTICE, notice_row(probe))
+
+        await self._submit("probe", write, self.timeouts.lead)
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
         return (await self.execute_many([(sql, args)]))[0]
@@ -539,8 +620,11 @@ class SQLiteLeadStore(SQLStore):
     async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         if self._reader is None:
             raise StoreError("the lead store is not open")
-        async with self._reader.execute(sql, args) as cursor:
-            return await cursor.fetchall()  # type: ignore[return-value]  # plain tuples: no row factory is set
+        try:
+            async with asyncio.timeout(self.timeouts.command), self._reader.execute(sql, args) as cursor:
+                return await cursor.fetchall()  # type: ignore[return-value]  # plain tuples: no row factory is set
+        except (sqlite3.Error, TimeoutError) as exc:
+            raise store_failure("read", exc) from None
 
     def export_csv(self, lead_filter: LeadFilter, counter: list[int] | None = None) -> AsyncGenerator[bytes, None]:
         # Not through aiosqlite: a million rows want one read transaction in a thread of their own.

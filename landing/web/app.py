@@ -14,14 +14,19 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from landing.leads.deadlines import StoreTimeouts
 from landing.leads.guard import FormTokens, lead_limits, spam_limits
+from landing.leads.health import HealthCheck
 from landing.leads.notify import LogMailer, Mailer, Notifier, SMTPMailer
 from landing.leads.store import store_for
+from landing.logs import install_request_ids
+from landing.metrics import Metrics
 from landing.settings import Settings, resolve_secret
 from landing.web import admin as admin_views
 from landing.web import leads as lead_views
 from landing.web import public
 from landing.web.live import LiveSite
+from landing.web.observe import Allowed, RequestContext, metrics_route
 from landing.web.responses import AddSecurityHeaders, SecurityHeaders
 
 
@@ -37,11 +42,22 @@ class State(TypedDict):
 GC_THRESHOLD = (10_000, 10, 10)
 
 
-def create_app(settings: Settings) -> Starlette:
-    """Build the app; raises ConfigError when the site files are invalid, before serving anything."""
+def store_timeouts(settings: Settings) -> StoreTimeouts:
+    return StoreTimeouts(lead=settings.lead_timeout, connect=settings.database_connect_timeout,
+                         command=settings.database_command_timeout, statement=settings.database_statement_timeout)
+
+
+def create_app(settings: Settings, worker: str | None = None) -> Starlette:
+    """Build the app; raises ConfigError when the site files are invalid, before serving anything.
+
+    ``worker`` names this process's notification worker for longer than the process (landing serve gives its host
+    and port): a process restarted under the same name after a crash takes the notices it held back at once.
+    """
+    install_request_ids()
     secret = resolve_secret(settings)
     tokens = FormTokens(secret)
-    site = LiveSite(settings, form_fields=lead_views.form_fields_for(tokens))
+    metrics = Metrics()
+    site = LiveSite(settings, form_fields=lead_views.form_fields_for(tokens), metrics=metrics)
     mailer: Mailer = SMTPMailer(settings.smtp_url) if settings.smtp_url else LogMailer()
 
     @contextlib.asynccontextmanager
@@ -54,32 +70,34 @@ def create_app(settings: Settings) -> Starlette:
             opened.push_async_callback(guards.close)
             spam_budget = spam_limits(settings.redis_url)
             opened.push_async_callback(spam_budget.close)
-            store = store_for(settings.database_url)
+            store = store_for(settings.database_url, store_timeouts(settings))
             await store.open()
             opened.push_async_callback(store.close)
             notifier = Notifier(store, lambda: site.current.catalog, mailer, settings.mail_from,
                                 retry_seconds=settings.notify_retry_seconds,
                                 poll_seconds=min(5.0, settings.notify_retry_seconds),
-                                lease_seconds=settings.notify_lease_seconds)
+                                lease_seconds=settings.notify_lease_seconds, worker=worker, metrics=metrics)
             desk = lead_views.LeadDesk(store=store, tokens=tokens, guards=guards, spam_budget=spam_budget,
-                                       secret=secret, notifier=notifier)
-            tasks = [asyncio.create_task(notifier.run(), name="notifier")]
-            if settings.reload_interval > 0:
-                tasks.append(asyncio.create_task(site.watch(), name="reload"))
+                                       secret=secret, health=HealthCheck(store, settings.lead_timeout),
+                                       notifier=notifier, metrics=metrics)
+            sending = asyncio.create_task(notifier.run(), name="notifier")
+            watching = asyncio.create_task(site.watch(), name="reload") if settings.reload_interval > 0 else None
             try:
                 yield {"site": site, "leads": desk}
             finally:
-                for task in tasks:
-                    task.cancel()
-                for task in tasks:
+                if watching is not None:
+                    watching.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
-                        await task
-                with contextlib.suppress(Exception):  # a crash instead would leave leases to expire; nothing is lost
-                    await store.release_notices(notifier.worker)
+                        await watching
+                # Bounded whatever the database does (a crash instead would leave claims to expire: nothing is lost);
+                # then the store closes, within its command timeout.
+                with contextlib.suppress(TimeoutError):
+                    await notifier.stop(sending, settings.shutdown_timeout)
 
     routes = [
         Route("/leads", lead_views.submit_lead, methods=["POST"], name="submit_lead"),
         Route("/thank-you/", lead_views.thank_you, name="thank_you"),
+        metrics_route(metrics, Allowed(settings.metrics_allow)),
         *admin_views.routes(),
         *public.routes(),
     ]
@@ -94,7 +112,8 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: server_error}, middleware=[
         # The hot path first, with its headers prepared.
-        Middleware(public.CachedPages, site=site, claimed=public.claimed_prefixes(routes)),
+        Middleware(public.CachedPages, site=site, claimed=public.claimed_prefixes(routes), timed=metrics.observe),
+        Middleware(RequestContext, metrics=metrics),
         Middleware(AddSecurityHeaders, headers=security_headers),
     ])
     app.state.site = site

@@ -33,9 +33,12 @@ from landing.leads.form import (
     parse_form,
 )
 from landing.leads.guard import FormTokens, RateLimits, TokenVerdict, client_hash
+from landing.leads.health import HealthCheck
 from landing.leads.model import Lead, new_id, utc_now
 from landing.leads.notify import Notifier
 from landing.leads.store import LeadStore, StoreError
+from landing.logs import Repeated
+from landing.metrics import Metrics
 from landing.pages import Renderer
 from landing.web.live import LiveSite
 from landing.web.responses import Slot
@@ -74,8 +77,15 @@ class LeadDesk:
     guards: RateLimits  # what a person's lead spends
     spam_budget: RateLimits  # what storing a bot's post spends
     secret: str
+    health: HealthCheck
     notifier: Notifier | None = None
+    metrics: Metrics = dataclasses.field(default_factory=Metrics)
     spam_not_kept: SpamNotKept = dataclasses.field(default_factory=SpamNotKept)
+    # A full disk refuses every lead: the first refusal is logged, the rest summarised once a minute.
+    store_trouble: Repeated = dataclasses.field(default_factory=lambda: Repeated(log))
+
+    def refused(self, reason: str) -> None:
+        self.metrics.leads_refused.labels(reason).inc()
 
 
 def form_fields_for(tokens: FormTokens) -> Callable[[Scope], Slot]:
@@ -139,6 +149,8 @@ async def read_form(request: Request) -> list[tuple[str, str]] | Response:
     pairs = await form_pairs(request)
     if not isinstance(pairs, Unreadable):
         return pairs
+    if request.scope["path"] == "/leads":
+        desk(request).refused(REFUSAL_OF_UNREADABLE[pairs])
     renderer = site(request).current.renderer
     if pairs is Unreadable.NOT_A_FORM:
         return message(renderer, 415, "We could not read that form",
@@ -149,6 +161,10 @@ async def read_form(request: Request) -> list[tuple[str, str]] | Response:
         return Response(status_code=400)
     return message(renderer, 400, "We could not read that form",
                    "Some of what was sent could not be read. Please check the form and send it again.")
+
+
+REFUSAL_OF_UNREADABLE = {Unreadable.NOT_A_FORM: "not_a_form", Unreadable.TOO_LARGE: "too_large",
+                         Unreadable.GONE: "unreadable", Unreadable.GARBLED: "unreadable"}
 
 
 def too_large(renderer: Renderer) -> Response:
@@ -184,11 +200,15 @@ async def submit_lead(request: Request) -> Response:
         # must not spend. Kept, flagged, in case a guard misfired, while the spam budget lasts.
         if not await leads.spam_budget.allow(hashed):
             leads.spam_not_kept.note()
+            leads.metrics.leads_spam.labels("false").inc()
             return thank_you_redirect(page)
         lead = spam_lead(values, page, catalog, request, hashed, spam_reason)
         stored = await store(request, lead, page, notify=False)
+        if stored is None:
+            leads.metrics.leads_spam.labels("true").inc()
         return stored or thank_you_redirect(page)
     if not await leads.guards.allow(hashed):
+        leads.refused("rate_limited")
         return message(renderer, 429, "Please wait a few minutes",
                        "We have received several enquiries from your connection in a short time. Please try again "
                        "in a few minutes, or call us.", page)
@@ -201,14 +221,18 @@ async def submit_lead(request: Request) -> Response:
         submission.errors["form"] = ("This copy of the page is out of date. Please check your details and send "
                                      "them again.")
     if page is None:
+        leads.refused("page_gone")
         return message(renderer, 422, "This page has moved",
                        "The form you used belongs to a page that no longer exists. Please find your town again "
                        "and use the form there.")
     if not submission.ok:
+        expired = verdict in (TokenVerdict.EXPIRED, TokenVerdict.BUILD_EXPIRED) and "form" in submission.errors
+        leads.refused("expired" if expired else "invalid")
         return form_again(renderer, page, submission, leads.tokens)
     stored = await store(request, person_lead(submission, page, catalog, request, hashed), page, notify=True)
     if stored is not None:
         return stored
+    leads.metrics.leads_accepted.inc()
     if leads.notifier is not None:
         leads.notifier.wake()
     return thank_you_redirect(page)
@@ -216,14 +240,18 @@ async def submit_lead(request: Request) -> Response:
 
 async def store(request: Request, lead: Lead, page: LandingPage | None, notify: bool) -> Response | None:
     """Store and commit; None on success, else the page (with ``page``'s office phone) telling the visitor
-    to call instead."""
+    to call instead. A lead not stored within LANDING_LEAD_TIMEOUT is never stored later (the stores see to it)."""
+    leads = desk(request)
     try:
-        await desk(request).store.add(lead, notify=notify)
-    except StoreError:
-        log.exception("could not store lead %s for office %s", lead.id, lead.office)
+        await leads.store.add(lead, notify=notify)
+    except StoreError as exc:
+        leads.refused("store_failed")
+        leads.store_trouble.failure(exc.cause, "could not store lead %s for office %s: %s; the visitor was asked to "
+                                    "try again or call", lead.id, lead.office or "-", exc.cause, level=logging.ERROR)
         return message(site(request).current.renderer, 503, "We could not send your enquiry",
                        "Something went wrong on our side and your enquiry was not saved. Please try again in a "
                        "minute, or call us.", page)
+    leads.store_trouble.success("leads are being stored again")
     return None
 
 

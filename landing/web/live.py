@@ -1,5 +1,6 @@
 """The live site: the snapshot being served, with its ready-to-send responses, swapped whole when the
-site's files change (and only for a valid new one)."""
+site's files change (and only for a valid new one, read once the files have stopped changing, that does
+not take down a large share of the pages unconfirmed: landing.reload_guard)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import asyncio
 import functools
 import gc
 import logging
+import time
 from collections.abc import Callable
 
 from starlette.types import Scope
 
 from landing.errors import ConfigError
 from landing.leads.guard import RateLimit
+from landing.metrics import Metrics
 from landing.pages import SLOT
+from landing.reload_guard import confirmation_stamp, confirmed_version, dropped, too_large
 from landing.settings import Settings
 from landing.sitemap import robots_txt, sitemap_files
 from landing.snapshot import Snapshot, fingerprint, load_snapshot
@@ -32,6 +36,10 @@ HTML = "text/html; charset=utf-8"
 STATIC_CACHE = "public, max-age=31536000, immutable"
 PLAIN_STATIC_CACHE = "public, max-age=86400"
 NOT_FOUND_CACHE = "public, max-age=60"
+# A path that was a page until a reload a moment ago answers 404 uncached for an hour: if the reload was a
+# mistake, put right, no CDN keeps the 404 meanwhile.
+GONE_CACHE = "no-store"
+GONE_SECONDS = 3600.0
 # 404 pages listing the closest towns, at most, each second; past it (a flood of made-up URLs), the 404 page
 # without them, prepared once: made-up URLs then cost what a cached page costs, and never slow the others.
 SUGGESTIONS_PER_SECOND = 20
@@ -77,6 +85,16 @@ class Served:
                               status=404, extra_headers=((b"x-robots-tag", b"noindex"), *self.security_headers))
 
     @functools.cached_property
+    def gone(self) -> CachedResponse:
+        """The same, uncached, for a path that was a page until a moment ago (LiveSite.was_page)."""
+        return CachedResponse(self.not_found.body, HTML, GONE_CACHE, status=404,
+                              extra_headers=((b"x-robots-tag", b"noindex"), *self.security_headers))
+
+    def cache_counts(self) -> tuple[int, int]:
+        info = self._cached.cache_info()
+        return info.hits, info.misses
+
+    @functools.cached_property
     def feeds(self) -> dict[str, CachedResponse]:
         """sitemap(s) and robots.txt, built on first request rather than at every reload."""
         responses = {path: CachedResponse(body, "application/xml; charset=utf-8", self.cache_control,
@@ -103,40 +121,99 @@ class Served:
 class LiveSite:
     """Holds the site being served and replaces it when its files change and the new one is valid."""
 
-    def __init__(self, settings: Settings, form_fields: FormFields | None = None) -> None:
+    def __init__(self, settings: Settings, form_fields: FormFields | None = None, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.form_fields = form_fields
+        self.metrics = metrics
         # A broken site at startup is the caller's to report.
         self.current = Served(load_snapshot(settings), settings, form_fields)
         self.last_error: ConfigError | None = None
         self.suggestions = RateLimit(SUGGESTIONS_PER_SECOND, 1.0)
+        self.gone: dict[str, float] = {}  # paths that stopped being pages at a reload -> when (monotonic)
+        self.retired_cache = (0, 0)  # the page cache's hits and misses of the snapshots served before
+        if metrics is not None:
+            metrics.watch_cache(self.cache_counts)
+            metrics.site_loaded(self.current.snapshot.version, len(self.current.catalog.pages))
+
+    def cache_counts(self) -> tuple[int, int]:
+        """The page cache's hits and misses since startup, over every snapshot served."""
+        hits, misses = self.current.cache_counts()
+        return self.retired_cache[0] + hits, self.retired_cache[1] + misses
+
+    def was_page(self, path: str) -> bool:
+        """Whether ``path`` was a page until a reload less than GONE_SECONDS ago."""
+        went = self.gone.get(path) if self.gone else None
+        return went is not None and time.monotonic() - went < GONE_SECONDS
 
     def reload(self) -> bool:
-        """Load the files again; True when a new snapshot is now served. An invalid one is logged and dropped."""
+        """Load the files again; True when a new snapshot is now served. One that is invalid, read while its files
+        changed, or that would remove too many pages unconfirmed, is logged and dropped."""
         try:
             snapshot = load_snapshot(self.settings)
         except ConfigError as exc:
-            if self.last_error is None or exc.problems != self.last_error.problems:
-                log.error("site files changed but are invalid; still serving the previous version:\n%s", exc)
-            self.last_error = exc
+            self.refuse(exc, "site files changed but are invalid; still serving the previous version:\n%s")
             return False
+        if fingerprint(self.settings) != snapshot.fingerprint:
+            log.info("site files changed while they were read; they are loaded once they stop changing")
+            return False
+        old = self.current
+        lost = dropped(old.catalog.pages, snapshot.catalog.pages)
+        maximum = self.settings.reload_max_drop
+        if too_large(len(old.catalog.pages), len(lost), maximum) and confirmed_version(self.settings) != snapshot.version:
+            self.refuse(ConfigError([
+                f"site files changed but would remove {len(lost):,} of the {len(old.catalog.pages):,} town pages "
+                f"({len(lost) / len(old.catalog.pages):.0%}; LANDING_RELOAD_MAX_DROP is {maximum:.0%}): a file may "
+                f"be half-written or truncated. Still serving the previous version (site version {old.snapshot.version}). "
+                f"If the removal is meant, run `landing confirm` in the site folder: it checks the files and "
+                f"the service then loads exactly them (version {snapshot.version})."]), "%s")
+            return False
+        now = time.monotonic()
+        lost += [part.path for part in old.catalog.hub_parts if not snapshot.renderer.is_page(part.path)]
+        gone = {path: went for path, went in self.gone.items()
+                if now - went < GONE_SECONDS and not snapshot.renderer.is_page(path)}
+        gone.update(dict.fromkeys(lost, now))
+        self.gone = gone  # before the swap: no 404 of a path that was a page just now is ever sent cacheable
+        hits, misses = old.cache_counts()
+        self.retired_cache = (self.retired_cache[0] + hits, self.retired_cache[1] + misses)
         self.current = Served(snapshot, self.settings, self.form_fields)
         self.last_error = None
         # The old snapshot is held in cycles (its page cache, hubs and their parts), and the service collects
         # its oldest objects rarely (app.GC_THRESHOLD): free it now.
+        del old
         gc.collect()
-        log.info("site files changed: now serving %d pages", len(snapshot.catalog.pages))
+        if self.metrics is not None:
+            self.metrics.reloads.inc()
+            self.metrics.site_loaded(snapshot.version, len(snapshot.catalog.pages))
+        log.info("site files changed: now serving %d pages (site version %s%s)", len(snapshot.catalog.pages),
+                 snapshot.version, f"; {len(lost):,} pages removed" if lost else "")
         return True
 
+    def refuse(self, error: ConfigError, message: str) -> None:
+        """Keep the previous version serving, and say why once (not again while the same problem stands)."""
+        if self.last_error is None or error.problems != self.last_error.problems:
+            log.error(message, error)
+        self.last_error = error
+        if self.metrics is not None:
+            self.metrics.reload_failures.inc()
+
+    def stamp(self) -> tuple[object, ...]:
+        """What the watcher compares: the site files, and the confirmation `landing confirm` writes."""
+        return fingerprint(self.settings), confirmation_stamp(self.settings)
+
     async def watch(self) -> None:
-        """Check for edits every ``reload_interval`` seconds, forever (cancelled at shutdown)."""
-        attempted: tuple[tuple[str, int, int], ...] | None = None
+        """Check for edits every ``reload_interval`` seconds, forever (cancelled at shutdown). A changed file is
+        loaded only once it has kept its size and modification time for ``reload_settle_seconds``: an editor
+        or an upload still writing it is waited for, not served half-written."""
+        attempted: tuple[object, ...] | None = None
         while True:
             await asyncio.sleep(self.settings.reload_interval)
             try:
-                stamp = fingerprint(self.settings)
-                if stamp in (self.current.snapshot.fingerprint, attempted):
+                stamp = self.stamp()
+                if stamp[0] == self.current.snapshot.fingerprint or stamp == attempted:
                     continue
+                await asyncio.sleep(self.settings.reload_settle_seconds)
+                if self.stamp() != stamp:
+                    continue  # still changing: look again at the next check
                 attempted = stamp
                 await asyncio.to_thread(self.reload)
             except Exception:  # a reload bug must not end live reload for the life of the process

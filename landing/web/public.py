@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
+from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from landing.leads.health import HealthCheck
 from landing.pages import Renderer
-from landing.web.live import NOT_FOUND_CACHE, LiveSite
+from landing.web.live import GONE_CACHE, NOT_FOUND_CACHE, LiveSite
 
 NOT_FOUND_HEADERS = {"cache-control": NOT_FOUND_CACHE, "x-robots-tag": "noindex"}
+GONE_HEADERS = {"cache-control": GONE_CACHE, "x-robots-tag": "noindex"}
 CATCH_ALL = "/{path:path}"
 SUGGESTED = "404"  # the one key of LiveSite.suggestions
 
@@ -28,21 +30,28 @@ class CachedPages:
     else goes on to the router as usual.
     """
 
-    def __init__(self, app: ASGIApp, site: LiveSite, claimed: tuple[str, ...] = ()) -> None:
+    def __init__(self, app: ASGIApp, site: LiveSite, claimed: tuple[str, ...] = (),
+                 timed: Callable[[str, float], None] | None = None) -> None:
         self.app = app
         self.site = site
         self.claimed = claimed  # the path prefixes of the routes other than the catch-all
+        self.timed = timed  # told (family, seconds) of each answer given here
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            start = time.perf_counter()
             served = self.site.current
             path = scope["path"]
             response = served.response(path)
+            family = "page"
             if response is None and not path.startswith(self.claimed) and not self.site.suggestions.room(
                     SUGGESTED, time.monotonic()) and canonical_path(path, served.renderer) is None:
-                response = served.not_found
+                response = served.gone if self.site.was_page(path) else served.not_found
+                family = "not_found"
             if response is not None:
                 await response(scope, receive, send)
+                if self.timed is not None:
+                    self.timed(family, time.perf_counter() - start)
                 return
         await self.app(scope, receive, send)
 
@@ -78,10 +87,11 @@ def not_found_or_redirect(request: Request, site: LiveSite) -> ASGIApp:
     if target is not None:
         query = request.scope.get("query_string", b"").decode("latin-1")
         return RedirectResponse(target + (f"?{query}" if query else ""), status_code=301)
+    was_page = site.was_page(request.scope["path"])
     if not site.suggestions.hit(SUGGESTED):
-        return served.not_found
+        return served.gone if was_page else served.not_found
     html = served.renderer.render_not_found(request.scope["path"])
-    return HTMLResponse(html, status_code=404, headers=NOT_FOUND_HEADERS)
+    return HTMLResponse(html, status_code=404, headers=GONE_HEADERS if was_page else NOT_FOUND_HEADERS)
 
 
 async def feed(request: Request) -> ASGIApp:
@@ -100,25 +110,26 @@ async def static_file(request: Request) -> ASGIApp:
 
 
 async def healthz(request: Request) -> Response:
-    """For load balancers: 200 when pages are loaded and the lead database answers, else 503."""
+    """For load balancers and monitors: 200 when a lead could be stored now (landing.leads.health), else 503 with
+    the cause; the notification backlog and the site version served, either way."""
     site = live_site(request)
     catalog = site.current.catalog
-    try:
-        await asyncio.wait_for(request.state.leads.store.ping(), timeout=5)
-        database = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure is "not healthy", said by its kind only
-        database = f"unavailable ({type(exc).__name__})"
+    health: HealthCheck = request.state.leads.health
+    found = await health.check()
     return JSONResponse(
         {
-            "status": "ok" if database == "ok" else "unavailable",
-            "database": database,
+            "status": "ok" if found.ok else "unavailable",
+            "database": found.database,
+            "notifications_pending": found.pending,
+            "oldest_notification_seconds": found.oldest_seconds,
+            "site_version": site.current.snapshot.version,
             "pages": len(catalog.pages),
             "towns": len(catalog.locations),
             "treatments": len(catalog.hubs),
             "loaded_seconds_ago": round(time.time() - site.current.loaded_at, 1),
             "reload_error": site.last_error is not None,
         },
-        status_code=200 if database == "ok" else 503,
+        status_code=200 if found.ok else 503,
         headers={"cache-control": "no-store"},
     )
 
