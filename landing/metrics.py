@@ -9,10 +9,11 @@ than counted on the request path.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Info, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -34,6 +35,42 @@ class _CacheCollector(Collector):
         yield CounterMetricFamily("landing_page_cache_hits", "Page requests answered from the render cache", value=hits)
         yield CounterMetricFamily("landing_page_cache_misses", "Page requests that rendered the page (then cached)",
                                   value=misses)
+
+
+class Latency(Collector):
+    """Request latency by route family, a Prometheus histogram counted without a lock.
+
+    It is counted on the hot path (a cached page costs about 100 us of CPU in all): prometheus_client's
+    Histogram.observe takes a lock and costs about 2 us there; every request is answered on the event loop's
+    one thread, so plain counters are exact, and they cost a fifth of that. tests/test_metrics.py checks the
+    exposition against the library's own Histogram fed the same observations.
+    """
+
+    def __init__(self, name: str, documentation: str, families: tuple[str, ...], buckets: tuple[float, ...]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.bounds = buckets
+        self.counts = {family: [0] * (len(buckets) + 1) for family in families}  # per bucket, the last is +Inf
+        self.sums = dict.fromkeys(families, 0.0)
+
+    def observe(self, family: str, seconds: float) -> None:
+        self.counts[family][bisect_left(self.bounds, seconds)] += 1  # the first bound >= seconds: "le"
+        self.sums[family] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        histogram = HistogramMetricFamily(self.name, self.documentation, labels=["family"])
+        for family, counts in self.counts.items():
+            cumulative, buckets = 0, []
+            for bound, count in zip([*map(float_text, self.bounds), "+Inf"], counts):
+                cumulative += count
+                buckets.append((bound, cumulative))
+            histogram.add_metric([family], buckets, self.sums[family])
+        yield histogram
+
+
+def float_text(value: float) -> str:
+    """A bucket bound as prometheus_client writes it."""
+    return repr(float(value))
 
 
 class Metrics:
@@ -64,16 +101,16 @@ class Metrics:
         self.site = Info("landing_site", "The site version being served (a digest of its files) and its pages",
                          registry=registry)
         self.pages = Gauge("landing_site_pages", "Pages of the site being served", registry=registry)
-        self.latency = Histogram("landing_request_duration_seconds", "Time to answer a request, by route family",
-                                 ["family"], buckets=LATENCY_BUCKETS, registry=registry)
-        self.by_family = {family: self.latency.labels(family) for family in FAMILIES}
+        self.latency = Latency("landing_request_duration_seconds", "Time to answer a request, by route family",
+                               FAMILIES, LATENCY_BUCKETS)
+        registry.register(self.latency)
 
     def watch_cache(self, counts: Callable[[], tuple[int, int]]) -> None:
         """Report the page cache's (hits, misses), read at each scrape."""
         self.registry.register(_CacheCollector(counts))
 
     def observe(self, family: str, seconds: float) -> None:
-        self.by_family.get(family, self.by_family["other"]).observe(seconds)
+        self.latency.observe(family if family in self.latency.sums else "other", seconds)
 
     def site_loaded(self, version: str, pages: int) -> None:
         self.site.info({"version": version})

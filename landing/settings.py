@@ -156,9 +156,10 @@ class Settings:
                                         "again or call (503) and the lead is not stored", number(0.5, 120))
     database_connect_timeout: float = _setting(5.0, "Seconds to open a connection to the PostgreSQL lead database "
                                                     "(connecting and signing in)", number(0.1, 300))
-    database_command_timeout: float = _setting(10.0, "Seconds the service waits for any answer of the lead "
-                                                     "database before it gives up and replaces the connection",
-                                               number(0.5, 3600))
+    database_command_timeout: float = _setting(10.0, "Seconds the service waits for any other answer of the lead "
+                                                     "database (reads, staff changes, the notification worker) "
+                                                     "before it gives up; a PostgreSQL connection that gave none is "
+                                                     "replaced", number(0.5, 3600))
     database_statement_timeout: float = _setting(5.0, "Seconds PostgreSQL lets one statement of the service run "
                                                       "(its statement_timeout, lock waits included); 0: no limit",
                                                  number(0, 3600))

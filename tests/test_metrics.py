@@ -124,3 +124,31 @@ def test_the_metrics_allow_setting_is_checked_and_none_allows_nobody() -> None:
     assert Settings.from_env({"LANDING_METRICS_ALLOW": "10.0.0.0/8, ::1"}).metrics_allow == "10.0.0.0/8, ::1"
     with pytest.raises(LandingError, match="'localhost' is not an IP address or network"):
         Settings.from_env({"LANDING_METRICS_ALLOW": "127.0.0.1, localhost"})
+
+
+def test_the_lock_free_latency_histogram_writes_what_prometheus_client_s_histogram_writes() -> None:
+    import random
+
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from landing.metrics import LATENCY_BUCKETS, Latency
+
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    latency = Latency("landing_request_duration_seconds", "Time to answer a request, by route family", FAMILIES,
+                      LATENCY_BUCKETS)
+    ours.register(latency)
+    reference = Histogram("landing_request_duration_seconds", "Time to answer a request, by route family", ["family"],
+                          buckets=LATENCY_BUCKETS, registry=theirs)
+    for family in FAMILIES:
+        reference.labels(family)
+    rng = random.Random(19)
+    samples = [*LATENCY_BUCKETS, 0.0, 20.0, *(rng.expovariate(1 / 0.01) for _ in range(5000))]  # bounds themselves too
+    for seconds in samples:
+        family = rng.choice(FAMILIES)
+        latency.observe(family, seconds)
+        reference.labels(family).observe(seconds)
+
+    def without_created(registry: CollectorRegistry) -> str:
+        return "\n".join(line for line in generate_latest(registry).decode().splitlines() if "_created" not in line)
+
+    assert without_created(ours) == without_created(theirs)
