@@ -51,11 +51,21 @@ class Latency(Collector):
         self.documentation = documentation
         self.bounds = buckets
         self.counts = {family: [0] * (len(buckets) + 1) for family in families}  # per bucket, the last is +Inf
-        self.sums = dict.fromkeys(families, 0.0)
+        self.sums = {family: [0.0] for family in families}
 
     def observe(self, family: str, seconds: float) -> None:
         self.counts[family][bisect_left(self.bounds, seconds)] += 1  # the first bound >= seconds: "le"
-        self.sums[family] += seconds
+        self.sums[family][0] += seconds
+
+    def timer(self, family: str) -> Callable[[float], None]:
+        """``observe`` for one family, with everything it needs bound: the cached-page path calls it."""
+        counts, total, bounds = self.counts[family], self.sums[family], self.bounds
+
+        def observe(seconds: float) -> None:
+            counts[bisect_left(bounds, seconds)] += 1
+            total[0] += seconds
+
+        return observe
 
     def collect(self) -> Iterator[Metric]:
         histogram = HistogramMetricFamily(self.name, self.documentation, labels=["family"])
@@ -64,7 +74,7 @@ class Latency(Collector):
             for bound, count in zip([*map(float_text, self.bounds), "+Inf"], counts):
                 cumulative += count
                 buckets.append((bound, cumulative))
-            histogram.add_metric([family], buckets, self.sums[family])
+            histogram.add_metric([family], buckets, self.sums[family][0])
         yield histogram
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from landing.logs import JsonFormatter, TextFormatter
 from tests.conftest import ClientFactory
 from tests.html import Page
 from tests.leads_helpers import LANDING, change, rows, token, valid_form
@@ -243,6 +244,9 @@ async def test_no_personal_field_reaches_any_log(client: httpx.AsyncClient, capl
     assert (await post(client, {**form, "phone": "bad"})).status_code == 422
     assert (await post(client, {**form, "website": "x"})).status_code == 303
     logged = "\n".join(f"{record.getMessage()} {record.args!r} {record.exc_text or ''}" for record in caplog.records)
+    # And as the lines are written, in either format (LANDING_LOG_FORMAT), request ids and all.
+    logged += "\n".join(formatter.format(record) for record in caplog.records
+                        for formatter in (TextFormatter(), JsonFormatter()))
     for secret in ("Zebediah", "zebediah.quux", "555-0199", "5550199", "private question"):
         assert secret not in logged
 

@@ -112,7 +112,7 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: server_error}, middleware=[
         # The hot path first, with its headers prepared.
-        Middleware(public.CachedPages, site=site, claimed=public.claimed_prefixes(routes), timed=metrics.observe),
+        Middleware(public.CachedPages, site=site, claimed=public.claimed_prefixes(routes), metrics=metrics),
         Middleware(RequestContext, metrics=metrics),
         Middleware(AddSecurityHeaders, headers=security_headers),
     ])
