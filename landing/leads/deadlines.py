@@ -21,6 +21,11 @@ class StoreTimeouts:
     statement: float = 5.0  # PostgreSQL's own statement_timeout; 0: none
 
 
+# For the commands an operator runs (`landing leads export`, `purge`, `users add`): generous, since a purge of a large
+# database may take minutes and a person can interrupt it; the service uses the settings' limits.
+OPERATOR_TIMEOUTS = StoreTimeouts(lead=60.0, connect=10.0, command=3600.0, statement=0.0)
+
+
 @dataclass(frozen=True)
 class Deadline:
     """A moment on the wall clock (for the database, which checks it itself) and on the monotonic clock (for us)."""

@@ -28,7 +28,7 @@ from landing.errors import LandingError
 from landing.leads import migrations, sqlite_export
 from landing.leads.private import keep_private, make_private
 from landing.leads.causes import cause
-from landing.leads.deadlines import StoreTimeouts
+from landing.leads.deadlines import OPERATOR_TIMEOUTS, StoreTimeouts
 from landing.leads.model import (
     LEAD_COLUMNS,
     AuditEntry,
@@ -136,8 +136,9 @@ class LeadStore(Protocol):
 
 
 def store_for(database_url: str, timeouts: StoreTimeouts | None = None) -> LeadStore:
-    """sqlite:///relative/path (or sqlite:////absolute/path) selects SQLite; postgresql://... PostgreSQL."""
-    timeouts = timeouts or StoreTimeouts()
+    """sqlite:///relative/path (or sqlite:////absolute/path) selects SQLite; postgresql://... PostgreSQL. Without
+    ``timeouts``, the generous limits of an operator's command (deadlines.OPERATOR_TIMEOUTS)."""
+    timeouts = timeouts or OPERATOR_TIMEOUTS
     if database_url.startswith("sqlite:///"):
         return SQLiteLeadStore(Path(database_url.removeprefix("sqlite:///")), timeouts)
     if database_url.startswith(("postgresql://", "postgres://")):
