@@ -15,12 +15,11 @@ import logging
 import operator
 import sqlite3
 import os
+import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import astuple
 from pathlib import Path
 from typing import Any, Protocol
-
-import sqlite3
 
 import aiosqlite
 
