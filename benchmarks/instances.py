@@ -8,7 +8,7 @@ What it measures, on the example site copied into a temporary folder (issue 7, p
    ``application_name=bench_<random>`` so that their PostgreSQL backends can be found in
    pg_stat_activity), with the same LANDING_SECRET_KEY, LANDING_REDIS_URL=redis://127.0.0.1:6379/0 (the
    rate limits are counted in Redis, as the README's Deployment section says several instances need),
-   both limits raised to 100,000,000 and live reload off: what a load-balanced practice runs. Two wrk
+   both limits raised to 1,000,000 and live reload off: what a load-balanced practice runs. Two wrk
    processes (-t1 -c16 each) drive them at the same time, one per instance, for the same duration; the
    rate is the sum of both.
 2. "SQLite, one instance": one `landing serve` on a fresh SQLite file, driven by one wrk (-t1 -c32),
