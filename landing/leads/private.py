@@ -4,6 +4,7 @@ alone (0600), whatever the umask of the process that creates them."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import stat
@@ -17,18 +18,38 @@ PRIVATE = 0o600
 
 
 def make_private(path: Path) -> None:
-    """Create ``path`` empty if it is not there yet, and make it 0600 (an existing file too)."""
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE)
+    """Create ``path`` empty if it is not there yet, and make it 0600 (an existing file too).
+
+    A file that cannot be written at all (a read-only disk, another user's file) is left as it is: the store
+    then reports it as read-only, and the pages keep being served; nothing could have widened it either.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE)
+    except OSError as exc:
+        if exc.errno in _UNWRITABLE and path.exists():
+            return
+        raise
     try:
         os.fchmod(descriptor, PRIVATE)  # the umask may have taken bits away, or the file was there before
+    except OSError as exc:
+        if exc.errno not in _UNWRITABLE:
+            raise
     finally:
         os.close(descriptor)
 
 
+_UNWRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 def keep_private(path: Path) -> None:
     """Make ``path`` 0600 if it exists (a database's -wal and -shm left by an older version)."""
-    with contextlib.suppress(FileNotFoundError):
+    try:
         os.chmod(path, PRIVATE)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        if exc.errno not in _UNWRITABLE:
+            raise
 
 
 @contextlib.contextmanager
