@@ -44,6 +44,7 @@ from landing.leads.model import (
 from landing.leads.query import where
 
 MAX_BATCH = 256
+WAL_SWITCH_TRIES = 50  # about 12 s of tries in all
 MIGRATION_WAIT_MS = 120_000  # how long a starting worker waits for another one's migrations
 EXPORT_CHUNK = 2000
 # aiosqlite logs every statement with its parameters at DEBUG: that would put patients' details in the
@@ -423,6 +424,20 @@ class _GivenUp(Exception):
     """A waiter of the batch stopped waiting (its time ran out) before the commit: roll back, redo without it."""
 
 
+async def _switch_to_wal(db: aiosqlite.Connection) -> None:
+    """Two connections switching a new file to WAL at once each hold a shared lock and want an exclusive
+    one; SQLite answers one of them "database is locked" at once, without waiting, to break the deadlock.
+    Workers starting together on a new database meet exactly that, so the switch is tried again."""
+    for attempt in range(WAL_SWITCH_TRIES):
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == WAL_SWITCH_TRIES - 1:
+                raise
+            await asyncio.sleep(0.01 * (attempt + 1))
+
+
 class SQLiteLeadStore(SQLStore):
     def __init__(self, path: Path, timeouts: StoreTimeouts | None = None) -> None:
         self.path = path
@@ -455,7 +470,7 @@ class SQLiteLeadStore(SQLStore):
         db = await aiosqlite.connect(self.path, isolation_level=None)  # transactions are explicit
         try:
             await db.execute("PRAGMA busy_timeout=5000")  # first: another worker may be switching the file to WAL
-            await db.execute("PRAGMA journal_mode=WAL")
+            await _switch_to_wal(db)
             await db.execute("PRAGMA synchronous=FULL")  # a lead acknowledged survives a power cut, not just a crash
             await db.execute("PRAGMA foreign_keys=ON")
         except BaseException:
