@@ -12,8 +12,10 @@ import functools
 import re
 import tomllib
 from dataclasses import dataclass, field
+import zoneinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slugify import slugify
 
@@ -111,10 +113,16 @@ class Practice:
     base_url: str  # without trailing slash, e.g. https://pain.example.com
     logo: str  # absolute URL or a path on this site
     phone: str
+    # The practice's IANA time zone (site.toml [practice] timezone): every time the staff area shows is in it.
+    timezone: str = "UTC"
 
     @property
     def phone_href(self) -> str:
         return tel_href(self.phone)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return practice_zone(self.timezone)
 
 
 DEFAULT_CONSENT = ("I agree that {practice} may contact me by phone call, text message or email about my enquiry. "
@@ -169,6 +177,29 @@ class LocationOptions:
     nearby_miles: float = DEFAULT_NEARBY_MILES  # "nearby towns" are within this distance
 
 
+DEFAULT_CONVERSION_NAME = "Consultation booked"
+
+
+@dataclass(frozen=True, slots=True)
+class Conversions:
+    """site.toml's optional [conversions] table: which status makes a lead a conversion, and how the ads
+    platforms' offline-conversion files name and value it."""
+
+    status: str = "scheduled"
+    name: str = DEFAULT_CONVERSION_NAME  # must be the conversion action's name in Google Ads / Microsoft Advertising
+    value: float | None = None  # None: the files leave Conversion Value and Conversion Currency empty
+    currency: str = "USD"
+
+
+@dataclass(frozen=True, slots=True)
+class LeadOptions:
+    """site.toml's optional [leads] table: how fast staff are expected to answer."""
+
+    # A lead still new after this many minutes of its office's opening hours is flagged in the list, and the
+    # office is reminded once.
+    remind_after_minutes: int = 30
+
+
 @dataclass(frozen=True, slots=True)
 class Site:
     practice: Practice
@@ -178,6 +209,8 @@ class Site:
     consent: Consent = Consent(DEFAULT_CONSENT, DEFAULT_CONSENT_VERSION)
     quality: Quality = Quality()
     locations: LocationOptions = LocationOptions()
+    conversions: Conversions = Conversions()
+    leads: LeadOptions = LeadOptions()
     offices_by_id: dict[str, Office] = field(default_factory=dict, compare=False)
     treatments_by_slug: dict[str, Treatment] = field(default_factory=dict, compare=False)
 
@@ -212,6 +245,8 @@ Key = tuple[str | int, ...]  # a path in the parsed document: ("offices", 1, "zi
 KNOWN_KEYS: dict[str, set[str]] = {
     "quality": {"gate", "max_office_miles", "allow_far_towns"},
     "locations": {"columns", "autofill", "nearby_miles"},
+    "conversions": {"status", "name", "value", "currency"},
+    "leads": {"remind_after_minutes"},
 }
 # Names of locations.csv's own columns, and words templates already use: an extra column may not take them.
 _RESERVED_COLUMNS = {"town", "state", "county", "zip", "latitude", "longitude", "slug", "aliases", "office",
@@ -276,6 +311,8 @@ class _Reader:
         consent = self.consent(data.get("consent", {}), practice)
         quality = self.quality(data.get("quality", {}))
         locations = self.location_options(data.get("locations", {}))
+        conversions = self.conversions(data.get("conversions", {}))
+        lead_options = self.lead_options(data.get("leads", {}))
         if not offices:
             self.problem((), "no offices: add at least one [[offices]] table")
         if not treatments:
@@ -283,7 +320,49 @@ class _Reader:
         if self.problems:
             return None
         return Site(practice=practice, offices=offices, treatments=treatments, reviewer=reviewer, consent=consent,
-                    quality=quality, locations=locations)
+                    quality=quality, locations=locations, conversions=conversions, leads=lead_options)
+
+    def table(self, data: Any, section: str, example: str) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            self.problem((section,), f"[{section}] must be a table, e.g. [{section}] with {example} on the next line")
+            return {}
+        self.known_keys(data, section)
+        return data
+
+    def conversions(self, data: Any) -> Conversions:
+        from landing.leads.model import STATUSES
+
+        table = self.table(data, "conversions", 'status = "scheduled"')
+        at: Key = ("conversions",)
+        status = self.text(table, "status", "[conversions]", at, required=False) or "scheduled"
+        if status not in STATUSES or status in ("new", "spam"):
+            choices = ", ".join(s for s in STATUSES if s not in ("new", "spam"))
+            self.problem((*at, "status"), f"[conversions]: status = '{status}' must be a status staff set once a "
+                         f"patient is won: one of {choices}")
+            status = "scheduled"
+        name = self.text(table, "name", "[conversions]", at, required=False) or DEFAULT_CONVERSION_NAME
+        if len(name) > 100 or re.search(r"[\x00-\x1f\x7f]", name):
+            self.problem((*at, "name"), "[conversions]: name must be the conversion action's name as the ads "
+                         "platform shows it: at most 100 characters on one line")
+        value: float | None = None
+        if "value" in table:
+            value = self.number(table, "value", 0.0, at, "[conversions]: value = {value!r} must be a number of 0 or "
+                                "more without quotes (what one booked consultation is worth), e.g. value = 250",
+                                above=False)
+        currency = (self.text(table, "currency", "[conversions]", at, required=False) or "USD").upper()
+        if not re.fullmatch(r"[A-Z]{3}", currency):
+            self.problem((*at, "currency"), f"[conversions]: currency '{currency}' must be a three-letter ISO 4217 "
+                         "code, e.g. USD")
+        return Conversions(status=status, name=name, value=value, currency=currency)
+
+    def lead_options(self, data: Any) -> LeadOptions:
+        table = self.table(data, "leads", "remind_after_minutes = 30")
+        value = table.get("remind_after_minutes", 30)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10_080:
+            self.problem(("leads", "remind_after_minutes"), f"[leads]: remind_after_minutes = {value!r} must be a "
+                         "whole number of minutes from 1 to 10080 without quotes, e.g. remind_after_minutes = 30")
+            value = 30
+        return LeadOptions(remind_after_minutes=value)
 
     def quality(self, table: Any) -> Quality:
         if not isinstance(table, dict):
@@ -377,7 +456,14 @@ class _Reader:
         phone = self.text(table, "phone", "[practice]", at, required=False)
         if phone:
             self.check_phone(phone, "[practice]", (*at, "phone"))
-        return Practice(name=name, short_name=short_name, base_url=url.lower(), logo=logo, phone=phone)
+        timezone = self.text(table, "timezone", "[practice]", at, required=False) or "UTC"
+        try:
+            practice_zone(timezone)
+        except ConfigError as exc:
+            self.problem((*at, "timezone"), f"[practice]: {exc.problems[0]}")
+            timezone = "UTC"
+        return Practice(name=name, short_name=short_name, base_url=url.lower(), logo=logo, phone=phone,
+                        timezone=timezone)
 
     def check_phone(self, phone: str, where: str, at: Key) -> None:
         digits = re.sub(r"\D", "", phone)
@@ -491,6 +577,21 @@ class _Reader:
                          "reviewed = 2026-11-01")
             reviewed = dt.date.min
         return Reviewer(name=name, credentials=credentials, reviewed=reviewed)
+
+
+@functools.lru_cache(maxsize=64)
+def practice_zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name`` (America/Chicago); a ConfigError saying the fix when there is none."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    if not zoneinfo.available_timezones():
+        raise ConfigError([f"timezone '{name}' cannot be looked up: this system has no time zone database "
+                           "(install the tzdata package: pip install tzdata, or apt-get install tzdata)"])
+    close = difflib.get_close_matches(name, sorted(zoneinfo.available_timezones()), n=1)
+    hint = f"did you mean '{close[0]}'?" if close else "e.g. America/Chicago, America/New_York, America/Denver"
+    raise ConfigError([f"timezone '{name}' is not an IANA time zone name ({hint})"])
 
 
 def procedure_type(written: str) -> str:

@@ -4,6 +4,7 @@ writes."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import random
 
@@ -64,6 +65,8 @@ def written_by_csv_writer(rows: list[tuple[object, ...]]) -> str:
         cells[spam] = "yes" if row[spam] else "no"
         if len(cells[phone]) == 12 and cells[phone].startswith("+1") and cells[phone][2:].isdigit():
             cells[phone] = f"({cells[phone][2:5]}) {cells[phone][5:8]}-{cells[phone][8:]}"
+        created = dt.datetime.fromisoformat(cells[EXPORT_COLUMNS.index("created_at")])
+        cells.append(created.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"))  # created_at_local
         writer.writerow([expected_cell(cell) for cell in cells])
     return out.getvalue()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import getpass
 import sys
 import tomllib
@@ -21,6 +22,7 @@ from landing.leads.private import check_output, private_output
 from landing.leads.query import filter_detail, parse_filter
 from landing.leads.store import LeadStore, store_for
 from landing.settings import Settings
+from landing.site import Site
 
 T = TypeVar("T")
 
@@ -94,6 +96,21 @@ def practice_words(settings: Settings) -> list[str]:
     return [str(practice.get(key, "")) for key in ("name", "short_name") if practice.get(key)]
 
 
+def practice_site(settings: Settings) -> Site:
+    """site.toml as the service reads it (its time zone, conversions, offices)."""
+    from landing.site import load_site
+
+    return load_site(settings.site_file, settings.base_url)
+
+
+def export_zone(settings: Settings) -> dt.tzinfo:
+    """The practice's time zone for an export's local times; UTC (said on standard error) without a site.toml."""
+    if not settings.site_file.exists():
+        print(f"note: no {settings.site_file}, so created_at_local is in UTC (set LANDING_SITE_FILE)", file=sys.stderr)
+        return dt.timezone.utc
+    return practice_site(settings).practice.zone
+
+
 def read_password() -> str:
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
@@ -137,6 +154,7 @@ def run_leads_export(args: argparse.Namespace, settings: Settings) -> int:
     if problems:
         raise LandingError("; ".join(problems))
     detail = filter_detail(lead_filter)
+    zone = export_zone(settings)
     if args.output:
         check_output(args.output, replace=args.force)  # before reading a single lead
 
@@ -144,7 +162,7 @@ def run_leads_export(args: argparse.Namespace, settings: Settings) -> int:
         rows = [0]
         with private_output(args.output, replace=args.force) if args.output else contextlib.nullcontext(
                 sys.stdout.buffer) as target:
-            async with contextlib.aclosing(store.export_csv(lead_filter, rows)) as chunks:
+            async with contextlib.aclosing(store.export_csv(lead_filter, rows, zone)) as chunks:
                 async for chunk in chunks:
                     target.write(chunk)
             target.flush()

@@ -24,6 +24,7 @@ from starlette.responses import (
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
+from landing import clock
 from landing.admin import auth
 from landing.admin.chart import weekly_chart
 from landing.catalog import Catalog
@@ -81,6 +82,23 @@ class AdminPage:
     catalog: Catalog
     assets: Any
     values: dict[str, Any] = field(default_factory=dict)
+
+    def local(self, stamp: str, seconds: bool = False, label: bool = False) -> str:
+        """A stored UTC time as the practice reads it, in its time zone (``label``: with CST, CDT...)."""
+        return clock.local_text(stamp, self.catalog.site.practice.zone, seconds, label)
+
+    @property
+    def zone(self) -> str:
+        """The practice's time zone, for column headings: America/Chicago."""
+        return self.catalog.site.practice.timezone
+
+    def treatment_name(self, slug: str) -> str:
+        treatment = self.catalog.site.treatments_by_slug.get(slug)
+        return treatment.name if treatment else slug
+
+    def office_name(self, office_id: str) -> str:
+        office = self.catalog.site.offices_by_id.get(office_id)
+        return office.name if office else office_id
 
 
 def render(request: Request, template: str, title: str, staff: Session | None, status: int = 200,
@@ -235,7 +253,9 @@ async def leads_list(request: Request, session: Session, form: dict[str, str]) -
     rows = await leads.list_leads(lead_filter, PAGE_SIZE, (number - 1) * PAGE_SIZE)
     catalog = site(request).current.catalog
     offices = [(office.id, office.name) for office in catalog.site.offices]
-    chart = weekly_chart(await leads.weekly_counts(lead_filter), offices, only=lead_filter.office)
+    zone = catalog.site.practice.zone
+    chart = weekly_chart(await leads.weekly_counts(lead_filter, zone), offices, only=lead_filter.office,
+                         today=dt.datetime.now(zone).date(), since=lead_filter.since, until=lead_filter.until)
     query = filter_query(lead_filter)
     return render(request, "admin/leads.html", "Leads", session, leads=rows, total=total, page_number=number,
                   pages=pages, filter=lead_filter, query=query, chart=chart, statuses=STATUSES,
@@ -287,7 +307,8 @@ async def export_leads(request: Request, session: Session, form: dict[str, str])
 
     filename = f"leads-{dt.date.today().isoformat()}.csv"
     headers = {**admin_headers(request), "content-disposition": f'attachment; filename="{filename}"'}
-    return ClosingStreamingResponse(leads.export_csv(lead_filter, rows), audit, media_type="text/csv; charset=utf-8",
+    zone = site(request).current.catalog.site.practice.zone
+    return ClosingStreamingResponse(leads.export_csv(lead_filter, rows, zone), audit, media_type="text/csv; charset=utf-8",
                                     headers=headers)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from landing.leads.export import EXPORT_COLUMNS
+from landing.leads.export import FILE_COLUMNS
 from tests.browser.conftest import DESKTOP, Server, sign_in
 
 
@@ -75,7 +75,7 @@ def test_staff_sign_in_filter_open_a_lead_change_its_status_and_download_the_csv
     data = target.read_bytes()
     assert data.startswith("\ufeff".encode())  # Excel reads it as UTF-8
     rows_read = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-    assert tuple(rows_read[0]) == EXPORT_COLUMNS
+    assert tuple(rows_read[0]) == FILE_COLUMNS
     leads = {row["name"]: row for row in (dict(zip(rows_read[0], row)) for row in rows_read[1:])}
     assert set(leads) == {"Ana Barrington", "Ben Palatine"}
     ana = leads["Ana Barrington"]
