@@ -135,6 +135,10 @@ class LeadStore(Protocol):
         """How many attempts are counted against ``key`` (kept ones, not yet pruned)."""
     async def audit(self, actor: str, action: str, detail: str, rows: int = 0) -> None: ...
     async def audit_log(self, limit: int = 100) -> list[AuditEntry]: ...
+    # The shared SQL (``?`` placeholders) of modules that keep their own queries (conversions, speed to lead).
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+    async def execute_many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+        """Several writes in one transaction; rows changed by each."""
 
 
 def store_for(database_url: str, timeouts: StoreTimeouts | None = None) -> LeadStore:

@@ -261,6 +261,7 @@ async def leads_list(request: Request, session: Session, form: dict[str, str]) -
                   pages=pages, filter=lead_filter, query=query, chart=chart, statuses=STATUSES,
                   page_link=lambda n: "/admin/leads?" + urlencode({**query, "page": n}),
                   csv_link="/admin/leads.csv" + ("?" + urlencode(query) if query else ""),
+                  conversions_since=(dt.datetime.now(zone).date() - dt.timedelta(days=30)).isoformat(),
                   town_name=town_namer(catalog))
 
 

@@ -23,6 +23,7 @@ from landing.logs import install_request_ids
 from landing.metrics import Metrics
 from landing.settings import Settings, resolve_secret
 from landing.web import admin as admin_views
+from landing.web import conversions as conversion_views
 from landing.web import leads as lead_views
 from landing.web import public
 from landing.web.live import LiveSite
@@ -99,6 +100,7 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
         Route("/thank-you/", lead_views.thank_you, name="thank_you"),
         metrics_route(metrics, Allowed(settings.metrics_allow)),
         *admin_views.routes(),
+        *conversion_views.routes(),
         *public.routes(),
     ]
 
