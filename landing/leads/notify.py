@@ -24,6 +24,7 @@ import aiosmtplib
 
 from landing.catalog import Catalog
 from landing.leads.model import Notice, new_id
+from landing.leads.speed import is_reminder, reminder_email
 from landing.leads.store import LeadStore, StoreError
 from landing.logs import Repeated
 from landing.metrics import Metrics
@@ -82,11 +83,14 @@ class LogMailer:
     async def send(self, notice: Notice, catalog: Catalog, sender: str) -> None:
         # Not built as an email: that costs more than storing the lead did.
         office = catalog.site.offices_by_id.get(notice.office)
-        log.info("notification (no SMTP configured) to %s: new enquiry %s for %s, %s",
-                 office.email if office else sender, notice.lead_id, notice.treatment, notice.town)
+        log.info("notification (no SMTP configured) to %s: %s %s for %s, %s", office.email if office else sender,
+                 "reminder of enquiry" if is_reminder(notice.id) else "new enquiry", notice.lead_id, notice.treatment,
+                 notice.town)
 
 
 def notice_email(notice: Notice, catalog: Catalog, sender: str) -> EmailMessage:
+    if is_reminder(notice.id):
+        return reminder_email(notice, catalog, sender)
     office = catalog.site.offices_by_id.get(notice.office)
     treatment = catalog.site.treatments_by_slug.get(notice.treatment)
     treatment_name = treatment.name if treatment else notice.treatment

@@ -38,6 +38,7 @@ from landing.leads.model import (
     LeadFilter,
     Session,
 )
+from landing.leads import speed
 from landing.leads.query import filter_detail, filter_query, parse_filter, shown
 from landing.leads.store import LeadStore
 from landing.web.leads import Unreadable, client_address, desk, form_pairs, site
@@ -262,6 +263,8 @@ async def leads_list(request: Request, session: Session, form: dict[str, str]) -
                   page_link=lambda n: "/admin/leads?" + urlencode({**query, "page": n}),
                   csv_link="/admin/leads.csv" + ("?" + urlencode(query) if query else ""),
                   conversions_since=(dt.datetime.now(zone).date() - dt.timedelta(days=30)).isoformat(),
+                  waits=await speed.waits(leads, catalog.site, rows),
+                  speed=await speed.speed_by_office(leads, catalog.site, lead_filter),
                   town_name=town_namer(catalog))
 
 

@@ -18,6 +18,7 @@ from landing.leads.deadlines import StoreTimeouts
 from landing.leads.guard import FormTokens, lead_limits, spam_limits
 from landing.leads.health import HealthCheck
 from landing.leads.notify import LogMailer, Mailer, Notifier, SMTPMailer
+from landing.leads.speed import Reminders
 from landing.leads.store import store_for
 from landing.logs import install_request_ids
 from landing.metrics import Metrics
@@ -82,10 +83,15 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
                                        secret=secret, health=HealthCheck(store, settings.lead_timeout),
                                        notifier=notifier, metrics=metrics)
             sending = asyncio.create_task(notifier.run(), name="notifier")
+            reminding = asyncio.create_task(Reminders(store, lambda: site.current.catalog, notifier.wake).run(),
+                                            name="reminders")
             watching = asyncio.create_task(site.watch(), name="reload") if settings.reload_interval > 0 else None
             try:
                 yield {"site": site, "leads": desk}
             finally:
+                reminding.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reminding
                 if watching is not None:
                     watching.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
