@@ -198,6 +198,8 @@ class LeadOptions:
     # A lead still new after this many minutes of its office's opening hours is flagged in the list, and the
     # office is reminded once.
     remind_after_minutes: int = 30
+    # An enquiry with the phone or email of one received up to this many days before is a repeat of it; 0: off.
+    duplicate_days: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +248,7 @@ KNOWN_KEYS: dict[str, set[str]] = {
     "quality": {"gate", "max_office_miles", "allow_far_towns"},
     "locations": {"columns", "autofill", "nearby_miles"},
     "conversions": {"status", "name", "value", "currency"},
-    "leads": {"remind_after_minutes"},
+    "leads": {"remind_after_minutes", "duplicate_days"},
 }
 # Names of locations.csv's own columns, and words templates already use: an extra column may not take them.
 _RESERVED_COLUMNS = {"town", "state", "county", "zip", "latitude", "longitude", "slug", "aliases", "office",
@@ -362,7 +364,12 @@ class _Reader:
             self.problem(("leads", "remind_after_minutes"), f"[leads]: remind_after_minutes = {value!r} must be a "
                          "whole number of minutes from 1 to 10080 without quotes, e.g. remind_after_minutes = 30")
             value = 30
-        return LeadOptions(remind_after_minutes=value)
+        days = table.get("duplicate_days", 30)
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 3650:
+            self.problem(("leads", "duplicate_days"), f"[leads]: duplicate_days = {days!r} must be a whole number of "
+                         "days from 0 (no matching) to 3650 without quotes, e.g. duplicate_days = 30")
+            days = 30
+        return LeadOptions(remind_after_minutes=value, duplicate_days=days)
 
     def quality(self, table: Any) -> Quality:
         if not isinstance(table, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 import stat
 import subprocess
 import sys
@@ -31,7 +32,9 @@ SPAM = a_lead(name="Spam Bot", gclid="Cj0Spam", spam=True, spam_reason="honeypot
 TOO_EARLY = a_lead(name="Early Patient", gclid="Cj0Early", created_at="2026-10-01T10:00:00.000000+00:00")
 FORGED = a_lead(name="Forged Click", gclid="=cmd|' /C calc'!A0", created_at="2026-11-19T12:00:00.000000+00:00")
 NO_CLICK = a_lead(name="Organic Patient", created_at="2026-11-19T13:00:00.000000+00:00")
-LEADS = [CONVERTED, FROM_BING, ONLY_CONTACTED, SPAM, TOO_EARLY, FORGED, NO_CLICK]
+LEADS = [replace(lead, phone=f"+1847555020{n}", email=f"patient{n}@example.com") if lead is not CONVERTED else lead
+         for n, lead in enumerate([CONVERTED, FROM_BING, ONLY_CONTACTED, SPAM, TOO_EARLY, FORGED, NO_CLICK])]
+CONVERTED, FROM_BING, ONLY_CONTACTED, SPAM, TOO_EARLY, FORGED, NO_CLICK = LEADS
 EVENTS = [
     (CONVERTED, "2026-11-20T15:04:05.000000+00:00", "scheduled"),  # 09:04:05 in Chicago (CST)
     (CONVERTED, "2026-11-22T15:00:00.000000+00:00", "closed"),

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from landing.clock import local_day_start, parse_utc
+from landing.leads.duplicates import Contact, counted_once
 from landing.leads.export import neutralize
 from landing.site import Site
 
@@ -39,21 +40,30 @@ HEADERS = {
     "microsoft": ("Microsoft Click ID", "Conversion Name", "Conversion Time", "Conversion Value",
                   "Conversion Currency"),
 }
-CLICK_COLUMN = {"google": "gclid", "microsoft": "msclkid"}
 # Click ids as the platforms make them (base64url text, hex): letters, digits, - and _, starting with a letter or
 # digit, so that no spreadsheet can take one for a formula and none needs quoting. Others are left out (counted).
 _CLICK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,499}")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # yyyy-MM-dd HH:mm:ss
 
-# The first time each lead got the conversion status, for leads carrying the click id; spam never counts.
-_QUERY = ("SELECT leads.{click}, MIN(lead_events.at) FROM leads JOIN lead_events ON lead_events.lead_id = leads.id "
-          "WHERE lead_events.status = ? AND leads.spam = 0 AND leads.{click} <> '' "
-          "GROUP BY leads.id, leads.{click} HAVING MIN(lead_events.at) >= ? ORDER BY 2, 1")
+# Every converted lead: the first time it got the conversion status; spam never counts. All of them, not only
+# those since the day asked for or with the click id, so that a repeat enquiry counts once with its first lead.
+_QUERY = ("SELECT leads.id, leads.created_at, leads.phone, lower(leads.email), leads.gclid, leads.msclkid, "
+          "MIN(lead_events.at) FROM leads JOIN lead_events ON lead_events.lead_id = leads.id "
+          "WHERE lead_events.status = ? AND leads.spam = 0 "
+          "GROUP BY leads.id, leads.created_at, leads.phone, lower(leads.email), leads.gclid, leads.msclkid "
+          "ORDER BY leads.created_at, leads.id")
 
 
-def conversions_query(platform: str) -> str:
-    """The SQL (``?`` placeholders: the conversion status, the first moment) reading (click id, converted at)."""
-    return _QUERY.format(click=CLICK_COLUMN[platform])
+def platform_conversions(rows: Sequence[Sequence[object]], platform: str, since: str,
+                         duplicate_days: int) -> list[tuple[str, str]]:
+    """(click id, converted at) of ``platform`` since ``since`` from _QUERY's rows, each repeat enquiry counted
+    once with the first lead it repeats (landing.leads.duplicates)."""
+    contacts = [Contact(str(row[0]), str(row[1]), str(row[2]), str(row[3] or "")) for row in rows]
+    counted = counted_once(contacts, duplicate_days) if duplicate_days > 0 else {c.id for c in contacts}
+    column = 4 if platform == "google" else 5
+    found = [(str(row[column]), str(row[6])) for row in rows
+             if str(row[0]) in counted and row[column] and str(row[6]) >= since]
+    return sorted(found, key=lambda pair: (pair[1], pair[0]))
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,8 @@ def audit_detail(platform: str, day: str, result: ConversionFile) -> str:
 
 async def export_conversions(store: LeadStore, platform: str, day: str, site: Site, actor: str) -> ConversionFile:
     """The import file of ``platform`` for the conversions since ``day`` (the practice's date), audited."""
-    rows = await store.fetch(conversions_query(platform), (site.conversions.status, since_moment(day, site)))
-    result = conversion_file(platform, [(str(click), str(at)) for click, at in rows], site)
+    rows = await store.fetch(_QUERY, (site.conversions.status,))
+    found = platform_conversions(rows, platform, since_moment(day, site), site.leads.duplicate_days)
+    result = conversion_file(platform, found, site)
     await store.audit(actor, "conversions export", audit_detail(platform, day, result), result.rows)
     return result

@@ -113,6 +113,14 @@ MIGRATIONS.append(("0004_sign_in_attempts", [
 ]))
 
 
+# Duplicate enquiries (landing.leads.duplicates) are found by the phone and email already stored with each lead:
+# these indexes make that a lookup, not a scan of every lead.
+MIGRATIONS.append(("0020_leads_by_phone_and_email", [
+    "CREATE INDEX leads_by_phone ON leads (phone, created_at)",
+    "CREATE INDEX leads_by_email ON leads (lower(email), created_at)",
+]))
+
+
 # Which migrations a database has had: the same table in every store.
 CREATE_RECORD = "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
 READ_RECORD = "SELECT name FROM schema_migrations"

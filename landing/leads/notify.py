@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
@@ -103,12 +103,18 @@ def notice_email(notice: Notice, catalog: Catalog, sender: str) -> EmailMessage:
     # One id per notice: if a crash makes a worker send it again, mail systems can tell it is the same.
     message["Message-ID"] = f"<{notice.id}@landing.notice>"
     link = catalog.url(f"/admin/leads/{notice.lead_id}")
+    repeat = ""
+    if notice.repeat_of:
+        message.replace_header("Subject", f"Repeat enquiry: {treatment_name}, {town}")
+        repeat = (f"It repeats an earlier enquiry with the same phone number or email address, received "
+                  f"{notice.repeat_at[:19].replace('T', ' ')} UTC: {catalog.url(f'/admin/leads/{notice.repeat_of}')}\n\n")
     message.set_content(
         f"A new enquiry has arrived for the {office.name if office else notice.office}.\n\n"
         f"Treatment: {treatment_name}\n"
         f"Town: {town}\n"
         f"Received: {notice.lead_created_at[:19].replace('T', ' ')} UTC\n\n"
         f"Sign in to see it: {link}\n\n"
+        f"{repeat}"
         "For the patient's privacy this email holds no personal details.\n"
     )
     return message
@@ -119,7 +125,8 @@ class Notifier:
 
     def __init__(self, store: LeadStore, catalog: Callable[[], Catalog], mailer: Mailer, sender: str,
                  retry_seconds: float = 30.0, poll_seconds: float = 5.0, lease_seconds: float = LEASE_SECONDS,
-                 worker: str | None = None, metrics: Metrics | None = None) -> None:
+                 worker: str | None = None, metrics: Metrics | None = None,
+                 annotate: Callable[[Notice], Awaitable[Notice]] | None = None) -> None:
         self.store = store
         self.catalog = catalog
         self.mailer = mailer
@@ -128,6 +135,7 @@ class Notifier:
         self.poll_seconds = poll_seconds
         self.lease_seconds = lease_seconds
         self.metrics = metrics
+        self.annotate = annotate  # adds what the email says beyond the outbox row (a repeat enquiry)
         self._wake = asyncio.Event()
         # Names this worker's claims: to give them back at shutdown, and, when the name outlives the process (a
         # host and port), for the next process of that name to take them back at once after a crash.
@@ -182,6 +190,8 @@ class Notifier:
     async def send(self, notice: Notice) -> bool:
         """Send one notice; on failure schedule its retry. True when it went out."""
         try:
+            if self.annotate is not None:
+                notice = await self.annotate(notice)
             await self.mailer.send(notice, self.catalog(), self.sender)
         except Exception as exc:  # noqa: BLE001 - any failure means: try again later
             _reraise_cancellation()

@@ -38,7 +38,7 @@ from landing.leads.model import (
     LeadFilter,
     Session,
 )
-from landing.leads import speed
+from landing.leads import duplicates, speed
 from landing.leads.query import filter_detail, filter_query, parse_filter, shown
 from landing.leads.store import LeadStore
 from landing.web.leads import Unreadable, client_address, desk, form_pairs, site
@@ -265,6 +265,7 @@ async def leads_list(request: Request, session: Session, form: dict[str, str]) -
                   conversions_since=(dt.datetime.now(zone).date() - dt.timedelta(days=30)).isoformat(),
                   waits=await speed.waits(leads, catalog.site, rows),
                   speed=await speed.speed_by_office(leads, catalog.site, lead_filter),
+                  repeats=await duplicates.repeats_of(leads, rows, catalog.site.leads.duplicate_days),
                   town_name=town_namer(catalog))
 
 
@@ -284,7 +285,10 @@ async def lead_detail(request: Request, session: Session, form: dict[str, str]) 
                       message="This lead does not exist, or was removed by a retention purge.")
     events: list[LeadEvent] = await leads.lead_events(lead.id)
     catalog = site(request).current.catalog
+    days = catalog.site.leads.duplicate_days
     return render(request, "admin/lead.html", "Lead", session, lead=lead, events=events, statuses=STATUSES,
+                  repeat_of=(await duplicates.repeats_of(leads, [lead], days)).get(lead.id),
+                  repeated_by=await duplicates.later_repeats(leads, lead, days) if not lead.spam else [],
                   town_name=town_namer(catalog), office=catalog.site.offices_by_id.get(lead.office))
 
 

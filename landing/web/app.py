@@ -18,6 +18,7 @@ from landing.leads.deadlines import StoreTimeouts
 from landing.leads.guard import FormTokens, lead_limits, spam_limits
 from landing.leads.health import HealthCheck
 from landing.leads.notify import LogMailer, Mailer, Notifier, SMTPMailer
+from landing.leads.duplicates import RepeatNotices
 from landing.leads.speed import Reminders
 from landing.leads.store import store_for
 from landing.logs import install_request_ids
@@ -78,7 +79,8 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
             notifier = Notifier(store, lambda: site.current.catalog, mailer, settings.mail_from,
                                 retry_seconds=settings.notify_retry_seconds,
                                 poll_seconds=min(5.0, settings.notify_retry_seconds),
-                                lease_seconds=settings.notify_lease_seconds, worker=worker, metrics=metrics)
+                                lease_seconds=settings.notify_lease_seconds, worker=worker, metrics=metrics,
+                                annotate=RepeatNotices(store, lambda: site.current.catalog))
             desk = lead_views.LeadDesk(store=store, tokens=tokens, guards=guards, spam_budget=spam_budget,
                                        secret=secret, health=HealthCheck(store, settings.lead_timeout),
                                        notifier=notifier, metrics=metrics)
