@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import functools
+import hashlib
 import re
 import tomllib
 from dataclasses import dataclass, field
 import zoneinfo
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slugify import slugify
@@ -202,6 +204,24 @@ class LeadOptions:
     duplicate_days: int = 30
 
 
+PERSONAL_FIELDS = ("name", "phone", "email", "contact", "message")
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """site.toml [[webhooks]]: where each new lead is announced as signed JSON (landing.leads.webhooks)."""
+
+    url: str
+    secret_env: str  # the environment variable holding the signing secret: never in site.toml
+    office: str = ""  # an office id: that office's leads only; "": every lead of the practice
+    personal: tuple[str, ...] = ()  # personal fields opted into (PERSONAL_FIELDS); none by default
+
+    @property
+    def key(self) -> str:
+        """Names this webhook in the outbox (``webhook-<key>-<lead id>``): the same for the same URL and office."""
+        return hashlib.sha256(f"{self.url}\n{self.office}".encode()).hexdigest()[:12]
+
+
 @dataclass(frozen=True, slots=True)
 class Site:
     practice: Practice
@@ -213,6 +233,7 @@ class Site:
     locations: LocationOptions = LocationOptions()
     conversions: Conversions = Conversions()
     leads: LeadOptions = LeadOptions()
+    webhooks: tuple[Webhook, ...] = ()
     offices_by_id: dict[str, Office] = field(default_factory=dict, compare=False)
     treatments_by_slug: dict[str, Treatment] = field(default_factory=dict, compare=False)
 
@@ -315,6 +336,8 @@ class _Reader:
         locations = self.location_options(data.get("locations", {}))
         conversions = self.conversions(data.get("conversions", {}))
         lead_options = self.lead_options(data.get("leads", {}))
+        webhooks = tuple(self.webhook(i, table, {o.id for o in offices})
+                         for i, table in enumerate(self.tables(data, "webhooks")))
         if not offices:
             self.problem((), "no offices: add at least one [[offices]] table")
         if not treatments:
@@ -322,7 +345,7 @@ class _Reader:
         if self.problems:
             return None
         return Site(practice=practice, offices=offices, treatments=treatments, reviewer=reviewer, consent=consent,
-                    quality=quality, locations=locations, conversions=conversions, leads=lead_options)
+                    quality=quality, locations=locations, conversions=conversions, leads=lead_options, webhooks=webhooks)
 
     def table(self, data: Any, section: str, example: str) -> dict[str, Any]:
         if not isinstance(data, dict):
@@ -330,6 +353,33 @@ class _Reader:
             return {}
         self.known_keys(data, section)
         return data
+
+    def webhook(self, index: int, table: dict[str, Any], offices: set[str]) -> Webhook:
+        at: Key = ("webhooks", index)
+        where = f"webhook #{index + 1}"
+        for key in sorted(table.keys() - {"url", "secret_env", "office", "personal"}):
+            self.problem((*at, key), f"[[webhooks]] {where}: unknown key '{key}' (known: url, secret_env, office, "
+                         "personal)")
+        url = self.text(table, "url", where, at)
+        parts = urlsplit(url)
+        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if url and not (parts.scheme == "https" and parts.hostname or parts.scheme == "http" and loopback):
+            self.problem((*at, "url"), f"[[webhooks]] {where}: url '{url}' must start with https:// (plain http only "
+                         "to this machine: http://127.0.0.1:...)")
+        secret_env = self.text(table, "secret_env", where, at)
+        if secret_env and not re.fullmatch(r"[A-Z][A-Z0-9_]*", secret_env):
+            self.problem((*at, "secret_env"), f"[[webhooks]] {where}: secret_env '{secret_env}' must be the name of "
+                         "an environment variable holding the signing secret, e.g. secret_env = \"CRM_WEBHOOK_SECRET\"")
+        office = self.text(table, "office", where, at, required=False)
+        if office and office not in offices:
+            self.problem((*at, "office"), f"[[webhooks]] {where}: office '{office}' is not an office id (known: "
+                         f"{', '.join(sorted(offices))}; leave office out for every lead)")
+        personal = table.get("personal", [])
+        if not isinstance(personal, list) or any(item not in PERSONAL_FIELDS for item in personal):
+            self.problem((*at, "personal"), f"[[webhooks]] {where}: personal = {personal!r} must be a list of the "
+                         f"personal fields to send, from {', '.join(PERSONAL_FIELDS)}; leave it out to send none")
+            personal = []
+        return Webhook(url=url, secret_env=secret_env, office=office, personal=tuple(personal))
 
     def conversions(self, data: Any) -> Conversions:
         from landing.leads.model import STATUSES

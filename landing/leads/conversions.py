@@ -45,11 +45,12 @@ HEADERS = {
 _CLICK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,499}")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # yyyy-MM-dd HH:mm:ss
 
-# Every converted lead: the first time it got the conversion status; spam never counts. All of them, not only
+# Every converted lead: the first time it got the conversion status; spam and revoked consent never count. All of them, not only
 # those since the day asked for or with the click id, so that a repeat enquiry counts once with its first lead.
 _QUERY = ("SELECT leads.id, leads.created_at, leads.phone, lower(leads.email), leads.gclid, leads.msclkid, "
           "MIN(lead_events.at) FROM leads JOIN lead_events ON lead_events.lead_id = leads.id "
           "WHERE lead_events.status = ? AND leads.spam = 0 "
+          "AND NOT EXISTS (SELECT 1 FROM consent_revocations WHERE consent_revocations.lead_id = leads.id) "
           "GROUP BY leads.id, leads.created_at, leads.phone, lower(leads.email), leads.gclid, leads.msclkid "
           "ORDER BY leads.created_at, leads.id")
 

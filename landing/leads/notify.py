@@ -202,7 +202,8 @@ class Notifier:
                 self.metrics.notifications_failed.inc()
             await self.store.notice_failed(notice.id, delay, f"{type(exc).__name__}: {exc}")
             return False
-        if not isinstance(self.mailer, LogMailer):  # which says itself that it only logged
+        quiet = getattr(self.mailer, "quiet", None)  # a mailer that says itself what happened (webhooks)
+        if not isinstance(self.mailer, LogMailer) and not (quiet and quiet(notice)):  # LogMailer says it only logged
             log.info("notification %s for office %s accepted by the mail server", notice.id, notice.office)
             if self.metrics is not None:
                 self.metrics.notifications_sent.inc()

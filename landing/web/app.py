@@ -31,6 +31,7 @@ from landing.web import public
 from landing.web.live import LiveSite
 from landing.web.observe import Allowed, RequestContext, metrics_route
 from landing.web.responses import AddSecurityHeaders, SecurityHeaders
+from landing.web.webhooks import Dispatch, Webhooks, WebhookSweep
 
 
 class State(TypedDict):
@@ -76,7 +77,7 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
             store = store_for(settings.database_url, store_timeouts(settings))
             await store.open()
             opened.push_async_callback(store.close)
-            notifier = Notifier(store, lambda: site.current.catalog, mailer, settings.mail_from,
+            notifier = Notifier(store, lambda: site.current.catalog, Dispatch(mailer, Webhooks(store)), settings.mail_from,
                                 retry_seconds=settings.notify_retry_seconds,
                                 poll_seconds=min(5.0, settings.notify_retry_seconds),
                                 lease_seconds=settings.notify_lease_seconds, worker=worker, metrics=metrics,
@@ -87,13 +88,16 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
             sending = asyncio.create_task(notifier.run(), name="notifier")
             reminding = asyncio.create_task(Reminders(store, lambda: site.current.catalog, notifier.wake).run(),
                                             name="reminders")
+            hooking = asyncio.create_task(WebhookSweep(store, lambda: site.current.catalog, notifier.wake).run(),
+                                          name="webhooks")
             watching = asyncio.create_task(site.watch(), name="reload") if settings.reload_interval > 0 else None
             try:
                 yield {"site": site, "leads": desk}
             finally:
-                reminding.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reminding
+                for sweep in (reminding, hooking):
+                    sweep.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await sweep
                 if watching is not None:
                     watching.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
