@@ -19,10 +19,12 @@ EXPORT_COLUMNS = (
     "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "gclid", "msclkid", "fbclid",
     "landing_url", "referrer", "consent_version", "spam", "spam_reason",
 )
-# After the columns read from the database, the ones the export adds: the arrival time in the practice's time
-# zone (created_at itself stays ISO 8601 UTC).
-LOCAL_COLUMNS = ("created_at_local",)
-FILE_COLUMNS = EXPORT_COLUMNS + LOCAL_COLUMNS
+# After the lead's own columns, the ones the export adds: the arrival time in the practice's time zone
+# (created_at itself stays ISO 8601 UTC), and when the patient revoked consent (ISO 8601 UTC; empty: never).
+ADDED_COLUMNS = ("created_at_local", "consent_revoked_at")
+FILE_COLUMNS = EXPORT_COLUMNS + ADDED_COLUMNS
+_REVOKED = ("COALESCE((SELECT revoked_at FROM consent_revocations WHERE consent_revocations.lead_id = leads.id), '') "
+            "AS consent_revoked_at")
 EXPORT_BLOCK = 500  # rows a piece of the file holds: ~150 KB, so a few pieces in flight cost little memory
 # A spreadsheet reads a cell as a formula when it starts with one of these, ASCII or full-width (Excel with
 # East Asian input takes ＝ for =), also after leading blanks or line breaks, which it skips.
@@ -34,6 +36,7 @@ BOM = "\ufeff"
 _SPAM = EXPORT_COLUMNS.index("spam")
 _PHONE = EXPORT_COLUMNS.index("phone")
 _CREATED = EXPORT_COLUMNS.index("created_at")
+_READ = len(EXPORT_COLUMNS)
 _COMMAS = len(FILE_COLUMNS) - 1
 
 
@@ -59,21 +62,25 @@ def risky(value: str) -> bool:
 
 
 def export_values(values: Sequence[Any], local: Callable[[str], str] = LocalStamps(dt.timezone.utc)) -> list[str]:
-    """One CSV row of FILE_COLUMNS from values in EXPORT_COLUMNS order (as a Lead or a database row holds them);
-    ``local`` gives the arrival time in the practice's time zone."""
-    row = list(values)
+    """One CSV row of FILE_COLUMNS from values in EXPORT_COLUMNS order (as a Lead or a database row holds them),
+    then the revocation time (export_query's last column; empty when absent); ``local`` gives the arrival time in
+    the practice's time zone."""
+    row = list(values[:_READ])
     row[_SPAM] = "yes" if row[_SPAM] else "no"
     row[_PHONE] = us_phone(row[_PHONE])
     row.append(local(row[_CREATED]))
+    row.append(values[_READ] if len(values) > _READ else "")
     # neutralize() with its common case inlined (most cells start with a letter or digit: one set lookup):
     # this runs for every cell of a million-row export.
     return ["'" + value if value and value[0] in _SUSPECT and risky(value) else value for value in row]
 
 
 def export_query(lead_filter: LeadFilter) -> tuple[str, list[object]]:
-    """What an export reads, with ``?`` placeholders: the matching leads' EXPORT_COLUMNS, newest first."""
+    """What an export reads, with ``?`` placeholders: the matching leads' EXPORT_COLUMNS and revocation time, newest
+    first."""
     clause, args = where(lead_filter)
-    return f"SELECT {', '.join(EXPORT_COLUMNS)} FROM leads WHERE {clause} ORDER BY created_at DESC, id DESC", args
+    return (f"SELECT {', '.join(EXPORT_COLUMNS)}, {_REVOKED} FROM leads WHERE {clause} ORDER BY created_at DESC, id DESC",
+            args)
 
 
 HEADER = (BOM + ",".join(FILE_COLUMNS) + "\r\n").encode("utf-8")  # the names need no quoting

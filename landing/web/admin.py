@@ -38,7 +38,7 @@ from landing.leads.model import (
     LeadFilter,
     Session,
 )
-from landing.leads import duplicates, speed
+from landing.leads import consent, duplicates, speed
 from landing.leads.query import filter_detail, filter_query, parse_filter, shown
 from landing.leads.store import LeadStore
 from landing.web.leads import Unreadable, client_address, desk, form_pairs, site
@@ -266,6 +266,7 @@ async def leads_list(request: Request, session: Session, form: dict[str, str]) -
                   waits=await speed.waits(leads, catalog.site, rows),
                   speed=await speed.speed_by_office(leads, catalog.site, lead_filter),
                   repeats=await duplicates.repeats_of(leads, rows, catalog.site.leads.duplicate_days),
+                  revoked=await consent.revoked_among(leads, [lead.id for lead in rows]),
                   town_name=town_namer(catalog))
 
 
@@ -289,6 +290,8 @@ async def lead_detail(request: Request, session: Session, form: dict[str, str]) 
     return render(request, "admin/lead.html", "Lead", session, lead=lead, events=events, statuses=STATUSES,
                   repeat_of=(await duplicates.repeats_of(leads, [lead], days)).get(lead.id),
                   repeated_by=await duplicates.later_repeats(leads, lead, days) if not lead.spam else [],
+                  revocation=await consent.revocation(leads, lead.id), methods=consent.METHODS,
+                  now_local=dt.datetime.now(catalog.site.practice.zone).strftime("%Y-%m-%dT%H:%M"),
                   town_name=town_namer(catalog), office=catalog.site.offices_by_id.get(lead.office))
 
 

@@ -25,6 +25,7 @@ from landing.logs import install_request_ids
 from landing.metrics import Metrics
 from landing.settings import Settings, resolve_secret
 from landing.web import admin as admin_views
+from landing.web import consent as consent_views
 from landing.web import conversions as conversion_views
 from landing.web import leads as lead_views
 from landing.web import public
@@ -113,6 +114,7 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
         metrics_route(metrics, Allowed(settings.metrics_allow)),
         *admin_views.routes(),
         *conversion_views.routes(),
+        *consent_views.routes(),
         *public.routes(),
     ]
 
