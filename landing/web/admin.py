@@ -88,6 +88,14 @@ class AdminPage:
         """A stored UTC time as the practice reads it, in its time zone (``label``: with CST, CDT...)."""
         return clock.local_text(stamp, self.catalog.site.practice.zone, seconds, label)
 
+    @staticmethod
+    def machine(stamp: str) -> str:
+        """A stored time as HTML's datetime attribute takes it: UTC to the second (it refuses microseconds)."""
+        try:
+            return clock.parse_utc(stamp).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            return ""
+
     @property
     def zone(self) -> str:
         """The practice's time zone, for column headings: America/Chicago."""

@@ -46,9 +46,9 @@ def test_staff_sign_in_filter_open_a_lead_change_its_status_and_download_the_csv
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url(re.compile(r"/admin/leads\?.*office=barrington"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Leads (2)")
-    rows = page.get_by_role("table").locator("tbody tr")
+    rows = page.get_by_role("table", name="Leads, newest first").locator("tbody tr")
     expect(rows).to_have_count(2)
-    expect(page.get_by_role("table")).not_to_contain_text("Cara Crystal")
+    expect(page.get_by_role("table", name="Leads, newest first")).not_to_contain_text("Cara Crystal")
     page.screenshot(path=screenshots / "admin-leads-desktop.png", full_page=True)
     filtered = page.url
 
