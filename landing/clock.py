@@ -52,11 +52,12 @@ def duration_text(seconds: float) -> str:
     return f"{days} d {hours} h"
 
 
-def open_seconds(hours: Sequence[Hours], zone: ZoneInfo, start: dt.datetime, end: dt.datetime) -> float:
+def open_seconds(hours: Sequence[Hours], zone: ZoneInfo, start: dt.datetime, end: dt.datetime,
+                 enough: float | None = None) -> float:
     """Seconds between ``start`` and ``end`` that fall in the opening ``hours`` (local times in ``zone``).
 
     An office without hours is taken as always open: every second counts. Counted over at most
-    MAX_DAYS_COUNTED days after ``start``.
+    MAX_DAYS_COUNTED days after ``start``, and, with ``enough``, only until that many are found.
     """
     if end <= start:
         return 0.0
@@ -76,6 +77,8 @@ def open_seconds(hours: Sequence[Hours], zone: ZoneInfo, start: dt.datetime, end
             low, high = max(opens, start), min(closes, end)
             if high > low:
                 total += (high - low).total_seconds()
+        if enough is not None and total >= enough:
+            break
         day += dt.timedelta(days=1)
     return total
 

@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import re
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -35,14 +36,18 @@ def always_open(site_dir: Path) -> None:
     path.write_text(re.sub(r"(?m)^hours = .*\n(?:\s+\{.*\n)*(?:\]\n)?", "", path.read_text()))
 
 
-OVERDUE = a_lead(name="Waiting Long", email="waiting@example.com", phone="+18475550177", message="Please call",
-                 created_at=ago(hours=3))
-FRESH = a_lead(name="Just Arrived", created_at=ago(minutes=5))
-ANSWERED = a_lead(name="Answered Fast", created_at=ago(hours=2), status="contacted")
+def leads() -> tuple[Any, Any, Any]:
+    """(overdue, fresh, answered), their times counted from now: made when a test runs, not when it is collected."""
+    return (a_lead(name="Waiting Long", email="waiting@example.com", phone="+18475550177", message="Please call",
+                   created_at=ago(hours=3)),
+            a_lead(name="Just Arrived", email="fresh@example.com", phone="+18475550178", created_at=ago(minutes=5)),
+            a_lead(name="Answered Fast", email="fast@example.com", phone="+18475550179", created_at=ago(hours=2),
+                   status="contacted"))
 
 
 async def test_the_list_shows_each_wait_and_flags_the_overdue(staff, settings: Settings, site_dir: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     always_open(site_dir)
+    OVERDUE, FRESH, ANSWERED = leads()
     client = await staff(OVERDUE, FRESH, ANSWERED)
     first = (dt.datetime.fromisoformat(ANSWERED.created_at) + dt.timedelta(minutes=12)).isoformat()
     change(database(settings), "INSERT INTO lead_events (id, lead_id, at, actor, status) VALUES (?, ?, ?, ?, ?)",
@@ -60,6 +65,7 @@ async def test_the_list_shows_each_wait_and_flags_the_overdue(staff, settings: S
 async def test_an_overdue_lead_brings_its_office_one_reminder_without_patient_details(
         make_client: ClientFactory, settings: Settings, site_dir: Path) -> None:
     always_open(site_dir)
+    OVERDUE, FRESH, _ = leads()
     await seed(settings, OVERDUE, FRESH)
     port = free_port()
     with smtp_server(port) as inbox:
@@ -83,6 +89,7 @@ async def test_an_overdue_lead_brings_its_office_one_reminder_without_patient_de
 async def test_a_lead_answered_or_within_the_limit_brings_no_reminder(make_client: ClientFactory, settings: Settings,
                                                                        site_dir: Path) -> None:
     always_open(site_dir)
+    _, FRESH, _ = leads()
     await seed(settings, FRESH, a_lead(created_at=ago(hours=3), status="contacted"),
                a_lead(created_at=ago(hours=3), spam=True, spam_reason="honeypot filled"))
     port = free_port()
@@ -113,6 +120,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 async def test_sweeping_twice_or_from_two_instances_adds_one_reminder(database_url: str, site_dir: Path) -> None:
     always_open(site_dir)
     site = load_site(site_dir / "site.toml")
+    OVERDUE, FRESH, _ = leads()
     first, second = store_for(database_url), store_for(database_url)
     await first.open()
     await second.open()

@@ -149,6 +149,10 @@ class Notifier:
 
     async def run(self) -> None:
         while True:
+            # Python 3.11's asyncio.wait_for returns the result of what it waited for when that finished just as the
+            # task was cancelled, dropping the cancellation (a store answer at shutdown): stop here all the same,
+            # and again before waiting for the next round.
+            _reraise_cancellation()
             try:
                 sent_any = await self.send_due()
             except StoreError as exc:  # the database is down, full, slow: keep the worker alive, say it once
@@ -162,6 +166,7 @@ class Notifier:
                 sent_any = False
             else:
                 self.outbox_trouble.success("notification worker: the outbox answers again")
+            _reraise_cancellation()
             if not sent_any:
                 self._wake.clear()
                 try:

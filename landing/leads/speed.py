@@ -30,6 +30,14 @@ SWEEP_DAYS = 14  # leads older than this still new (the service was down for wee
 SUMMARY_LEADS = 5000  # the summary reads at most the latest this many leads of the filter
 
 
+def stop_if_cancelled() -> None:
+    """A sweep's loop stops when its task is being cancelled, even if an await dropped the cancellation (Python
+    3.11's asyncio.wait_for does when what it waits for finishes at that moment)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def reminder_id(lead_id: str) -> str:
     return REMINDER_PREFIX + lead_id
 
@@ -42,16 +50,21 @@ def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def waited_open(site: Site, office: str, created_at: str, until: dt.datetime) -> float:
-    """Seconds of ``office``'s opening hours between a lead's arrival and ``until``."""
+def waited_open(site: Site, office: str, created_at: str, until: dt.datetime, enough: float | None = None) -> float:
+    """Seconds of ``office``'s opening hours between a lead's arrival and ``until`` (with ``enough``: or at least
+    that many, counted no further)."""
     known = site.offices_by_id.get(office)
-    return open_seconds(known.hours if known else (), site.practice.zone, parse_utc(created_at), until)
+    return open_seconds(known.hours if known else (), site.practice.zone, parse_utc(created_at), until, enough)
+
+
+def is_overdue(site: Site, office: str, created_at: str, now: dt.datetime) -> bool:
+    limit = site.leads.remind_after_minutes * 60
+    return waited_open(site, office, created_at, now, enough=limit) >= limit
 
 
 def overdue(site: Site, lead: Lead, now: dt.datetime) -> bool:
     """Still new after ``remind_after_minutes`` of its office's opening hours."""
-    return (lead.status == "new" and not lead.spam
-            and waited_open(site, lead.office, lead.created_at, now) >= site.leads.remind_after_minutes * 60)
+    return lead.status == "new" and not lead.spam and is_overdue(site, lead.office, lead.created_at, now)
 
 
 @dataclass(frozen=True)
@@ -118,7 +131,7 @@ async def speed_by_office(store: LeadStore, site: Site, lead_filter: LeadFilter)
             if first:
                 clock_waits.append((parse_utc(first) - parse_utc(created_at)).total_seconds())
                 open_waits.append(waited_open(site, office, created_at, parse_utc(first)))
-            elif status == "new" and waited_open(site, office, created_at, now) >= site.leads.remind_after_minutes * 60:
+            elif status == "new" and is_overdue(site, office, created_at, now):
                 late += 1
         known = site.offices_by_id.get(office)
         result.append(OfficeSpeed(
@@ -141,7 +154,7 @@ async def remind_overdue(store: LeadStore, site: Site) -> int:
     now, stamp = now_utc(), utc_now()
     statements = []
     for lead_id, office, treatment, town, created_at in rows:
-        if waited_open(site, str(office), str(created_at), now) >= site.leads.remind_after_minutes * 60:
+        if is_overdue(site, str(office), str(created_at), now):
             statements.append((_REMIND, (reminder_id(str(lead_id)), lead_id, office, treatment, town, created_at,
                                          stamp)))
     if not statements:
@@ -184,6 +197,7 @@ class Reminders:
 
     async def run(self) -> None:
         while True:
+            stop_if_cancelled()
             try:
                 if await remind_overdue(self.store, self.catalog().site):
                     self.wake()

@@ -17,6 +17,7 @@ import httpx
 from landing.catalog import Catalog
 from landing.leads.model import Notice
 from landing.leads.notify import LogMailer, Mailer
+from landing.leads.speed import stop_if_cancelled
 from landing.leads.store import LeadStore, StoreError
 from landing.leads.webhooks import (
     SIGNATURE_HEADER,
@@ -97,6 +98,7 @@ class WebhookSweep:
 
     async def run(self) -> None:
         while True:
+            stop_if_cancelled()
             try:
                 if self.catalog().site.webhooks and await queue_webhooks(self.store, self.catalog().site):
                     self.wake()
