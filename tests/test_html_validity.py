@@ -53,10 +53,14 @@ async def test_every_kind_of_page_is_valid_html(make_client: ClientFactory, tmp_
     assert again.status_code == 422
     files["the form shown again with its errors"] = tmp_path / "form-again.html"
     files["the form shown again with its errors"].write_text(again.text, encoding="utf-8")
+    assert vnu_errors(java, files) == []
+
+
+def vnu_errors(java: str, files: dict[str, Path]) -> list[str]:
+    """What v.Nu finds wrong in the named HTML files: "name: line N: message", one a problem."""
     checked = subprocess.run([java, "-jar", str(VNU_JAR), "--errors-only", "--format", "json", *map(str, files.values())],
                              capture_output=True, text=True, timeout=300)
     report = json.loads(checked.stderr or checked.stdout or '{"messages": []}')
     names = {path.resolve().as_uri().replace("file:///", "file:/"): name for name, path in files.items()}
-    errors = [f"{names.get(message.get('url', ''), message.get('url'))}: line {message.get('lastLine')}: "
-              f"{message['message']}" for message in report["messages"]]
-    assert errors == []
+    return [f"{names.get(message.get('url', ''), message.get('url'))}: line {message.get('lastLine')}: "
+            f"{message['message']}" for message in report["messages"]]

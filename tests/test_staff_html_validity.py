@@ -4,9 +4,7 @@ Checker reads them (see tests/test_html_validity.py for the checker)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ import pytest
 from tests.leads_helpers import a_lead
 from tests.parts import need
 from tests.test_admin import csrf_of, staff  # noqa: F401 - the signed-in client fixture
-from tests.test_html_validity import VNU_JAR
+from tests.test_html_validity import VNU_JAR, vnu_errors
 
 
 @pytest.mark.slow
@@ -38,10 +36,4 @@ async def test_the_staff_pages_are_valid_html(staff, tmp_path: Path) -> None:  #
                                                                "method": "email", "note": "By email"})
     files["revoked lead"] = tmp_path / "revoked.html"
     files["revoked lead"].write_text((await client.get(f"/admin/leads/{first.id}")).text, encoding="utf-8")
-    checked = subprocess.run([java, "-jar", str(VNU_JAR), "--errors-only", "--format", "json", *map(str, files.values())],
-                             capture_output=True, text=True, timeout=300)
-    report = json.loads(checked.stderr or checked.stdout or '{"messages": []}')
-    names = {path.resolve().as_uri().replace("file:///", "file:/"): name for name, path in files.items()}
-    errors = [f"{names.get(message.get('url', ''), message.get('url'))}: line {message.get('lastLine')}: "
-              f"{message['message']}" for message in report["messages"]]
-    assert errors == []
+    assert vnu_errors(java, files) == []

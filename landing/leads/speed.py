@@ -8,9 +8,7 @@ however many instances sweep at once. It says what a new-enquiry notice says: no
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import logging
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,22 +18,14 @@ from landing.catalog import Catalog
 from landing.clock import duration_text, local_text, open_seconds, parse_utc
 from landing.leads.model import Lead, LeadFilter, Notice, utc_in, utc_now
 from landing.leads.query import where
-from landing.leads.store import LeadStore, StoreError
+from landing.leads.store import LeadStore
+from landing.leads.sweeps import sweep_forever
 from landing.site import Site
 
-log = logging.getLogger("landing.speed")
 REMINDER_PREFIX = "reminder-"
 SWEEP_SECONDS = 60.0  # how often new leads are looked at
 SWEEP_DAYS = 14  # leads older than this still new (the service was down for weeks) are not reminded of
 SUMMARY_LEADS = 5000  # the summary reads at most the latest this many leads of the filter
-
-
-def stop_if_cancelled() -> None:
-    """A sweep's loop stops when its task is being cancelled, even if an await dropped the cancellation (Python
-    3.11's asyncio.wait_for does when what it waits for finishes at that moment)."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 def reminder_id(lead_id: str) -> str:
@@ -196,13 +186,5 @@ class Reminders:
         self.store, self.catalog, self.wake, self.sweep_seconds = store, catalog, wake, sweep_seconds
 
     async def run(self) -> None:
-        while True:
-            stop_if_cancelled()
-            try:
-                if await remind_overdue(self.store, self.catalog().site):
-                    self.wake()
-            except StoreError as exc:
-                log.warning("reminders: %s; trying again in %.0f s", exc, self.sweep_seconds)
-            except Exception:  # a bug: its traceback, but the sweeps go on
-                log.exception("reminders failed; trying again in %.0f s", self.sweep_seconds)
-            await asyncio.sleep(self.sweep_seconds)
+        await sweep_forever("reminders", lambda: remind_overdue(self.store, self.catalog().site), self.wake,
+                            self.sweep_seconds)

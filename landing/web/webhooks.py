@@ -7,7 +7,6 @@ status, a timeout, a refused connection, a missing secret) is a failure the noti
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -17,8 +16,8 @@ import httpx
 from landing.catalog import Catalog
 from landing.leads.model import Notice
 from landing.leads.notify import LogMailer, Mailer
-from landing.leads.speed import stop_if_cancelled
-from landing.leads.store import LeadStore, StoreError
+from landing.leads.store import LeadStore
+from landing.leads.sweeps import sweep_forever
 from landing.leads.webhooks import (
     SIGNATURE_HEADER,
     SWEEP_SECONDS,
@@ -97,13 +96,8 @@ class WebhookSweep:
         self.store, self.catalog, self.wake, self.sweep_seconds = store, catalog, wake, sweep_seconds
 
     async def run(self) -> None:
-        while True:
-            stop_if_cancelled()
-            try:
-                if self.catalog().site.webhooks and await queue_webhooks(self.store, self.catalog().site):
-                    self.wake()
-            except StoreError as exc:
-                log.warning("webhooks: %s; trying again in %.0f s", exc, self.sweep_seconds)
-            except Exception:  # a bug: its traceback, but the sweeps go on
-                log.exception("webhooks failed; trying again in %.0f s", self.sweep_seconds)
-            await asyncio.sleep(self.sweep_seconds)
+        async def work() -> int:
+            site = self.catalog().site
+            return await queue_webhooks(self.store, site) if site.webhooks else 0
+
+        await sweep_forever("webhooks", work, self.wake, self.sweep_seconds)
