@@ -124,6 +124,27 @@ MIGRATIONS.append(("0005_roles", [
     )""",
 ]))
 
+# Towns published from the staff area (landing/leads/site_versions.py): every version of locations.csv, and the
+# drafts waiting for their preview to be read.
+MIGRATIONS.append(("0006_site_versions", [
+    """CREATE TABLE site_versions (
+        number INTEGER PRIMARY KEY,
+        published_at TEXT NOT NULL,
+        author TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        source TEXT NOT NULL,
+        locations TEXT NOT NULL
+    )""",
+    """CREATE TABLE site_drafts (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        author TEXT NOT NULL,
+        source TEXT NOT NULL,
+        locations TEXT NOT NULL,
+        base INTEGER NOT NULL
+    )""",
+]))
+
 
 # Which migrations a database has had: the same table in every store.
 CREATE_RECORD = "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

@@ -41,6 +41,7 @@ from landing.leads.model import (
     utc_now,
 )
 from landing.leads.query import where
+from landing.leads.site_versions import SiteVersionQueries, SiteVersionStore
 
 MAX_BATCH = 256
 WAL_SWITCH_TRIES = 50  # about 12 s of tries in all
@@ -72,7 +73,7 @@ def store_failure(doing: str, exc: BaseException) -> StoreError:
 MIN_FREE_BYTES = 256 * 1024
 
 
-class LeadStore(Protocol):
+class LeadStore(SiteVersionStore, Protocol):
     """What the app needs of a database. Every implementation passes tests/test_store.py."""
 
     async def open(self) -> None: ...
@@ -160,7 +161,7 @@ _CLAIM = ("UPDATE outbox SET claimed_until = ?, claimed_by = ?, attempts = attem
           "RETURNING id, lead_id, office, treatment, town, lead_created_at, attempts")
 
 
-class SQLStore:
+class SQLStore(SiteVersionQueries):
     """The queries every store shares, written once with ``?`` placeholders over four primitives."""
 
     # How a claim locks the notices it takes, and what a sign-in reservation runs first so that no other

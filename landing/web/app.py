@@ -24,8 +24,9 @@ from landing.metrics import Metrics
 from landing.settings import Settings, resolve_secret
 from landing.web import admin as admin_views
 from landing.web import leads as lead_views
-from landing.web import public
+from landing.web import public, site_admin
 from landing.web.live import LiveSite
+from landing.web.published import Follower
 from landing.web.observe import Allowed, RequestContext, metrics_route
 from landing.web.responses import AddSecurityHeaders, SecurityHeaders
 
@@ -33,6 +34,7 @@ from landing.web.responses import AddSecurityHeaders, SecurityHeaders
 class State(TypedDict):
     site: LiveSite
     leads: lead_views.LeadDesk
+    published: Follower
 
 
 # A request allocates a few hundred short-lived objects and dozens are in flight at once. At Python's
@@ -80,11 +82,19 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
             desk = lead_views.LeadDesk(store=store, tokens=tokens, guards=guards, spam_budget=spam_budget,
                                        secret=secret, health=HealthCheck(store, settings.lead_timeout),
                                        notifier=notifier, metrics=metrics)
+            published = Follower(site, store)
+            await published.start()
             sending = asyncio.create_task(notifier.run(), name="notifier")
             watching = asyncio.create_task(site.watch(), name="reload") if settings.reload_interval > 0 else None
+            following = (asyncio.create_task(published.follow(settings.reload_interval), name="published")
+                         if settings.reload_interval > 0 else None)
             try:
-                yield {"site": site, "leads": desk}
+                yield {"site": site, "leads": desk, "published": published}
             finally:
+                if following is not None:
+                    following.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await following
                 if watching is not None:
                     watching.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -99,6 +109,7 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
         Route("/thank-you/", lead_views.thank_you, name="thank_you"),
         metrics_route(metrics, Allowed(settings.metrics_allow)),
         *admin_views.routes(),
+        *site_admin.routes(),
         *public.routes(),
     ]
 
