@@ -112,6 +112,39 @@ MIGRATIONS.append(("0004_sign_in_attempts", [
     "CREATE INDEX sign_in_attempts_by_time ON sign_in_attempts (at)",
 ]))
 
+# Roles (landing/admin/roles.py): every user there was could see everything, so each becomes an admin; a staff
+# member may be limited to some offices' leads (no row here: every office).
+MIGRATIONS.append(("0005_roles", [
+    "ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'staff'",
+    "UPDATE users SET role = 'admin'",
+    """CREATE TABLE user_offices (
+        email TEXT NOT NULL REFERENCES users (email) ON DELETE CASCADE,
+        office TEXT NOT NULL,
+        PRIMARY KEY (email, office)
+    )""",
+]))
+
+# Towns published from the staff area (landing/leads/site_versions.py): every version of locations.csv, and the
+# drafts waiting for their preview to be read.
+MIGRATIONS.append(("0006_site_versions", [
+    """CREATE TABLE site_versions (
+        number INTEGER PRIMARY KEY,
+        published_at TEXT NOT NULL,
+        author TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        source TEXT NOT NULL,
+        locations TEXT NOT NULL
+    )""",
+    """CREATE TABLE site_drafts (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        author TEXT NOT NULL,
+        source TEXT NOT NULL,
+        locations TEXT NOT NULL,
+        base INTEGER NOT NULL
+    )""",
+]))
+
 
 # Duplicate enquiries (landing.leads.duplicates) are found by the phone and email already stored with each lead:
 # these indexes make that a lookup, not a scan of every lead.

@@ -28,8 +28,9 @@ from landing.web import admin as admin_views
 from landing.web import consent as consent_views
 from landing.web import conversions as conversion_views
 from landing.web import leads as lead_views
-from landing.web import public
+from landing.web import public, site_admin
 from landing.web.live import LiveSite
+from landing.web.published import Follower
 from landing.web.observe import Allowed, RequestContext, metrics_route
 from landing.web.responses import AddSecurityHeaders, SecurityHeaders
 from landing.web.webhooks import Dispatch, Webhooks, WebhookSweep
@@ -38,6 +39,7 @@ from landing.web.webhooks import Dispatch, Webhooks, WebhookSweep
 class State(TypedDict):
     site: LiveSite
     leads: lead_views.LeadDesk
+    published: Follower
 
 
 # A request allocates a few hundred short-lived objects and dozens are in flight at once. At Python's
@@ -86,19 +88,27 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
             desk = lead_views.LeadDesk(store=store, tokens=tokens, guards=guards, spam_budget=spam_budget,
                                        secret=secret, health=HealthCheck(store, settings.lead_timeout),
                                        notifier=notifier, metrics=metrics)
+            published = Follower(site, store)
+            await published.start()
             sending = asyncio.create_task(notifier.run(), name="notifier")
             reminding = asyncio.create_task(Reminders(store, lambda: site.current.catalog, notifier.wake).run(),
                                             name="reminders")
             hooking = asyncio.create_task(WebhookSweep(store, lambda: site.current.catalog, notifier.wake).run(),
                                           name="webhooks")
             watching = asyncio.create_task(site.watch(), name="reload") if settings.reload_interval > 0 else None
+            following = (asyncio.create_task(published.follow(settings.reload_interval), name="published")
+                         if settings.reload_interval > 0 else None)
             try:
-                yield {"site": site, "leads": desk}
+                yield {"site": site, "leads": desk, "published": published}
             finally:
                 for sweep in (reminding, hooking):
                     sweep.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await sweep
+                if following is not None:
+                    following.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await following
                 if watching is not None:
                     watching.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -115,6 +125,7 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
         *admin_views.routes(),
         *conversion_views.routes(),
         *consent_views.routes(),
+        *site_admin.routes(),
         *public.routes(),
     ]
 
