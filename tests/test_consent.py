@@ -13,7 +13,8 @@ import httpx
 from landing.leads.model import new_id
 from landing.settings import Settings
 from tests.leads_helpers import a_lead, change, rows
-from tests.test_admin import csrf_of, database, staff  # noqa: F401 - the signed-in client fixture
+from tests.conftest import ClientFactory
+from tests.test_admin import csrf_of, database, sign_in, staff  # noqa: F401 - the signed-in client fixture
 
 CONSENT = "I agree that Test Pain & Spine Clinic may contact me by phone, text or email."
 LEAD = a_lead(name="Rhoda Revoke", gclid="CjRevokedClick", consent_text=CONSENT, consent_version="2026-11-01",
@@ -71,10 +72,29 @@ async def test_a_revocation_that_makes_no_sense_is_refused_with_the_fix(staff, s
     assert rows(database(settings), "consent_revocations") == []
 
 
-async def test_the_consent_certificate_holds_what_was_agreed_and_its_revocation(staff, settings: Settings,  # type: ignore[no-untyped-def]  # noqa: F811
+async def admin_client(make_client: ClientFactory, settings: Settings, *leads: object) -> httpx.AsyncClient:
+    """Signed in as an admin: the certificate is theirs alone."""
+    from landing.admin.auth import hash_password
+    from landing.leads.store import store_for
+
+    store = store_for(settings.database_url)
+    await store.open()
+    try:
+        await store.add_user("admin@example.com", hash_password("correct horse battery"), "admin", ())
+        for lead in leads:
+            await store.add(lead, notify=False)  # type: ignore[arg-type]
+    finally:
+        await store.close()
+    client = await make_client(base_url="http://testserver")
+    assert (await sign_in(client, email="admin@example.com")).status_code == 303
+    return client
+
+
+async def test_the_consent_certificate_holds_what_was_agreed_and_its_revocation(make_client: ClientFactory,
+                                                                               settings: Settings,
                                                                                site_dir: Path) -> None:
     chicago(site_dir)
-    client = await staff(LEAD)
+    client = await admin_client(make_client, settings, LEAD)
     before = await client.get(f"/admin/leads/{LEAD.id}/consent.txt")
     assert before.status_code == 200 and before.headers["content-type"] == "text/plain; charset=utf-8"
     assert before.headers["content-disposition"] == f'attachment; filename="consent-{LEAD.id}.txt"'
@@ -90,10 +110,13 @@ async def test_the_consent_certificate_holds_what_was_agreed_and_its_revocation(
     await revoke(client, LEAD.id)
     after = (await client.get(f"/admin/leads/{LEAD.id}/consent.txt")).text
     assert "Revocation: the patient asked not to be contacted on 2026-11-24T15:15:00.000000+00:00" in after
-    assert "How: Phone call" in after and "Recorded by staff@example.com" in after
+    assert "How: Phone call" in after and "Recorded by admin@example.com" in after
     audited = [row for row in rows(database(settings), "audit_log") if row["action"] == "consent certificate"]
     assert len(audited) == 2 and audited[0]["detail"] == f"lead {LEAD.id}"
 
 
-async def test_the_certificate_needs_a_signed_in_member_of_staff(client: httpx.AsyncClient) -> None:
+async def test_the_certificate_is_for_admins_alone(client: httpx.AsyncClient, staff) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     assert (await client.get(f"/admin/leads/{LEAD.id}/consent.txt")).status_code == 401
+    member_of_staff = await staff(LEAD)
+    assert (await member_of_staff.get(f"/admin/leads/{LEAD.id}/consent.txt")).status_code == 403
+    assert "consent.txt" not in (await member_of_staff.get(f"/admin/leads/{LEAD.id}")).text  # no link to it either

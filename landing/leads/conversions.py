@@ -22,7 +22,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -48,22 +48,24 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # yyyy-MM-dd HH:mm:ss
 # Every converted lead: the first time it got the conversion status; spam and revoked consent never count. All of them, not only
 # those since the day asked for or with the click id, so that a repeat enquiry counts once with its first lead.
 _QUERY = ("SELECT leads.id, leads.created_at, leads.phone, lower(leads.email), leads.gclid, leads.msclkid, "
-          "MIN(lead_events.at) FROM leads JOIN lead_events ON lead_events.lead_id = leads.id "
+          "MIN(lead_events.at), leads.office FROM leads JOIN lead_events ON lead_events.lead_id = leads.id "
           "WHERE lead_events.status = ? AND leads.spam = 0 "
           "AND NOT EXISTS (SELECT 1 FROM consent_revocations WHERE consent_revocations.lead_id = leads.id) "
-          "GROUP BY leads.id, leads.created_at, leads.phone, lower(leads.email), leads.gclid, leads.msclkid "
+          "GROUP BY leads.id, leads.created_at, leads.phone, lower(leads.email), leads.gclid, leads.msclkid, "
+          "leads.office "
           "ORDER BY leads.created_at, leads.id")
 
 
-def platform_conversions(rows: Sequence[Sequence[object]], platform: str, since: str,
-                         duplicate_days: int) -> list[tuple[str, str]]:
+def platform_conversions(rows: Sequence[Sequence[object]], platform: str, since: str, duplicate_days: int,
+                         offices: Collection[str] | None = None) -> list[tuple[str, str]]:
     """(click id, converted at) of ``platform`` since ``since`` from _QUERY's rows, each repeat enquiry counted
-    once with the first lead it repeats (landing.leads.duplicates)."""
+    once with the first lead it repeats (landing.leads.duplicates); with ``offices``, only their leads."""
     contacts = [Contact(str(row[0]), str(row[1]), str(row[2]), str(row[3] or "")) for row in rows]
     counted = counted_once(contacts, duplicate_days) if duplicate_days > 0 else {c.id for c in contacts}
     column = 4 if platform == "google" else 5
     found = [(str(row[column]), str(row[6])) for row in rows
-             if str(row[0]) in counted and row[column] and str(row[6]) >= since]
+             if str(row[0]) in counted and row[column] and str(row[6]) >= since
+             and (offices is None or str(row[7]) in offices)]
     return sorted(found, key=lambda pair: (pair[1], pair[0]))
 
 
@@ -112,10 +114,13 @@ def audit_detail(platform: str, day: str, result: ConversionFile) -> str:
     return f"{platform} conversions since {day}{left}"
 
 
-async def export_conversions(store: LeadStore, platform: str, day: str, site: Site, actor: str) -> ConversionFile:
-    """The import file of ``platform`` for the conversions since ``day`` (the practice's date), audited."""
+async def export_conversions(store: LeadStore, platform: str, day: str, site: Site, actor: str,
+                             offices: Collection[str] | None = None) -> ConversionFile:
+    """The import file of ``platform`` for the conversions since ``day`` (the practice's date), audited; with
+    ``offices`` (a member of staff limited to some), only their leads."""
     rows = await store.fetch(_QUERY, (site.conversions.status,))
-    found = platform_conversions(rows, platform, since_moment(day, site), site.leads.duplicate_days)
+    found = platform_conversions(rows, platform, since_moment(day, site), site.leads.duplicate_days, offices)
     result = conversion_file(platform, found, site)
-    await store.audit(actor, "conversions export", audit_detail(platform, day, result), result.rows)
+    limited = f" (limited to offices: {', '.join(sorted(offices))})" if offices is not None else ""
+    await store.audit(actor, "conversions export", audit_detail(platform, day, result) + limited, result.rows)
     return result

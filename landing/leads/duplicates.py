@@ -18,7 +18,7 @@ from landing.clock import parse_utc
 from landing.leads.model import Lead, Notice
 from landing.leads.store import LeadStore
 
-_MATCH_COLUMNS = "id, created_at, phone, lower(email)"
+_MATCH_COLUMNS = "id, created_at, phone, lower(email), office"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +29,11 @@ class Contact:
     created_at: str
     phone: str
     email: str  # lower case
+    office: str = ""
 
     @classmethod
     def of(cls, lead: Lead) -> Contact:
-        return cls(lead.id, lead.created_at, lead.phone, lead.email.lower())
+        return cls(lead.id, lead.created_at, lead.phone, lead.email.lower(), lead.office)
 
     def shares(self, other: Contact) -> bool:
         return bool((self.phone and self.phone == other.phone) or (self.email and self.email == other.email))
@@ -64,7 +65,7 @@ async def candidates(store: LeadStore, contacts: Sequence[Contact], days: int,
         f"SELECT {_MATCH_COLUMNS} FROM leads WHERE spam = 0 AND ({' OR '.join(matches)}) "
         "AND created_at >= ? AND created_at <= ? ORDER BY created_at, id",
         [*args, first.isoformat(timespec="microseconds"), last.isoformat(timespec="microseconds")])
-    return [Contact(str(a), str(b), str(c), str(d or "")) for a, b, c, d in rows]
+    return [Contact(str(a), str(b), str(c), str(d or ""), str(e)) for a, b, c, d, e in rows]
 
 
 def first_of(contact: Contact, pool: Iterable[Contact], days: int) -> Contact | None:

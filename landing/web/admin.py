@@ -359,9 +359,15 @@ async def leads_list(request: Request, session: Session, form: dict[str, str]) -
                   conversions_since=(dt.datetime.now(zone).date() - dt.timedelta(days=30)).isoformat(),
                   waits=await speed.waits(leads, catalog.site, rows),
                   speed=await speed.speed_by_office(leads, catalog.site, lead_filter),
-                  repeats=await duplicates.repeats_of(leads, rows, catalog.site.leads.duplicate_days),
+                  repeats=visible(await duplicates.repeats_of(leads, rows, catalog.site.leads.duplicate_days), session),
                   revoked=await consent.revoked_among(leads, [lead.id for lead in rows]),
                   town_name=town_namer(catalog))
+
+
+def visible(repeats: dict[str, duplicates.Contact], session: Session) -> dict[str, duplicates.Contact]:
+    """The repeats whose first lead is of an office the user may see (another office's lead is not named)."""
+    return {lead_id: first for lead_id, first in repeats.items()
+            if roles.may_see_office(session.role, session.offices, first.office)}
 
 
 def scoped(lead_filter: LeadFilter, session: Session) -> LeadFilter:
@@ -388,8 +394,9 @@ async def lead_detail(request: Request, session: Session, form: dict[str, str]) 
     catalog = site(request).current.catalog
     days = catalog.site.leads.duplicate_days
     return render(request, "admin/lead.html", "Lead", session, lead=lead, events=events, statuses=STATUSES,
-                  repeat_of=(await duplicates.repeats_of(leads, [lead], days)).get(lead.id),
-                  repeated_by=await duplicates.later_repeats(leads, lead, days) if not lead.spam else [],
+                  repeat_of=visible(await duplicates.repeats_of(leads, [lead], days), session).get(lead.id),
+                  repeated_by=[later for later in await duplicates.later_repeats(leads, lead, days)
+                               if roles.may_see_office(session.role, session.offices, later.office)],
                   revocation=await consent.revocation(leads, lead.id), methods=consent.METHODS,
                   now_local=dt.datetime.now(catalog.site.practice.zone).strftime("%Y-%m-%dT%H:%M"),
                   town_name=town_namer(catalog), office=catalog.site.offices_by_id.get(lead.office))

@@ -6,9 +6,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from landing.admin import roles
 from landing.leads.consent import certificate, check_revocation, record_revocation, revocation
 from landing.leads.model import Session
-from landing.web.admin import admin_headers, plain_text, render, staff_only, store
+from landing.web.admin import admin_headers, allow, plain_text, render, store
 from landing.web.leads import site
 
 
@@ -16,7 +17,8 @@ async def revoke_consent(request: Request, session: Session, form: dict[str, str
     lead_id = request.path_params["lead_id"]
     leads = store(request)
     lead = await leads.get(lead_id) if plain_text(lead_id, 100) else None
-    if lead is None:
+    if lead is None or not roles.may_see_office(session.role, session.offices, lead.office):
+        # Another office's lead answers as one that does not exist.
         return render(request, "admin/message.html", "No such lead", session, status=404,
                       message="This lead does not exist, or was removed by a retention purge.")
     zone = site(request).current.catalog.site.practice.zone
@@ -44,7 +46,9 @@ async def consent_certificate(request: Request, session: Session, form: dict[str
 
 def routes() -> list[BaseRoute]:
     return [
-        Route("/admin/leads/{lead_id}/revoke", staff_only(revoke_consent), methods=["POST"], name="revoke_consent"),
-        Route("/admin/leads/{lead_id}/consent.txt", staff_only(consent_certificate, download=True),
+        Route("/admin/leads/{lead_id}/revoke", allow(*roles.LEADS)(revoke_consent), methods=["POST"],
+              name="revoke_consent"),
+        # What the person agreed to, with the keyed hash of their address: admins alone.
+        Route("/admin/leads/{lead_id}/consent.txt", allow(roles.ADMIN, download=True)(consent_certificate),
               name="consent_certificate"),
     ]

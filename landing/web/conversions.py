@@ -8,10 +8,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from landing.admin import roles
 from landing.leads.conversions import FORMATS, export_conversions
 from landing.leads.model import Session
 from landing.leads.query import shown
-from landing.web.admin import admin_headers, staff_only, store
+from landing.web.admin import admin_headers, allow, store
 from landing.web.leads import site
 
 
@@ -30,12 +31,13 @@ async def download_conversions(request: Request, session: Session, form: dict[st
         return Response("This file cannot be made: " + "; ".join(problems) + ".\n", status_code=400,
                         media_type="text/plain; charset=utf-8", headers=admin_headers(request))
     catalog = site(request).current.catalog
-    result = await export_conversions(store(request), platform, day, catalog.site, session.email)
+    result = await export_conversions(store(request), platform, day, catalog.site, session.email,
+                                      offices=roles.lead_offices(session.role, session.offices))
     filename = f"conversions-{platform}-since-{day}.csv"
     return Response(result.text.encode("utf-8"), media_type="text/csv; charset=utf-8",
                     headers={**admin_headers(request), "content-disposition": f'attachment; filename="{filename}"'})
 
 
 def routes() -> list[BaseRoute]:
-    return [Route("/admin/conversions.csv", staff_only(download_conversions, download=True),
+    return [Route("/admin/conversions.csv", allow(*roles.LEADS, download=True)(download_conversions),
                   name="download_conversions")]
