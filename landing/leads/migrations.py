@@ -145,6 +145,21 @@ MIGRATIONS.append(("0006_site_versions", [
     )""",
 ]))
 
+# IndexNow submissions waiting to be sent (landing/leads/indexnow_outbox.py): one row per batch of URLs.
+MIGRATIONS.append(("0007_indexnow_outbox", [
+    """CREATE TABLE indexnow_outbox (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        urls TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        claimed_until TEXT,
+        sent_at TEXT,
+        last_error TEXT NOT NULL DEFAULT ''
+    )""",
+    "CREATE INDEX indexnow_outbox_due ON indexnow_outbox (sent_at, next_attempt_at)",
+]))
+
 
 # Which migrations a database has had: the same table in every store.
 CREATE_RECORD = "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

@@ -41,6 +41,7 @@ from landing.leads.model import (
     utc_now,
 )
 from landing.leads.query import where
+from landing.leads.indexnow_outbox import IndexNowQueries, IndexNowStore
 from landing.leads.site_versions import SiteVersionQueries, SiteVersionStore
 
 MAX_BATCH = 256
@@ -73,7 +74,7 @@ def store_failure(doing: str, exc: BaseException) -> StoreError:
 MIN_FREE_BYTES = 256 * 1024
 
 
-class LeadStore(SiteVersionStore, Protocol):
+class LeadStore(SiteVersionStore, IndexNowStore, Protocol):
     """What the app needs of a database. Every implementation passes tests/test_store.py."""
 
     async def open(self) -> None: ...
@@ -161,7 +162,7 @@ _CLAIM = ("UPDATE outbox SET claimed_until = ?, claimed_by = ?, attempts = attem
           "RETURNING id, lead_id, office, treatment, town, lead_created_at, attempts")
 
 
-class SQLStore(SiteVersionQueries):
+class SQLStore(SiteVersionQueries, IndexNowQueries):
     """The queries every store shares, written once with ``?`` placeholders over four primitives."""
 
     # How a claim locks the notices it takes, and what a sign-in reservation runs first so that no other

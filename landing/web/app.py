@@ -25,6 +25,7 @@ from landing.settings import Settings, resolve_secret
 from landing.web import admin as admin_views
 from landing.web import leads as lead_views
 from landing.web import public, site_admin
+from landing.web.indexnow import IndexNow, key_routes
 from landing.web.live import LiveSite
 from landing.web.published import Follower
 from landing.web.observe import Allowed, RequestContext, metrics_route
@@ -88,13 +89,20 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
             watching = asyncio.create_task(site.watch(), name="reload") if settings.reload_interval > 0 else None
             following = (asyncio.create_task(published.follow(settings.reload_interval), name="published")
                          if settings.reload_interval > 0 else None)
+            submitting = None
+            if settings.indexnow_key:
+                indexnow = IndexNow(site, store, settings.indexnow_key, settings.indexnow_endpoint,
+                                    retry_seconds=settings.notify_retry_seconds,
+                                    poll_seconds=min(5.0, settings.notify_retry_seconds))
+                submitting = asyncio.create_task(indexnow.run(), name="indexnow")
             try:
                 yield {"site": site, "leads": desk, "published": published}
             finally:
-                if following is not None:
-                    following.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await following
+                for task in (following, submitting):
+                    if task is not None:
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
                 if watching is not None:
                     watching.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -110,6 +118,7 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
         metrics_route(metrics, Allowed(settings.metrics_allow)),
         *admin_views.routes(),
         *site_admin.routes(),
+        *key_routes(settings.indexnow_key),
         *public.routes(),
     ]
 

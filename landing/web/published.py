@@ -23,8 +23,9 @@ class Follower:
         self.failed: tuple[int, object] | None = None  # (version, the site files' stamp) that did not load
         self.lock = asyncio.Lock()
 
-    async def catch_up(self) -> bool:
-        """Serve the newest version if it is not served yet; True when it now is (or already was)."""
+    async def catch_up(self, announce: bool = True) -> bool:
+        """Serve the newest version if it is not served yet; True when it now is (or already was). ``announce``:
+        tell the site's listeners (not when a starting instance catches up)."""
         async with self.lock:
             number = await self.store.latest_version_number()
             if number == self.site.published:
@@ -36,7 +37,7 @@ class Follower:
             if version is None:
                 return False
             path = version_settings(self.site.settings, version).locations_file
-            if await asyncio.to_thread(self.site.use_locations, path, version.number):
+            if await asyncio.to_thread(self.site.use_locations, path, version.number, announce):
                 log.info("now serving published version %d of the towns (%s)", version.number, version.summary)
                 self.failed = None
                 return True
@@ -48,7 +49,7 @@ class Follower:
     async def start(self) -> None:
         """At startup: serve the newest version, if one was published (else the file on disk stays the source)."""
         try:
-            await self.catch_up()
+            await self.catch_up(announce=False)
         except Exception:  # the store answered its migrations a moment ago; if not now, the follower retries
             log.exception("could not read the published version of the towns; serving the file on disk for now")
 
