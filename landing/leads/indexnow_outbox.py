@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from landing.leads.model import utc_in, utc_now
+from landing.leads.primitives import Primitives
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,19 +28,8 @@ class IndexNowStore(Protocol):
     async def pending_submissions(self) -> int: ...
 
 
-class IndexNowQueries:
+class IndexNowQueries(Primitives):
     """The SQL of the IndexNow outbox, over the store's primitives (store.SQLStore)."""
-
-    claim_lock = ""
-
-    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
-        raise NotImplementedError
-
-    async def execute_returning(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
 
     async def queue_submissions(self, batches: Sequence[tuple[str, Sequence[str]]]) -> int:
         added = 0

@@ -170,15 +170,7 @@ class SQLStore(SiteVersionQueries, IndexNowQueries):
     claim_lock = ""
     sign_in_lock: Sequence[tuple[str, Sequence[Any]]] = ()
 
-    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
-        """Run one write in its own transaction; the number of rows it changed."""
-        raise NotImplementedError
-
-    async def execute_returning(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+    # fetch, execute and execute_returning: leads.primitives, implemented by each store.
 
     async def add(self, lead: Lead, notify: bool) -> None:
         raise NotImplementedError
