@@ -155,7 +155,8 @@ async def test_preview_alias_publish_history_download_and_roll_back(marketer: ht
     assert moved.status_code == 301 and moved.headers["location"].endswith(CARY_NEW)
     history = await marketer.get(published.headers["location"])
     assert "Version 1 is published" in history.text
-    [version] = cells(history.text)
+    version, disk = cells(history.text)
+    assert disk[0] == "0" and disk[2] == "locations.csv on the server"
     assert version[0].startswith("1") and version[2] == "marketing@example.com"
     # Its neighbours' pages change too: they list the new town among the nearby ones.
     assert re.fullmatch(r"1 page added, 0 pages removed, \d+ pages changed, 1 town with a new slug", version[3])
@@ -165,24 +166,24 @@ async def test_preview_alias_publish_history_download_and_roll_back(marketer: ht
     assert "cary-illinois" in download.text and "Fox River Grove" in download.text
     current = await marketer.get("/admin/site/locations.csv")
     assert current.text == download.text
-    # Roll back to the file as it was (version 1's predecessor is the disk file: publish it as version 2 first).
+    # Roll back to the file on the server, the towns before the first publish ("version 0"), then to version 1.
     token = await csrf(marketer)
     missing = await marketer.post("/admin/site/versions/7/rollback", data={"csrf": token})
     assert missing.status_code == 404
-    response = await upload(marketer, "locations.csv", original.encode())
-    draft = response.headers["location"]
-    await submit(marketer, (await marketer.get(draft)).text, "/publish")
-    assert (await marketer.get(NEW_PAGE)).status_code == 404
+    assert (await marketer.get("/admin/site/versions/0.csv")).text == "\ufeff" + original
+    assert (await submit(marketer, history.text, "/versions/0/rollback")).status_code == 303
+    assert (await marketer.get(NEW_PAGE)).status_code == 404 and (await marketer.get(CARY_OLD)).status_code == 200
     back = await marketer.post("/admin/site/versions/1/rollback", data={"csrf": token})
     assert back.status_code == 303 and back.headers["location"] == "/admin/site/history?published=3"
     assert (await marketer.get(NEW_PAGE)).status_code == 200
     versions = rows(database(settings), "site_versions")
     assert [v["number"] for v in versions] == [1, 2, 3] and versions[2]["locations"] == versions[0]["locations"]
-    assert versions[2]["source"] == "roll back to version 1"
+    assert versions[1]["source"] == "roll back to version 0 (locations.csv on the server)"
+    assert versions[1]["locations"] == original and versions[2]["source"] == "roll back to version 1"
     audit = [(row["actor"], row["action"], row["detail"]) for row in rows(database(settings), "audit_log")]
-    assert [detail for _, action, detail in audit if action == "roll back towns"] == [
-        f"version 3 = version 1: {version[3]}"]
-    assert [action for _, action, _ in audit if action == "publish towns"] == ["publish towns"] * 2
+    assert [detail for _, action, detail in audit if action == "roll back towns"][-1] == \
+        f"version 3 = version 1: {version[3]}"
+    assert [action for _, action, _ in audit if action == "publish towns"] == ["publish towns"]
 
 
 async def test_a_preview_of_a_stale_base_cannot_be_published(marketer: httpx.AsyncClient, locations_csv: Path,

@@ -20,6 +20,7 @@ class Follower:
     def __init__(self, site: LiveSite, store: SiteVersionStore) -> None:
         self.site = site
         self.store = store
+        self.disk_file = site.settings.locations_file  # the towns before any publish ("version 0")
         self.failed: tuple[int, object] | None = None  # (version, the site files' stamp) that did not load
         self.lock = asyncio.Lock()
 

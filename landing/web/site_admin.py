@@ -17,7 +17,7 @@ from landing import publish
 from landing.admin import roles
 from landing.errors import ConfigError, LandingError
 from landing.leads.model import Session
-from landing.leads.site_versions import Draft
+from landing.leads.site_versions import Draft, SiteVersion
 from landing.web.admin import admin_headers, allow, plain_text, render, store
 from landing.web.leads import site
 from landing.web.published import Follower
@@ -157,13 +157,28 @@ async def history(request: Request, session: Session, form: dict[str, str]) -> R
     versions = await store(request).site_versions(MAX_VERSIONS_SHOWN)
     published = request.query_params.get("published", "")
     return render(request, "admin/site_history.html", "Published versions", session, versions=versions,
+                  disk=follower(request).disk_file.name,
                   served=site(request).published, just=int(published) if published.isdigit() and len(published) < 10
                   else None)
 
 
-async def download_version(request: Request, session: Session, form: dict[str, str]) -> Response:
+async def numbered_version(request: Request) -> SiteVersion | None:
+    """The version the path names; 0 is the file on disk, the towns before the first publish."""
     number = request.path_params["number"]
-    version = await store(request).site_version(int(number)) if number.isdigit() and len(number) < 10 else None
+    if not (number.isascii() and number.isdigit() and len(number) < 10):
+        return None
+    if int(number) == 0:
+        path = follower(request).disk_file
+        try:
+            text = await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
+        except OSError:
+            return None
+        return SiteVersion(0, "", "", "", f"{path.name} on the server", text)
+    return await store(request).site_version(int(number))
+
+
+async def download_version(request: Request, session: Session, form: dict[str, str]) -> Response:
+    version = await numbered_version(request)
     if version is None:
         return Response("No such version of the towns.\n", status_code=404, media_type="text/plain; charset=utf-8",
                         headers=admin_headers(request))
@@ -182,9 +197,8 @@ def csv_download(request: Request, text: str, filename: str) -> Response:
 
 
 async def roll_back(request: Request, session: Session, form: dict[str, str]) -> Response:
-    number = request.path_params["number"]
     leads = store(request)
-    version = await leads.site_version(int(number)) if number.isdigit() and len(number) < 10 else None
+    version = await numbered_version(request)
     if version is None:
         return render(request, "admin/message.html", "No such version", session, status=404,
                       message="That version does not exist. Choose one from the history.")
@@ -195,8 +209,8 @@ async def roll_back(request: Request, session: Session, form: dict[str, str]) ->
         summary = await asyncio.to_thread(publish.summarize, live.settings, live.settings.replace(locations_file=staged))
     except ConfigError as exc:
         return await overview(request, session, publish.problems_of(exc), f"version {version.number}", status=422)
-    published = await leads.publish_version(version.locations, session.email, summary,
-                                            f"roll back to version {version.number}", base=live.published)
+    source = f"roll back to version {version.number}" + (f" ({version.source})" if version.number == 0 else "")
+    published = await leads.publish_version(version.locations, session.email, summary, source, base=live.published)
     if published is None:
         return render(request, "admin/message.html", "Not rolled back", session, status=409,
                       message="Another version was published meanwhile. Look at the history again and choose.")
