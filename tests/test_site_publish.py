@@ -335,3 +335,24 @@ def test_site_publish_previews_asks_and_publishes_and_check_and_export_follow(si
     assert exported.returncode == 0 and (tmp_path / "out.csv").read_text(encoding="utf-8") == new.read_text("utf-8")
     audit = [(row["action"], row["detail"]) for row in rows(site_dir / "leads.sqlite3", "audit_log")]
     assert audit and audit[0][0] == "publish towns" and audit[0][1].startswith("version 1: 1 page added")
+
+
+@pytest.mark.slow
+async def test_the_towns_pages_are_valid_html(marketer: httpx.AsyncClient, locations_csv: Path,
+                                              tmp_path: Path) -> None:
+    from tests.test_html_validity import vnu_errors, vnu_java
+
+    vnu_java()
+    original = locations_csv.read_text(encoding="utf-8")
+    pages = {"the towns page with an upload's problems":
+             await upload(marketer, "towns.csv", edited(original, NEW_TOWN, BAD_ROW).encode())}
+    draft = (await upload(marketer, "towns.csv", edited(original, NEW_TOWN, cary_slug="cary-illinois").encode()))
+    pages["a preview"] = preview = await marketer.get(draft.headers["location"])
+    published = await submit(marketer, preview.text, "/publish")
+    pages["the history"] = await marketer.get(published.headers["location"])
+    pages["the towns page"] = await marketer.get("/admin/site/")
+    files = {}
+    for name, response in pages.items():
+        files[name] = tmp_path / f"{len(files)}.html"
+        files[name].write_text(response.text, encoding="utf-8")
+    assert vnu_errors(files) == []
