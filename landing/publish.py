@@ -9,14 +9,16 @@ on disk is (catalog, renderer, check), so there is one loader and one validator 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import datetime as dt
 import io
 import os
 import re
 import secrets
+import shutil
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -55,6 +57,22 @@ def staged(text: str, name: str = "locations.csv", modified: float | None = None
     if modified is not None:
         os.utime(path, (modified, modified))
     return path
+
+
+def unstage(path: Path) -> None:
+    """Remove a file ``staged`` wrote (and its folder); any other path is left alone."""
+    if path.parent.parent == staging_folder():
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_for(text: str, name: str = "locations.csv") -> Iterator[Path]:
+    """``staged``, removed afterwards: for a check or a preview."""
+    path = staged(text, name)
+    try:
+        yield path
+    finally:
+        unstage(path)
 
 
 def upload_text(name: str, data: bytes) -> str:
@@ -148,6 +166,11 @@ def change_summary(diff: check.SiteDiff) -> str:
 
 def _count(number: int, one: str, many: str) -> str:
     return f"{number:,} {one if number == 1 else many}"
+
+
+def check_towns(draft: Settings) -> None:
+    """Check towns exactly as `landing check` does; ConfigError listing every problem."""
+    check.check_site(draft)
 
 
 def preview(current: Settings, draft: Settings) -> Preview:

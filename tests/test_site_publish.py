@@ -331,6 +331,9 @@ def test_site_publish_previews_asks_and_publishes_and_check_and_export_follow(si
     assert checked.stdout.startswith("ok: 11 towns")
     assert checked.stderr.startswith("towns: published version 1 (")
     assert "in the database, not locations.csv on disk" in checked.stderr.splitlines()[0]
+    built = landing_in(site_dir, "build", str(tmp_path / "build"))
+    assert built.returncode == 0 and built.stderr.startswith("towns: published version 1 (")
+    assert (tmp_path / "build" / NEW_PAGE.strip("/") / "index.html").is_file()
     exported = landing_in(site_dir, "site", "export", str(tmp_path / "out.csv"))
     assert exported.returncode == 0 and (tmp_path / "out.csv").read_text(encoding="utf-8") == new.read_text("utf-8")
     audit = [(row["action"], row["detail"]) for row in rows(site_dir / "leads.sqlite3", "audit_log")]

@@ -58,11 +58,10 @@ async def upload(request: Request, session: Session, form: dict[str, str]) -> Re
     data = await upload_file.read(publish.MAX_UPLOAD + 1)
     try:
         text = await asyncio.to_thread(publish.upload_text, name, data)
-        # The upload is checked now (every problem at once), against the towns served now.
-        await follower(request).catch_up()
+        # Checked now (every problem at once, with the site files served now); compared on the preview page.
         live = site(request)
-        staged = publish.staged(text, name)
-        await asyncio.to_thread(publish.preview, live.settings, live.settings.replace(locations_file=staged))
+        with publish.staged_for(text, name) as staged:
+            await asyncio.to_thread(publish.check_towns, live.settings.replace(locations_file=staged))
     except ConfigError as exc:
         return await overview(request, session, publish.problems_of(exc), upload_name=name, status=422)
     draft = await store(request).add_draft(text, session.email, f"{name} uploaded", site(request).published)
@@ -86,11 +85,12 @@ async def draft_page(request: Request, session: Session, form: dict[str, str]) -
         return no_draft(request, session)
     await follower(request).catch_up()
     live = site(request)
-    staged = publish.staged(draft.locations, draft.source.removesuffix(" uploaded"))
     try:
-        found = await asyncio.to_thread(publish.preview, live.settings, live.settings.replace(locations_file=staged))
+        with publish.staged_for(draft.locations, draft.source.removesuffix(" uploaded")) as staged:
+            found = await asyncio.to_thread(publish.preview, live.settings, live.settings.replace(locations_file=staged))
     except ConfigError as exc:  # site.toml or a template changed since the upload: the draft no longer loads
-        return await overview(request, session, publish.problems_of(exc), upload_name=draft.source, status=422)
+        return await overview(request, session, publish.problems_of(exc),
+                              upload_name=draft.source.removesuffix(" uploaded"), status=422)
     return render(request, "admin/site_draft.html", "Preview", session, draft=draft, preview=found,
                   base=live.published, before_name=before_name(live.published))
 
@@ -106,9 +106,10 @@ async def publish_draft(request: Request, session: Session, form: dict[str, str]
     leads = store(request)
     await follower(request).catch_up()
     live = site(request)
-    staged = publish.staged(draft.locations, "locations.csv")
     try:
-        summary = await asyncio.to_thread(publish.summarize, live.settings, live.settings.replace(locations_file=staged))
+        with publish.staged_for(draft.locations) as staged:
+            summary = await asyncio.to_thread(publish.summarize, live.settings,
+                                              live.settings.replace(locations_file=staged))
     except (ConfigError, LandingError) as exc:
         problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
         return await overview(request, session, publish.problems_of(ConfigError(problems)), draft.source, status=422)
@@ -204,9 +205,10 @@ async def roll_back(request: Request, session: Session, form: dict[str, str]) ->
                       message="That version does not exist. Choose one from the history.")
     await follower(request).catch_up()
     live = site(request)
-    staged = publish.staged(version.locations, "locations.csv")
     try:
-        summary = await asyncio.to_thread(publish.summarize, live.settings, live.settings.replace(locations_file=staged))
+        with publish.staged_for(version.locations) as staged:
+            summary = await asyncio.to_thread(publish.summarize, live.settings,
+                                              live.settings.replace(locations_file=staged))
     except ConfigError as exc:
         return await overview(request, session, publish.problems_of(exc), f"version {version.number}", status=422)
     source = f"roll back to version {version.number}" + (f" ({version.source})" if version.number == 0 else "")
