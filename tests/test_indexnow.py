@@ -178,3 +178,50 @@ async def test_a_starting_instance_catching_up_submits_nothing(instance: Instanc
     assert site.published == 1
     await asyncio.sleep(0.3)
     assert endpoint.received == []
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'leads.sqlite3'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+async def test_the_outbox_keeps_one_submission_per_change_and_retries_it_when_due(database_url: str) -> None:
+    store = store_for(database_url)
+    await store.open()
+    try:
+        assert await store.queue_submissions([("a", ["u1", "u2"]), ("b", ["u3"])]) == 2
+        assert await store.queue_submissions([("a", ["u1", "u2"])]) == 0  # another instance saw the same change
+        claimed = await store.claim_submissions(60)
+        assert sorted((s.id, s.urls, s.attempts) for s in claimed) == [("a", ("u1", "u2"), 1), ("b", ("u3",), 1)]
+        assert await store.claim_submissions(60) == []  # claimed: no other worker takes them
+        await store.submission_failed("a", 0, "HTTP 500")
+        await store.submission_sent("b")
+        [again] = await store.claim_submissions(60)
+        assert (again.id, again.attempts) == ("a", 2)
+        await store.submission_failed("a", 3600, "HTTP 429")
+        assert await store.claim_submissions(60) == [] and await store.pending_submissions() == 1
+    finally:
+        await store.close()
+
+
+async def test_site_versions_are_numbered_and_a_stale_base_is_refused(database_url: str) -> None:
+    store = store_for(database_url)
+    await store.open()
+    try:
+        assert await store.latest_version_number() == 0 and await store.site_version() is None
+        assert await store.publish_version("town,state\nCary,IL\n", "a@example.com", "first", "up", base=0) == 1
+        assert await store.publish_version("town,state\n", "b@example.com", "stale", "up", base=0) is None
+        assert await store.publish_version("town,state\nElgin,IL\n", "b@example.com", "second", "up", base=1) == 2
+        newest = await store.site_version()
+        assert newest is not None and (newest.number, newest.locations, newest.author) == (2, "town,state\nElgin,IL\n",
+                                                                                           "b@example.com")
+        assert [(v.number, v.summary, v.locations) for v in await store.site_versions()] == [(2, "second", ""),
+                                                                                             (1, "first", "")]
+        draft = await store.add_draft("town,state\n", "a@example.com", "x.csv uploaded", 2)
+        assert await store.get_draft(draft.id) == draft
+        await store.delete_draft(draft.id)
+        assert await store.get_draft(draft.id) is None
+    finally:
+        await store.close()
