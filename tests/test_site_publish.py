@@ -124,6 +124,14 @@ async def test_a_file_that_is_not_a_table_of_towns_is_refused_in_plain_words(mar
     assert nothing.status_code == 422 and "Choose a file" in nothing.text
 
 
+async def test_a_quote_left_open_is_a_problem_of_its_row_not_a_server_error(marketer: httpx.AsyncClient,
+                                                                             locations_csv: Path) -> None:
+    text = locations_csv.read_text(encoding="utf-8").replace("Cary,IL,", 'Cary,IL,"') + "x" * 200_000 + "\n"
+    response = await upload(marketer, "towns.csv", text.encode())
+    assert response.status_code == 422 and "a double quote left open on this line or a line above" in response.text
+    assert cells(response.text)[0][0] == "6"
+
+
 async def test_an_upload_without_the_csrf_token_is_refused(marketer: httpx.AsyncClient) -> None:
     response = await marketer.post("/admin/site/upload", data={"csrf": "forged"},
                                    files={"towns": ("towns.csv", b"town,state\n", "text/csv")})
