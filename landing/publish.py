@@ -32,6 +32,7 @@ from landing.settings import Settings
 from landing.workbook import is_workbook, workbook_csv
 
 T = TypeVar("T")
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # how an .xls (and other old Office files) begins
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes: a CSV of 100,000 towns is about 10 MiB
 _staging: tempfile.TemporaryDirectory[str] | None = None
 _PROBLEM = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+): (?:column '(?P<column>[^']+)': )?(?P<message>.*)$", re.S)
@@ -83,6 +84,9 @@ def upload_text(name: str, data: bytes) -> str:
                            "uploaded (a CSV of 100,000 towns is about 10 MiB)"])
     if is_workbook(name, data):
         return workbook_csv(data, name)
+    if name.lower().endswith(".xls") or data.startswith(OLE_MAGIC):
+        raise ConfigError([f"{name}: is an Excel 97-2003 workbook (.xls), which cannot be read here; open it in Excel "
+                           "and save it as 'Excel Workbook (.xlsx)' or 'CSV UTF-8 (Comma delimited) (.csv)'"])
     return decode_csv(data, name).lstrip("\ufeff")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import html
 import io
 import logging
 import re
@@ -116,9 +117,10 @@ async def test_an_upload_with_a_bad_row_shows_row_column_and_fix_and_changes_not
 async def test_a_file_that_is_not_a_table_of_towns_is_refused_in_plain_words(marketer: httpx.AsyncClient) -> None:
     for name, data, words in [("towns.csv", "town;state\n".encode("utf-16"), "not UTF-8"),
                               ("towns.xlsx", b"PK\x03\x04 not really a workbook", "cannot be read as an Excel workbook"),
-                              ("towns.csv", b"", "the file is empty")]:
+                              ("towns.csv", b"", "the file is empty"),
+                              ("towns.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "save it as 'Excel Workbook")]:
         response = await upload(marketer, name, data)
-        assert response.status_code == 422 and words in response.text
+        assert response.status_code == 422 and words in html.unescape(response.text)
     token = await csrf(marketer)
     nothing = await marketer.post("/admin/site/upload", data={"csrf": token}, files={"towns": ("", b"", "text/csv")})
     assert nothing.status_code == 422 and "Choose a file" in nothing.text
