@@ -53,11 +53,17 @@ def staged(text: str, name: str = "locations.csv", modified: float | None = None
     modification time ``modified`` (a version's publication: the pages' lastmod)."""
     folder = staging_folder() / secrets.token_hex(8)
     folder.mkdir(mode=0o700)
-    path = folder / (Path(name).name or "locations.csv")
+    path = folder / safe_name(name)
     path.write_text(text, encoding="utf-8", newline="")
     if modified is not None:
         os.utime(path, (modified, modified))
     return path
+
+
+def safe_name(name: str) -> str:
+    """An uploaded file's name as a plain file name (what its problems are reported against)."""
+    plain = re.sub(r"[^\w.\- ]", "_", name.replace("\\", "/").rsplit("/", 1)[-1])[:100].strip(". ")
+    return plain or "locations.csv"
 
 
 def unstage(path: Path) -> None:

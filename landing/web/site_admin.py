@@ -54,7 +54,7 @@ async def upload(request: Request, session: Session, form: dict[str, str]) -> Re
         return await overview(request, session, [publish.Problem("", None, "", "Choose a file (locations.csv or an "
                                                                                "Excel workbook) to upload.")],
                               status=422)
-    name = upload_file.filename.replace("\\", "/").rsplit("/", 1)[-1][:100] or "upload.csv"
+    name = publish.safe_name(upload_file.filename)
     data = await upload_file.read(publish.MAX_UPLOAD + 1)
     try:
         text = await asyncio.to_thread(publish.upload_text, name, data)
