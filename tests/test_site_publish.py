@@ -118,7 +118,7 @@ async def test_a_file_that_is_not_a_table_of_towns_is_refused_in_plain_words(mar
     for name, data, words in [("towns.csv", "town;state\n".encode("utf-16"), "not UTF-8"),
                               ("towns.xlsx", b"PK\x03\x04 not really a workbook", "cannot be read as an Excel workbook"),
                               ("towns.csv", b"", "the file is empty"),
-                              ("..", b"", "locations.csv: the file is empty"),
+                              ("..", b"", "locations.csv cannot be published: 1 problem"),
                               ("towns.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "save it as 'Excel Workbook")]:
         response = await upload(marketer, name, data)
         assert response.status_code == 422 and words in html.unescape(response.text)
