@@ -58,10 +58,11 @@ async def upload(request: Request, session: Session, form: dict[str, str]) -> Re
     data = await upload_file.read(publish.MAX_UPLOAD + 1)
     try:
         text = await asyncio.to_thread(publish.upload_text, name, data)
-        # Checked now (every problem at once, with the site files served now); compared on the preview page.
+        # Checked now: every problem at once, with the site files served now.
+        await follower(request).catch_up()
         live = site(request)
-        with publish.staged_for(text, name) as staged:
-            await asyncio.to_thread(publish.check_towns, live.settings.replace(locations_file=staged))
+        with publish.staged_for(text, name) as staged:  # checked and compared (kept for the preview page)
+            await asyncio.to_thread(publish.preview, live.settings, live.settings.replace(locations_file=staged))
     except ConfigError as exc:
         return await overview(request, session, publish.problems_of(exc), upload_name=name, status=422)
     draft = await store(request).add_draft(text, session.email, f"{name} uploaded", site(request).published)
