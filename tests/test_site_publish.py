@@ -238,11 +238,13 @@ async def test_two_instances_on_postgresql_serve_a_publish_within_the_reload_int
     response = await upload(first, "towns.csv", edited(locations_csv.read_text(encoding="utf-8"), NEW_TOWN).encode())
     assert (await submit(first, (await first.get(response.headers["location"])).text, "/publish")).status_code == 303
     assert (await first.get(NEW_PAGE)).status_code == 200  # the instance that published: at once
+    assert (await first.get("/healthz")).json()["towns_version"] == 1
     for _ in range(50):  # the other: within its reload interval (0.2 s), allowing for a loaded machine
         if (await second.get(NEW_PAGE)).status_code == 200:
             break
         await asyncio.sleep(0.1)
     assert (await second.get(NEW_PAGE)).status_code == 200
+    assert (await second.get("/healthz")).json()["towns_version"] == 1
 
 
 def workbook(*rows_: list[object], zip_format: str = "00000") -> bytes:
