@@ -49,7 +49,8 @@ def changed_urls(old: Side, new: Side) -> list[str]:
         if paths - {path for path, _ in diff.changed}:  # towns came, went or moved: the lists of towns changed
             old_hubs = {part.path for part in old.snapshot.catalog.hub_parts}
             paths |= {"/", *(part.path for part in catalog.hub_parts), *old_hubs}
-    return sorted(catalog.url(path) for path in paths)
+    held = new.snapshot.renderer.held_back  # a page held back now is never submitted, not even as gone
+    return sorted(catalog.url(path) for path in paths if path not in held)
 
 
 def batches(urls: Sequence[str], size: int = MAX_URLS) -> Iterator[list[str]]:

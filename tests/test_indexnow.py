@@ -162,6 +162,20 @@ async def test_held_back_pages_are_never_submitted(instance: Instance, endpoint:
     assert not [url for url in urls if "boston" in url]
 
 
+async def test_a_page_newly_held_back_is_not_submitted(instance: Instance, endpoint: Endpoint,
+                                                       locations_csv: Path) -> None:
+    _, site = await instance(indexnow_key=KEY, indexnow_endpoint=endpoint.url)
+    # Cary moved 140 miles north, farther from its office than the distance limit allows: its pages stay, held back.
+    text = locations_csv.read_text(encoding="utf-8")
+    locations_csv.write_text(text.replace("Cary,IL,McHenry County,60013,42.2120,-88.2381,",
+                                          "Cary,IL,McHenry County,60013,44.2120,-88.2381,"), encoding="utf-8")
+    assert await asyncio.to_thread(site.reload)
+    assert CARY[0].removeprefix(BASE) in site.current.renderer.held_back
+    await until(lambda: endpoint.received)
+    urls = endpoint.received[0][2]["urlList"]  # type: ignore[index]
+    assert not [url for url in urls if "/cary-il/" in url]
+
+
 def test_submissions_are_batched_at_ten_thousand_urls() -> None:
     urls = [f"{BASE}/t/{n}/" for n in range(MAX_URLS * 2 + 1)]
     assert [len(batch) for batch in batches(urls)] == [MAX_URLS, MAX_URLS, 1]
