@@ -113,6 +113,33 @@ MIGRATIONS.append(("0004_sign_in_attempts", [
 ]))
 
 
+# Page views counted at the origin (landing/pageviews.py): per page, day (UTC) and campaign, views by people,
+# their unique visitors and views by known crawlers, added to by every instance. A visitor is a keyed hash
+# made with the day's salt; both live only for their day (and a few minutes past it) and are then deleted.
+MIGRATIONS.append(("0010_page_views", [
+    """CREATE TABLE page_views (
+        day TEXT NOT NULL,
+        path TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        campaign TEXT NOT NULL DEFAULT '',
+        views INTEGER NOT NULL DEFAULT 0,
+        visitors INTEGER NOT NULL DEFAULT 0,
+        bot_views INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, path, source, campaign)
+    )""",
+    """CREATE TABLE page_visitors (
+        day TEXT NOT NULL,
+        path TEXT NOT NULL,
+        source TEXT NOT NULL,
+        campaign TEXT NOT NULL,
+        visitor TEXT NOT NULL,
+        flush TEXT NOT NULL,
+        PRIMARY KEY (day, path, source, campaign, visitor)
+    )""",
+    "CREATE INDEX page_visitors_by_flush ON page_visitors (flush)",
+    "CREATE TABLE view_salts (day TEXT PRIMARY KEY, salt TEXT NOT NULL)",
+]))
+
 # Which migrations a database has had: the same table in every store.
 CREATE_RECORD = "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
 READ_RECORD = "SELECT name FROM schema_migrations"

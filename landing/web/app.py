@@ -21,10 +21,12 @@ from landing.leads.notify import LogMailer, Mailer, Notifier, SMTPMailer
 from landing.leads.store import store_for
 from landing.logs import install_request_ids
 from landing.metrics import Metrics
+from landing.pageviews import ViewCounter
 from landing.settings import Settings, resolve_secret
 from landing.web import admin as admin_views
 from landing.web import leads as lead_views
 from landing.web import public
+from landing.web import views as view_routes
 from landing.web.live import LiveSite
 from landing.web.observe import Allowed, RequestContext, metrics_route
 from landing.web.responses import AddSecurityHeaders, SecurityHeaders
@@ -33,6 +35,7 @@ from landing.web.responses import AddSecurityHeaders, SecurityHeaders
 class State(TypedDict):
     site: LiveSite
     leads: lead_views.LeadDesk
+    views: ViewCounter | None
 
 
 # A request allocates a few hundred short-lived objects and dozens are in flight at once. At Python's
@@ -59,6 +62,7 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
     metrics = Metrics()
     site = LiveSite(settings, form_fields=lead_views.form_fields_for(tokens), metrics=metrics)
     mailer: Mailer = SMTPMailer(settings.smtp_url) if settings.smtp_url else LogMailer()
+    views = ViewCounter(settings.views_flush_seconds) if settings.count_views else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
@@ -80,10 +84,14 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
             desk = lead_views.LeadDesk(store=store, tokens=tokens, guards=guards, spam_budget=spam_budget,
                                        secret=secret, health=HealthCheck(store, settings.lead_timeout),
                                        notifier=notifier, metrics=metrics)
+            if views is not None:  # flushed for the last time before the store closes (callbacks run last first)
+                await views.start(store)
+                counting = asyncio.create_task(views.run(), name="page-views")
+                opened.push_async_callback(views.stop, counting, settings.shutdown_timeout)
             sending = asyncio.create_task(notifier.run(), name="notifier")
             watching = asyncio.create_task(site.watch(), name="reload") if settings.reload_interval > 0 else None
             try:
-                yield {"site": site, "leads": desk}
+                yield {"site": site, "leads": desk, "views": views}
             finally:
                 if watching is not None:
                     watching.cancel()
@@ -99,6 +107,7 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
         Route("/thank-you/", lead_views.thank_you, name="thank_you"),
         metrics_route(metrics, Allowed(settings.metrics_allow)),
         *admin_views.routes(),
+        *view_routes.routes(),
         *public.routes(),
     ]
 
@@ -112,7 +121,8 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: server_error}, middleware=[
         # The hot path first, with its headers prepared.
-        Middleware(public.CachedPages, site=site, claimed=public.claimed_prefixes(routes), metrics=metrics),
+        Middleware(public.CachedPages, site=site, claimed=public.claimed_prefixes(routes), metrics=metrics,
+                   views=views),
         Middleware(RequestContext, metrics=metrics),
         Middleware(AddSecurityHeaders, headers=security_headers),
     ])
