@@ -26,6 +26,7 @@ from landing.settings import Settings, resolve_secret
 from landing.web import admin as admin_views
 from landing.web import leads as lead_views
 from landing.web import public
+from landing.web import report as report_views
 from landing.web import views as view_routes
 from landing.web.live import LiveSite
 from landing.web.observe import Allowed, RequestContext, metrics_route
@@ -108,6 +109,7 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
         metrics_route(metrics, Allowed(settings.metrics_allow)),
         *admin_views.routes(),
         *view_routes.routes(),
+        *report_views.routes(),
         *public.routes(),
     ]
 
