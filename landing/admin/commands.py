@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from landing.admin import auth
+from landing.admin import auth, roles
 from landing.cli import whole_number
 from landing.errors import LandingError
 from landing.leads.model import STATUSES, utc_in
@@ -30,8 +30,13 @@ def add_staff_commands(commands: Any) -> None:
         dest="users_command", required=True, metavar="ACTION")
     add = users.add_parser("add", help="add a staff user (password prompted, or read from stdin when piped)")
     add.add_argument("email")
+    role_options(add, default=roles.STAFF)
     add.set_defaults(run=run_users_add)
-    users.add_parser("list", help="list staff users").set_defaults(run=run_users_list)
+    users.add_parser("list", help="list staff users with their roles and offices").set_defaults(run=run_users_list)
+    role = users.add_parser("role", help="change a user's role and offices (recorded in the audit log)")
+    role.add_argument("email")
+    role_options(role, default=None)
+    role.set_defaults(run=run_users_role)
     disable = users.add_parser("disable", help="disable a staff user and sign them out everywhere")
     disable.add_argument("email")
     disable.set_defaults(run=run_users_disable)
@@ -52,6 +57,26 @@ def add_staff_commands(commands: Any) -> None:
                        help=f"a whole number of days, 1 to {MAX_DAYS:,}")
     purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     purge.set_defaults(run=run_leads_purge)
+
+
+def role_options(parser: argparse.ArgumentParser, default: str | None) -> None:
+    parser.add_argument("--role", choices=roles.ROLES, default=default, required=default is None,
+                        help="admin: users and everything; staff: leads (of --office offices only, when given); "
+                             "marketer: site content, coverage and quality, never a lead"
+                             + (f" (default: {default})" if default else ""))
+    parser.add_argument("--office", action="append", default=[], metavar="ID",
+                        help="a staff member sees only these offices' leads (repeat for several; office ids of "
+                             "site.toml); none: every office")
+
+
+def site_offices(settings: Settings) -> list[str] | None:
+    """The office ids of site.toml, or None when it cannot be read (then any id is taken as given)."""
+    try:
+        with open(settings.site_file, "rb") as file:
+            offices = tomllib.load(file).get("offices", [])
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return [str(office.get("id", "")) for office in offices if isinstance(office, dict)]
 
 
 @asynccontextmanager
@@ -105,21 +130,42 @@ def read_password() -> str:
 
 def run_users_add(args: argparse.Namespace, settings: Settings) -> int:
     email = auth.staff_email(args.email)
+    roles.check_role(args.role, args.office, site_offices(settings))  # before the password is asked
     password_hash = auth.hash_password(read_password(), known=[email, *practice_words(settings)])
 
     async def add(store: LeadStore) -> None:
         if await store.get_user(email) is not None:
             raise LandingError(f"a user {email} already exists")
-        await store.add_user(email, password_hash)
+        await store.add_user(email, password_hash, args.role, args.office)
+        await store.audit(actor(), "add user", f"{email}: {roles.describe(args.role, args.office)}")
 
     with_store(settings, add)
-    print(f"added {email}")
+    print(f"added {email} as {roles.describe(args.role, args.office)}")
     return 0
 
 
 def run_users_list(args: argparse.Namespace, settings: Settings) -> int:
     for user in with_store(settings, lambda store: store.list_users()):
-        print(f"{user.email}\t{'disabled' if user.disabled else 'active'}\tsince {user.created_at[:10]}")
+        print(f"{user.email}\t{roles.describe(user.role, user.offices)}\t{'disabled' if user.disabled else 'active'}"
+              f"\tsince {user.created_at[:10]}")
+    return 0
+
+
+def run_users_role(args: argparse.Namespace, settings: Settings) -> int:
+    email = auth.normalize_email(args.email)
+    roles.check_role(args.role, args.office, site_offices(settings))
+    now = roles.describe(args.role, args.office)
+
+    async def change(store: LeadStore) -> str:
+        user = await store.get_user(email)
+        if user is None or not await store.set_role(email, args.role, args.office):
+            raise LandingError(f"no user {email} (see `landing users list`)")
+        before = roles.describe(user.role, user.offices)
+        await store.audit(actor(), "role", f"{email}: {before} -> {now}")
+        return before
+
+    before = with_store(settings, change)
+    print(f"{email}: {before} -> {now}")
     return 0
 
 

@@ -112,6 +112,18 @@ MIGRATIONS.append(("0004_sign_in_attempts", [
     "CREATE INDEX sign_in_attempts_by_time ON sign_in_attempts (at)",
 ]))
 
+# Roles (landing/admin/roles.py): every user there was could see everything, so each becomes an admin; a staff
+# member may be limited to some offices' leads (no row here: every office).
+MIGRATIONS.append(("0005_roles", [
+    "ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'staff'",
+    "UPDATE users SET role = 'admin'",
+    """CREATE TABLE user_offices (
+        email TEXT NOT NULL REFERENCES users (email) ON DELETE CASCADE,
+        office TEXT NOT NULL,
+        PRIMARY KEY (email, office)
+    )""",
+]))
+
 
 # Page views counted at the origin (landing/pageviews.py): per page, day (UTC) and campaign, views by people,
 # their unique visitors and views by known crawlers, added to by every instance. A visitor is a keyed hash

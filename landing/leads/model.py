@@ -89,6 +89,7 @@ class LeadFilter:
     status: str | None = None
     spam: bool = False  # spam is shown only when asked for
     search: str | None = None
+    offices: tuple[str, ...] | None = None  # the offices a staff member may see: None for all, () for none
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,8 @@ class User:
     password_hash: str
     disabled: bool
     created_at: str
+    role: str = "admin"  # admin | staff | marketer (landing/admin/roles.py)
+    offices: tuple[str, ...] = ()  # a staff member's offices; () for every office
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,8 @@ class Session:
     csrf: str
     created_at: str
     last_seen: str
+    role: str = "admin"  # the user's, read at each request (not stored with the session)
+    offices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,6 @@ import sqlite3
 import os
 import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import astuple
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -114,10 +113,12 @@ class LeadStore(Protocol):
         """Raise StoreError (with its cause) unless a lead could be stored now: a lead and its notice written in
         a transaction that is rolled back, within the lead timeout (and, for SQLite, room on the disk)."""
     # staff
-    async def add_user(self, email: str, password_hash: str) -> None: ...
+    async def add_user(self, email: str, password_hash: str, role: str = "staff", offices: Sequence[str] = ()) -> None:
+        ...
     async def get_user(self, email: str) -> User | None: ...
     async def list_users(self) -> list[User]: ...
     async def set_user_disabled(self, email: str, disabled: bool) -> bool: ...
+    async def set_role(self, email: str, role: str, offices: Sequence[str]) -> bool: ...
     async def set_password(self, email: str, password_hash: str) -> None: ...
     async def create_session(self, email: str) -> Session: ...
     async def get_session(self, session_id: str) -> Session | None: ...
@@ -304,20 +305,37 @@ class SQLStore:
 
     # -- staff -----------------------------------------------------------------------------------------
 
-    async def add_user(self, email: str, password_hash: str) -> None:
+    async def add_user(self, email: str, password_hash: str, role: str = "staff", offices: Sequence[str] = ()) -> None:
         try:
-            await self.execute("INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?)",
-                               (email, password_hash, utc_now()))
+            await self.execute_many([
+                ("INSERT INTO users (email, password_hash, created_at, role) VALUES (?, ?, ?, ?)",
+                 (email, password_hash, utc_now(), role)),
+                *_office_rows(email, offices),
+            ])
         except StoreError:
             raise StoreError(f"a user {email} already exists (use `landing users disable` or another email)") from None
 
     async def get_user(self, email: str) -> User | None:
-        row = await self.fetch_one("SELECT email, password_hash, disabled, created_at FROM users WHERE email = ?", (email,))
-        return User(row[0], row[1], bool(row[2]), row[3]) if row else None
+        row = await self.fetch_one(f"{_USER_SELECT} WHERE email = ?", (email,))
+        if row is None:
+            return None
+        offices = await self.fetch("SELECT office FROM user_offices WHERE email = ? ORDER BY office", (email,))
+        return _user(row, tuple(office for office, in offices))
 
     async def list_users(self) -> list[User]:
-        rows = await self.fetch("SELECT email, password_hash, disabled, created_at FROM users ORDER BY email")
-        return [User(row[0], row[1], bool(row[2]), row[3]) for row in rows]
+        offices: dict[str, list[str]] = {}
+        for email, office in await self.fetch("SELECT email, office FROM user_offices ORDER BY email, office"):
+            offices.setdefault(email, []).append(office)
+        return [_user(row, tuple(offices.get(row[0], ()))) for row in await self.fetch(f"{_USER_SELECT} ORDER BY email")]
+
+    async def set_role(self, email: str, role: str, offices: Sequence[str]) -> bool:
+        """Give a user a role (and a staff member their offices: none for every office); False when no such user."""
+        changed = await self.execute_many([
+            ("UPDATE users SET role = ? WHERE email = ?", (role, email)),
+            ("DELETE FROM user_offices WHERE email = ?", (email,)),
+            *_office_rows(email, offices),
+        ])
+        return changed[0] > 0
 
     async def set_user_disabled(self, email: str, disabled: bool) -> bool:
         changed = await self.execute_many([
@@ -333,7 +351,7 @@ class SQLStore:
         session = Session(id=new_id() + new_id(), email=email, csrf=new_id() + new_id(), created_at=utc_now(),
                           last_seen=utc_now())
         await self.execute("INSERT INTO sessions (id, email, csrf, created_at, last_seen) VALUES (?, ?, ?, ?, ?)",
-                           astuple(session))
+                           (session.id, session.email, session.csrf, session.created_at, session.last_seen))
         return session
 
     async def get_session(self, session_id: str) -> Session | None:
@@ -380,6 +398,19 @@ class SQLStore:
         rows = await self.fetch("SELECT at, actor, action, detail, rows FROM audit_log ORDER BY at DESC LIMIT ?",
                                 (limit,))
         return [AuditEntry(*row) for row in rows]
+
+
+_USER_SELECT = "SELECT email, password_hash, disabled, created_at, role FROM users"
+
+
+def _user(row: Sequence[Any], offices: tuple[str, ...]) -> User:
+    return User(row[0], row[1], bool(row[2]), row[3], role=row[4], offices=offices)
+
+
+def _office_rows(email: str, offices: Sequence[str]) -> list[tuple[str, Sequence[Any]]]:
+    """Only rows of an existing user: the statement inserts nothing for an unknown email."""
+    return [("INSERT INTO user_offices (email, office) SELECT email, CAST(? AS TEXT) FROM users WHERE email = ?", (office, email))
+            for office in dict.fromkeys(offices)]
 
 
 def week_totals(days: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -24,7 +24,7 @@ from starlette.responses import (
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from landing.admin import auth
+from landing.admin import auth, roles
 from landing.admin.chart import weekly_chart
 from landing.catalog import Catalog
 from landing.coverage import coverage_svg
@@ -82,6 +82,10 @@ class AdminPage:
     assets: Any
     values: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def nav(self) -> list[tuple[str, str]]:
+        return nav(self.staff)
+
 
 def render(request: Request, template: str, title: str, staff: Session | None, status: int = 200,
            **values: Any) -> HTMLResponse:
@@ -98,6 +102,7 @@ async def read_admin_form(request: Request) -> dict[str, str] | None:
 
 
 async def current_staff(request: Request) -> Session | None:
+    """The signed-in user's session, with their role and offices as they are now (a role change counts at once)."""
     session_id = cookies(request).session_id(request.cookies.get(auth.SESSION_COOKIE))
     if session_id is None:
         return None
@@ -111,57 +116,102 @@ async def current_staff(request: Request) -> Session | None:
         return None
     if auth.needs_touch(session):
         await leads.touch_session(session_id)
-    return session
+    return replace(session, role=user.role, offices=user.offices)
 
 
 Endpoint = Callable[[Request, Session, dict[str, str]], Awaitable[Response]]
+Guarded = Callable[[Request], Awaitable[Response]]
 
 
-def staff_only(endpoint: Endpoint, *, download: bool = False) -> Callable[[Request], Awaitable[Response]]:
-    """Sign-in required (a redirect to it, or 401 for downloads); POSTs need the session's CSRF token."""
+def allow(*allowed: str, download: bool = False) -> Callable[[Endpoint], Guarded]:
+    """Only the roles ``allowed`` (landing/admin/roles.py): sign-in required (a redirect to it, or 401 for
+    downloads), 403 for another role; POSTs need the session's CSRF token. Every staff route says its roles."""
+    assert allowed and set(allowed) <= set(roles.ROLES), allowed
 
-    async def guarded(request: Request) -> Response:
-        session = await current_staff(request)
-        if session is None:
-            if download:
-                return Response("Sign in to download leads.\n", status_code=401, media_type="text/plain",
-                                headers=admin_headers(request))
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"/admin/login?next={quote(target)}", status_code=303, headers=admin_headers(request))
-        form: dict[str, str] = {}
-        if request.method == "POST":
-            posted = await read_admin_form(request)
-            if posted is None or not auth.csrf_matches(session, posted.get("csrf", "")):
-                return render(request, "admin/message.html", "Form expired", session, status=403,
-                              message="This form has expired or did not come from this site. Go back, reload the page "
-                                      "and try again.")
-            form = posted
-        return await endpoint(request, session, form)
+    def guard(endpoint: Endpoint) -> Guarded:
+        async def guarded(request: Request) -> Response:
+            session = await current_staff(request)
+            if session is None:
+                if download:
+                    return Response("Sign in to download this file.\n", status_code=401, media_type="text/plain",
+                                    headers=admin_headers(request))
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/admin/login?next={quote(target)}", status_code=303,
+                                        headers=admin_headers(request))
+            if session.role not in allowed:
+                return forbidden(request, session, download)
+            form: dict[str, str] = {}
+            if request.method == "POST":
+                posted = await read_admin_form(request)
+                if posted is None or not auth.csrf_matches(session, posted.get("csrf", "")):
+                    return render(request, "admin/message.html", "Form expired", session, status=403,
+                                  message="This form has expired or did not come from this site. Go back, reload the "
+                                          "page and try again.")
+                form = posted
+            return await endpoint(request, session, form)
 
-    return guarded
+        guarded.roles = allowed  # type: ignore[attr-defined]  # what the navigation and the role tests read
+        return guarded
+
+    return guard
+
+
+def staff_only(endpoint: Endpoint, *, download: bool = False) -> Guarded:
+    """The leads' roles (admin and staff): what every staff page allowed before roles."""
+    return allow(*roles.LEADS, download=download)(endpoint)
+
+
+def forbidden(request: Request, session: Session, download: bool = False) -> Response:
+    text = (f"Your role ({session.role}) cannot open this page. If your work needs it, ask an administrator to "
+            "change your role.")
+    if download:
+        return Response(text + "\n", status_code=403, media_type="text/plain; charset=utf-8",
+                        headers=admin_headers(request))
+    return render(request, "admin/message.html", "Not for your role", session, status=403, message=text)
+
+
+def start_page(session: Session) -> str:
+    """Where a user lands after signing in, or at /admin/: the first page of the navigation they may open."""
+    return "/admin/leads" if session.role in roles.LEADS else "/admin/coverage"
+
+
+def nav(session: Session | None) -> list[tuple[str, str]]:
+    """The navigation's links (label, path): only the pages the user's role may open."""
+    if session is None:
+        return []
+    return [(label, path) for label, path, allowed in NAV if session.role in allowed]
+
+
+NAV: list[tuple[str, str, tuple[str, ...]]] = [
+    ("Leads", "/admin/leads", roles.LEADS),
+    ("Coverage map", "/admin/coverage", roles.EVERYONE),
+    ("Report", "/admin/report", (roles.ADMIN, roles.MARKETER)),  # landing/web/report.py: REPORT_ROLES
+    ("Audit log", "/admin/audit", roles.LEADS),
+]
 
 
 # -- sign-in -----------------------------------------------------------------------------------------
 
-def safe_next(target: str | None) -> str:
+def safe_next(target: str | None, default: str = "/admin/") -> str:
     """Only our own staff pages: never an open redirect to another site."""
     if target and target.startswith("/admin/") and not target.startswith("//"):
         return target
-    return "/admin/leads"
+    return default
 
 
 def login_form(request: Request, error: str = "", status: int = 200, email: str = "") -> Response:
     cookie, token = cookies(request).login_value()
     response = render(request, "admin/login.html", "Staff sign-in", None, status=status, error=error, token=token,
-                      email=email, next=safe_next(request.query_params.get("next")))
+                      email=email, next=safe_next(request.query_params.get("next"), ""))
     response.set_cookie(auth.LOGIN_COOKIE, cookie, max_age=3600, path="/admin/", httponly=True, samesite="strict",
                         secure=secure(request))
     return response
 
 
 async def login_page(request: Request) -> Response:
-    if await current_staff(request) is not None:
-        return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303,
+    session = await current_staff(request)
+    if session is not None:
+        return RedirectResponse(safe_next(request.query_params.get("next"), start_page(session)), status_code=303,
                                 headers=admin_headers(request))
     return login_form(request)
 
@@ -186,7 +236,9 @@ async def login(request: Request) -> Response:
     if old:
         await leads.delete_session(old)  # a new id at every sign-in: a planted session id is worthless
     session = await leads.create_session(email)
-    response = RedirectResponse(safe_next(form.get("next")), status_code=303, headers=admin_headers(request))
+    session = replace(session, role=user.role if user else session.role)
+    response = RedirectResponse(safe_next(form.get("next"), start_page(session)), status_code=303,
+                                headers=admin_headers(request))
     response.set_cookie(auth.SESSION_COOKIE, cookies(request).session_value(session.id), max_age=auth.IDLE_HOURS * 3600,
                         path="/", httponly=True, samesite="lax", secure=secure(request))
     response.delete_cookie(auth.LOGIN_COOKIE, path="/admin/")
@@ -217,8 +269,8 @@ def bad_filter(request: Request, session: Session, problems: list[str], download
                   message=text + " Go back to the list and change them.")
 
 
-async def home(request: Request) -> Response:
-    return RedirectResponse("/admin/leads", status_code=303, headers=admin_headers(request))
+async def home(request: Request, session: Session, form: dict[str, str]) -> Response:
+    return RedirectResponse(start_page(session), status_code=303, headers=admin_headers(request))
 
 
 async def leads_list(request: Request, session: Session, form: dict[str, str]) -> Response:
@@ -228,20 +280,28 @@ async def leads_list(request: Request, session: Session, form: dict[str, str]) -
         problems.append(f"page: '{shown(wanted)}' is not a page number (1, 2, ...)")
     if problems:
         return bad_filter(request, session, problems)
+    lead_filter = scoped(lead_filter, session)
     leads = store(request)
     total = await leads.count_leads(lead_filter)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     number = min(max(1, int(wanted.lstrip("0")[:9] or "0")), pages)  # past the last page (a stale link): the last one
     rows = await leads.list_leads(lead_filter, PAGE_SIZE, (number - 1) * PAGE_SIZE)
     catalog = site(request).current.catalog
-    offices = [(office.id, office.name) for office in catalog.site.offices]
+    offices = [(office.id, office.name) for office in catalog.site.offices
+               if roles.may_see_office(session.role, session.offices, office.id)]
     chart = weekly_chart(await leads.weekly_counts(lead_filter), offices, only=lead_filter.office)
     query = filter_query(lead_filter)
     return render(request, "admin/leads.html", "Leads", session, leads=rows, total=total, page_number=number,
+                  offices=offices, office_ids={office for office, _ in offices},
                   pages=pages, filter=lead_filter, query=query, chart=chart, statuses=STATUSES,
                   page_link=lambda n: "/admin/leads?" + urlencode({**query, "page": n}),
                   csv_link="/admin/leads.csv" + ("?" + urlencode(query) if query else ""),
                   town_name=town_namer(catalog))
+
+
+def scoped(lead_filter: LeadFilter, session: Session) -> LeadFilter:
+    """A filter limited to the offices whose leads the user may see (the filters asked for still apply)."""
+    return replace(lead_filter, offices=roles.lead_offices(session.role, session.offices))
 
 
 def town_namer(catalog: Catalog) -> Callable[[Lead], str]:
@@ -255,7 +315,8 @@ async def lead_detail(request: Request, session: Session, form: dict[str, str]) 
     leads = store(request)
     lead_id = request.path_params["lead_id"]
     lead = await leads.get(lead_id) if plain_text(lead_id, 100) else None
-    if lead is None:
+    if lead is None or not roles.may_see_office(session.role, session.offices, lead.office):
+        # Another office's lead answers as one that does not exist: its id tells nothing either.
         return render(request, "admin/message.html", "No such lead", session, status=404,
                       message="This lead does not exist, or was removed by a retention purge.")
     events: list[LeadEvent] = await leads.lead_events(lead.id)
@@ -267,8 +328,10 @@ async def lead_detail(request: Request, session: Session, form: dict[str, str]) 
 async def change_status(request: Request, session: Session, form: dict[str, str]) -> Response:
     lead_id = request.path_params["lead_id"]
     status = form.get("status", "")
-    if (status not in STATUSES or not plain_text(lead_id, 100)
-            or not await store(request).set_status(lead_id, status, session.email)):
+    lead = await store(request).get(lead_id) if plain_text(lead_id, 100) else None
+    # Another office's lead answers as a lead that does not exist.
+    if (lead is None or not roles.may_see_office(session.role, session.offices, lead.office)
+            or status not in STATUSES or not await store(request).set_status(lead_id, status, session.email)):
         return render(request, "admin/message.html", "Not changed", session, status=422,
                       message="That status could not be set. Go back and choose one from the list.")
     return RedirectResponse(f"/admin/leads/{lead_id}", status_code=303, headers=admin_headers(request))
@@ -278,6 +341,7 @@ async def export_leads(request: Request, session: Session, form: dict[str, str])
     lead_filter, problems = parse_filter(request.query_params)
     if problems:
         return bad_filter(request, session, problems, download=True)
+    lead_filter = scoped(lead_filter, session)
     leads = store(request)
     rows = [0]
     detail = filter_detail(lead_filter)
@@ -331,17 +395,18 @@ async def coverage_map(request: Request, session: Session, form: dict[str, str])
 
 
 def routes() -> list[BaseRoute]:
+    leads, everyone = allow(*roles.LEADS), allow(*roles.EVERYONE)
     return [
-        Route("/admin/", home, name="admin_home"),
-        Route("/admin", home),
+        Route("/admin/", everyone(home), name="admin_home"),
+        Route("/admin", everyone(home)),
         Route("/admin/login", login_page, methods=["GET"], name="login_page"),
         Route("/admin/login", login, methods=["POST"], name="login"),
-        Route("/admin/logout", staff_only(logout), methods=["POST"], name="logout"),
-        Route("/admin/leads", staff_only(leads_list), name="leads_list"),
-        Route("/admin/leads.csv", staff_only(export_leads, download=True), name="export_leads"),
-        Route("/admin/leads/{lead_id}", staff_only(lead_detail), name="lead_detail"),
-        Route("/admin/leads/{lead_id}/status", staff_only(change_status), methods=["POST"], name="change_status"),
-        Route("/admin/audit", staff_only(audit_page), name="audit_log"),
-        Route("/admin/coverage", staff_only(coverage_page), name="coverage_page"),
-        Route("/admin/coverage.svg", staff_only(coverage_map, download=True), name="coverage_map"),
+        Route("/admin/logout", everyone(logout), methods=["POST"], name="logout"),
+        Route("/admin/leads", leads(leads_list), name="leads_list"),
+        Route("/admin/leads.csv", allow(*roles.LEADS, download=True)(export_leads), name="export_leads"),
+        Route("/admin/leads/{lead_id}", leads(lead_detail), name="lead_detail"),
+        Route("/admin/leads/{lead_id}/status", leads(change_status), methods=["POST"], name="change_status"),
+        Route("/admin/audit", leads(audit_page), name="audit_log"),
+        Route("/admin/coverage", everyone(coverage_page), name="coverage_page"),
+        Route("/admin/coverage.svg", allow(*roles.EVERYONE, download=True)(coverage_map), name="coverage_map"),
     ]

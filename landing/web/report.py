@@ -11,15 +11,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from landing.admin import roles
 from landing.admin.report_chart import report_chart
 from landing.leads.export import BOM, neutralize
 from landing.leads.model import Session
 from landing.pageviews import sql_store
 from landing.report import CSV_COLUMNS, DIMENSIONS, Report, csv_rows, make_report, parse_period, percent
-from landing.web.admin import admin_headers, bad_filter, render, staff_only, store
+from landing.web.admin import admin_headers, allow, bad_filter, render, store
 from landing.web.leads import site
 
 SHOWN_LINES = 100  # lines the page shows; the CSV has them all
+# Page figures, leads only as counts per page: for marketers (who never see a lead) and admins.
+REPORT_ROLES = (roles.ADMIN, roles.MARKETER)
 
 
 async def report(request: Request) -> tuple[Report | None, list[str]]:
@@ -59,8 +62,7 @@ async def report_csv(request: Request, session: Session, form: dict[str, str]) -
 
 
 def routes() -> list[BaseRoute]:
-    # TODO(issue 14): marketers and admins only, once the roles decorator of landing/web/admin.py is on main.
     return [
-        Route("/admin/report", staff_only(report_page), name="report"),
-        Route("/admin/report.csv", staff_only(report_csv, download=True), name="report_csv"),
+        Route("/admin/report", allow(*REPORT_ROLES)(report_page), name="report"),
+        Route("/admin/report.csv", allow(*REPORT_ROLES, download=True)(report_csv), name="report_csv"),
     ]
