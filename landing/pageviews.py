@@ -25,6 +25,7 @@ import logging
 import re
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -42,6 +43,7 @@ DAY_GRACE = 600.0  # a day's salt and visitor hashes outlive it by this much: an
 SALT_AHEAD = 600.0  # the next day's salt is made this long before the day starts, so no view waits for it
 ROTATE_SECONDS = 60.0  # how often an instance looks for a new day's salt and deletes past ones
 MAX_CAMPAIGN = 100  # characters of a utm_source or utm_campaign kept
+PENDING_BATCH = 1024  # requests put aside before they are tallied (about 100 KB)
 MAX_KEYS = 100_000  # distinct tallies held between flushes; past it, campaigns are counted as "(other)"
 MAX_HELD_VISITORS = 1_000_000  # hashes kept for a retry while the database is away; past it they are dropped
 OTHER = "(other)"
@@ -107,6 +109,7 @@ class ViewCounter:
         self.views: dict[Key, int] = {}
         self.bots: dict[Key, int] = {}
         self.visitors: dict[Key, set[bytes]] = {}
+        self.pending: list[tuple[str, str, bytes, bytes]] = []
         self.salts: dict[str, bytes] = {}
         self.store: SQLStore | None = None
         self._day = ""
@@ -115,19 +118,33 @@ class ViewCounter:
         self._rotated_at = -float("inf")
         self._failing = False
 
-    # -- the hot path: a dictionary update and, for a person, one hash ------------------------------------
+    # -- the hot path: a list append; the rest once per batch ----------------------------------------------
 
     def count_request(self, scope: Mapping[str, Any]) -> None:
-        """Count a GET of a page answered from the cache (an ASGI scope: path, client, headers, query)."""
+        """Count a GET of a page answered from the cache (an ASGI scope: path, client, headers, query).
+
+        The request's path, address, user agent and query are put aside (in memory only) and tallied by the
+        PENDING_BATCH, or at the next flush: the same visitor's repeated views are then tallied, checked
+        against the crawler list and hashed once, and a cached page pays for little more than an append."""
         user_agent = b""
         for name, value in scope["headers"]:
             if name == b"user-agent":
                 user_agent = value
                 break
         client = scope.get("client")
-        self.count(scope["path"], client[0] if client else "", user_agent, scope.get("query_string", b""))
+        pending = self.pending
+        pending.append((scope["path"], client[0] if client else "", user_agent, scope.get("query_string", b"")))
+        if len(pending) >= PENDING_BATCH:
+            self.tally()
 
-    def count(self, path: str, address: str, user_agent: bytes, query: bytes = b"") -> None:
+    def tally(self) -> None:
+        """Count what count_request put aside."""
+        pending, self.pending = self.pending, []
+        for (path, address, user_agent, query), n in Counter(pending).items():
+            self.count(path, address, user_agent, query, n)
+
+    def count(self, path: str, address: str, user_agent: bytes, query: bytes = b"", n: int = 1) -> None:
+        """Count ``n`` views of ``path`` by one visitor, arriving with ``query``."""
         now = self.clock()
         if now >= self._day_ends:
             self._new_day(now)
@@ -139,9 +156,9 @@ class ViewCounter:
                 and len(self.views) + len(self.bots) >= MAX_KEYS:
             key = (self._day, path, OTHER, OTHER)  # a flood of made-up campaigns: pages stay bounded
         if is_bot(user_agent):
-            self.bots[key] = self.bots.get(key, 0) + 1
+            self.bots[key] = self.bots.get(key, 0) + n
             return
-        self.views[key] = self.views.get(key, 0) + 1
+        self.views[key] = self.views.get(key, 0) + n
         if self._salt is not None:
             hashes = self.visitors.get(key)
             if hashes is None:
@@ -188,6 +205,7 @@ class ViewCounter:
     async def flush(self) -> None:
         """Add what was counted since the last flush to the database, in one transaction. When that fails,
         nothing was added: the tallies are kept for the next flush."""
+        self.tally()
         views, bots, visitors = self.views, self.bots, self.visitors
         if not views and not bots:
             return
