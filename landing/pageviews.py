@@ -49,17 +49,35 @@ MAX_HELD_VISITORS = 1_000_000  # hashes kept for a retry while the database is a
 OTHER = "(other)"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-_ADD_VIEWS = ("INSERT INTO page_views (day, path, source, campaign, views, visitors, bot_views) "
-              "VALUES (?, ?, ?, ?, ?, 0, ?) ON CONFLICT (day, path, source, campaign) DO UPDATE SET "
-              "views = page_views.views + excluded.views, bot_views = page_views.bot_views + excluded.bot_views")
+
+
+def _add(table: str, columns: str, key: str, values: str) -> str:
+    """An additive upsert of views and crawler views into ``table``."""
+    return (f"INSERT INTO {table} ({columns}, views, visitors, bot_views) VALUES ({values}, ?, 0, ?) "
+            f"ON CONFLICT ({key}) DO UPDATE SET views = {table}.views + excluded.views, "
+            f"bot_views = {table}.bot_views + excluded.bot_views")
+
+
+def _add_visitors(table: str, columns: str, key: str, selected: str) -> str:
+    """An additive upsert into ``table`` of the visitors this flush inserted (see _ADD_VISITOR)."""
+    return (f"INSERT INTO {table} ({columns}, views, visitors, bot_views) SELECT {selected}, 0, COUNT(*), 0 "
+            f"FROM page_visitors WHERE flush = ? GROUP BY {selected} ON CONFLICT ({key}) DO UPDATE SET "
+            f"visitors = {table}.visitors + excluded.visitors")
+
+
+_PAGE = "day, path, source, campaign"
+_MONTH = "month, path, source, campaign"
+_MONTH_OF_DAY = "substr(day, 1, 7), path, source, campaign"
+_ADD_VIEWS = _add("page_views", _PAGE, _PAGE, "?, ?, ?, ?")
+_ADD_MONTH_VIEWS = _add("page_views_monthly", _MONTH, _MONTH, "?, ?, ?, ?")
+_ADD_DAY_VIEWS = _add("views_by_day", "day", "day", "?")
 _ADD_VISITOR = ("INSERT INTO page_visitors (day, path, source, campaign, visitor, flush) VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (day, path, source, campaign, visitor) DO NOTHING")
 # Only the hashes this flush inserted carry its id: the ones another instance (or an earlier flush) had
 # inserted already were skipped above, so they are not counted twice.
-_ADD_VISITORS = ("INSERT INTO page_views (day, path, source, campaign, views, visitors, bot_views) "
-                 "SELECT day, path, source, campaign, 0, COUNT(*), 0 FROM page_visitors WHERE flush = ? "
-                 "GROUP BY day, path, source, campaign ON CONFLICT (day, path, source, campaign) DO UPDATE SET "
-                 "visitors = page_views.visitors + excluded.visitors")
+_ADD_VISITORS = _add_visitors("page_views", _PAGE, _PAGE, _PAGE)
+_ADD_MONTH_VISITORS = _add_visitors("page_views_monthly", _MONTH, _MONTH, _MONTH_OF_DAY)
+_ADD_DAY_VISITORS = _add_visitors("views_by_day", "day", "day", "day")
 
 
 def day_of(timestamp: float) -> str:
@@ -214,11 +232,23 @@ class ViewCounter:
         # Sorted: instances flushing at once on PostgreSQL lock the same rows in the same order (no deadlock).
         keys = sorted(views.keys() | bots.keys())
         hashes = sorted((*key, visitor.hex(), flush) for key, seen in visitors.items() for visitor in seen)
+        months: dict[Key, list[int]] = {}
+        days: dict[str, list[int]] = {}
+        for key in keys:
+            n, crawled = views.get(key, 0), bots.get(key, 0)
+            for totals in (months.setdefault((key[0][:7], *key[1:]), [0, 0]), days.setdefault(key[0], [0, 0])):
+                totals[0] += n
+                totals[1] += crawled
+        counted = [(flush,)] if hashes else []
         try:
             await self.require_store().execute_batch([
                 (_ADD_VISITOR, hashes),
                 (_ADD_VIEWS, [(*key, views.get(key, 0), bots.get(key, 0)) for key in keys]),
-                (_ADD_VISITORS, [(flush,)] if hashes else []),
+                (_ADD_MONTH_VIEWS, [(*key, *totals) for key, totals in sorted(months.items())]),
+                (_ADD_DAY_VIEWS, [(day, *totals) for day, totals in sorted(days.items())]),
+                (_ADD_VISITORS, counted),
+                (_ADD_MONTH_VISITORS, counted),
+                (_ADD_DAY_VISITORS, counted),
             ])
         except StoreError as exc:
             self._keep(views, bots, visitors)

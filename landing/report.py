@@ -119,16 +119,13 @@ def parse_period(params: Mapping[str, str], today: dt.date | None = None) -> tup
 async def make_report(store: SQLStore, catalog: Catalog, period: Period, by: str) -> Report:
     """The report over ``period`` by ``by`` (one of DIMENSIONS): two reads of the view counts (by page or by
     campaign, and by day) and one of the leads, each grouped in the database."""
-    since, until = period.since.isoformat(), period.until.isoformat()
-    end = (period.until + dt.timedelta(days=1)).isoformat()
-    if by == "campaign":
-        views = await store.fetch("SELECT source, campaign, SUM(views), SUM(visitors), SUM(bot_views) FROM page_views "
-                                  "WHERE day >= ? AND day <= ? GROUP BY source, campaign", (since, until))
-    else:
-        views = await store.fetch("SELECT path, SUM(views), SUM(visitors), SUM(bot_views) FROM page_views "
-                                  "WHERE day >= ? AND day <= ? GROUP BY path", (since, until))
-    daily = await store.fetch("SELECT day, SUM(views), SUM(visitors) FROM page_views WHERE day >= ? AND day <= ? "
-                              "GROUP BY day", (since, until))
+    since, end = period.since.isoformat(), (period.until + dt.timedelta(days=1)).isoformat()
+    grouped = "source, campaign" if by == "campaign" else "path"
+    parts, args = counted_rows(period, grouped)
+    views = await store.fetch(f"SELECT {grouped}, SUM(views), SUM(visitors), SUM(bot_views) FROM ({parts}) AS counted "
+                              f"GROUP BY {grouped}", args)
+    daily = await store.fetch("SELECT day, views, visitors FROM views_by_day WHERE day >= ? AND day <= ?",
+                              (since, period.until.isoformat()))
     leads = await store.fetch(
         "SELECT treatment, town, office, utm_source, utm_campaign, substr(created_at, 1, 10), COUNT(*) FROM leads "
         "WHERE spam = 0 AND created_at >= ? AND created_at < ? "
@@ -171,6 +168,39 @@ async def make_report(store: SQLStore, catalog: Catalog, period: Period, by: str
             found.leads += int(n)
     ordered = sorted(lines.values(), key=lambda item: (-item.figures.views, -item.figures.leads, item.name))
     return Report(period, by, ordered, total, list(days.values()))
+
+
+def whole_months(period: Period) -> tuple[dt.date, dt.date] | None:
+    """The first days of the first and the last calendar month that lie wholly within ``period``, if any."""
+    first = period.since if period.since.day == 1 else next_month(period.since)
+    last = period.until.replace(day=1)
+    if (period.until + dt.timedelta(days=1)).day != 1:  # the last month ends after the period
+        last = month_before(last)
+    return (first, last) if first <= last else None
+
+
+def next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+
+
+def month_before(first: dt.date) -> dt.date:
+    return (first - dt.timedelta(days=1)).replace(day=1)
+
+
+def counted_rows(period: Period, columns: str) -> tuple[str, list[str]]:
+    """The view counts of ``period`` (``columns`` and the three figures) as one SELECT: whole months from the
+    monthly table, the days before and after them from the daily one."""
+    months = whole_months(period)
+    figures = f"{columns}, views, visitors, bot_views"
+    if months is None:
+        return f"SELECT {figures} FROM page_views WHERE day >= ? AND day <= ?", [period.since.isoformat(),
+                                                                               period.until.isoformat()]
+    first, last = months
+    end = next_month(last)
+    return (f"SELECT {figures} FROM page_views_monthly WHERE month >= ? AND month <= ? "
+            f"UNION ALL SELECT {figures} FROM page_views WHERE (day >= ? AND day < ?) OR (day >= ? AND day <= ?)",
+            [first.isoformat()[:7], last.isoformat()[:7], period.since.isoformat(), first.isoformat(),
+             end.isoformat(), period.until.isoformat()])
 
 
 def campaign_key(source: str, campaign: str) -> str:

@@ -50,6 +50,21 @@ async def page_counts(store: SQLStore) -> dict[tuple[str, str, str, str], tuple[
     return {tuple(row[:4]): tuple(int(n) for n in row[4:]) for row in found}  # type: ignore[misc]
 
 
+async def assert_rollups_match(store: SQLStore) -> None:
+    """The report's monthly and per-day tables hold what the daily counts add up to."""
+    monthly = await rows(store, "SELECT month, path, source, campaign, views, visitors, bot_views FROM page_views_monthly")
+    summed = await rows(store, "SELECT substr(day, 1, 7), path, source, campaign, SUM(views), SUM(visitors), "
+                               "SUM(bot_views) FROM page_views GROUP BY substr(day, 1, 7), path, source, campaign")
+    assert sorted(map(normal, monthly)) == sorted(map(normal, summed)) and monthly
+    by_day = await rows(store, "SELECT day, views, visitors, bot_views FROM views_by_day")
+    daily = await rows(store, "SELECT day, SUM(views), SUM(visitors), SUM(bot_views) FROM page_views GROUP BY day")
+    assert sorted(map(normal, by_day)) == sorted(map(normal, daily)) and by_day
+
+
+def normal(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(int(value) if not isinstance(value, str) else value for value in row)
+
+
 async def test_two_instances_add_up_and_count_a_visitor_they_both_saw_once(open_store: Opener) -> None:
     clock = Clock(NOON)
     (first, store), (second, _) = await counter_on(open_store, clock), await counter_on(open_store, clock)
@@ -66,6 +81,7 @@ async def test_two_instances_add_up_and_count_a_visitor_they_both_saw_once(open_
     counts = await page_counts(store)
     assert counts[("2026-11-30", PAGE, "", "")] == (6, 3, 0)
     assert counts[("2026-11-30", OTHER_PAGE, "", "")] == (1, 1, 0)
+    await assert_rollups_match(store)
 
 
 async def test_crawlers_are_counted_apart_and_leave_no_visitor(open_store: Opener) -> None:
@@ -109,6 +125,7 @@ async def test_yesterday_s_salt_and_hashes_are_gone_and_a_visitor_is_not_linkabl
     assert "2026-11-30" not in counter.salts  # nor kept in memory
     counts = await page_counts(store)  # the counts stay, with no hash in them
     assert counts[("2026-11-30", PAGE, "", "")] == (1, 1, 0) and counts[("2026-12-01", PAGE, "", "")] == (1, 1, 0)
+    await assert_rollups_match(store)
 
 
 async def test_a_day_s_salt_outlives_midnight_only_briefly_and_the_next_is_ready_before_it(

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from landing.admin.auth import hash_password
+from landing.leads.migrations import ROLLUPS_FROM_DAILY
 from landing.leads.store import SQLStore, store_for
 from landing.report import Figures, Period, parse_period
 from tests.conftest import ClientFactory
@@ -32,6 +33,10 @@ VIEWS = [
     ("2026-11-03", NERVE_CARY, "", "", 10, 10, 0),
     ("2026-11-03", "/", "", "", 5, 5, 2),
     ("2026-10-31", CARY, "", "", 999, 999, 0),  # before the period
+    ("2026-10-19", CARY, "", "", 1000, 1000, 0),  # before the long period below
+    ("2026-10-20", CARY, "", "", 2000, 1000, 0),
+    ("2026-12-05", CARY, "", "", 4000, 1000, 0),
+    ("2026-12-06", CARY, "", "", 8000, 1000, 0),  # after it
 ]
 LEADS = [
     a_lead(treatment="intrathecal-pump-therapy", town="cary-il", office="crystal-lake", created_at="2026-11-01T10:00:00+00:00"),
@@ -56,6 +61,7 @@ async def staff(database_url: str, make_client: ClientFactory) -> httpx.AsyncCli
         for lead in LEADS:
             await store.add(lead, notify=False)
         await store.execute_batch([(ADD, VIEWS)])
+        await store.execute_many([(statement, ()) for statement in ROLLUPS_FROM_DAILY])  # as flushes keep them
     finally:
         await store.close()
     client = await make_client(base_url="http://testserver", database_url=database_url)
@@ -101,6 +107,12 @@ async def test_the_report_by_treatment_office_and_campaign(staff: httpx.AsyncCli
     response = await staff.get(f"/admin/report?{PERIOD}&by={by}")
     assert response.status_code == 200
     assert table(response.text) == expected
+
+
+async def test_a_period_of_whole_months_and_days_around_them_counts_each_day_once(staff: httpx.AsyncClient) -> None:
+    # October 20 to 31 and December 1 to 5 from the daily counts, November from the monthly ones.
+    lines = table((await staff.get("/admin/report?since=2026-10-20&until=2026-12-05&by=page")).text)
+    assert lines["Intrathecal Pump Therapy, Cary, IL"][:2] == [f"{2000 + 999 + 150 + 4000:,}", f"{1000 + 999 + 120 + 1000:,}"]
 
 
 async def test_the_csv_is_the_report_s_lines_with_a_total_and_is_audited(staff: httpx.AsyncClient,
