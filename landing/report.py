@@ -196,11 +196,14 @@ def counted_rows(period: Period, columns: str) -> tuple[str, list[str]]:
         return f"SELECT {figures} FROM page_views WHERE day >= ? AND day <= ?", [period.since.isoformat(),
                                                                                period.until.isoformat()]
     first, last = months
-    end = next_month(last)
-    return (f"SELECT {figures} FROM page_views_monthly WHERE month >= ? AND month <= ? "
-            f"UNION ALL SELECT {figures} FROM page_views WHERE (day >= ? AND day < ?) OR (day >= ? AND day <= ?)",
-            [first.isoformat()[:7], last.isoformat()[:7], period.since.isoformat(), first.isoformat(),
-             end.isoformat(), period.until.isoformat()])
+    parts = [f"SELECT {figures} FROM page_views_monthly WHERE month >= ? AND month <= ?"]
+    args = [first.isoformat()[:7], last.isoformat()[:7]]
+    # Each range of days on its own (an OR of two ranges would not use the index of days).
+    for start, stop in ((period.since, first - dt.timedelta(days=1)), (next_month(last), period.until)):
+        if start <= stop:
+            parts.append(f"SELECT {figures} FROM page_views WHERE day >= ? AND day <= ?")
+            args += [start.isoformat(), stop.isoformat()]
+    return " UNION ALL ".join(parts), args
 
 
 def campaign_key(source: str, campaign: str) -> str:
