@@ -9,19 +9,25 @@ on disk is (catalog, renderer, check), so there is one loader and one validator 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
+import hashlib
 import datetime as dt
 import io
 import os
 import re
 import secrets
+import shutil
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from landing import check, quality
+from landing.build import site_fingerprint
 from landing.errors import ConfigError, LandingError
 from landing.leads.site_versions import SiteVersion
 from landing.leads.store import LeadStore, store_for
@@ -30,6 +36,7 @@ from landing.settings import Settings
 from landing.workbook import is_workbook, workbook_csv
 
 T = TypeVar("T")
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # how an .xls (and other old Office files) begins
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes: a CSV of 100,000 towns is about 10 MiB
 _staging: tempfile.TemporaryDirectory[str] | None = None
 _PROBLEM = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+): (?:column '(?P<column>[^']+)': )?(?P<message>.*)$", re.S)
@@ -50,11 +57,33 @@ def staged(text: str, name: str = "locations.csv", modified: float | None = None
     modification time ``modified`` (a version's publication: the pages' lastmod)."""
     folder = staging_folder() / secrets.token_hex(8)
     folder.mkdir(mode=0o700)
-    path = folder / (Path(name).name or "locations.csv")
+    path = folder / safe_name(name)
     path.write_text(text, encoding="utf-8", newline="")
     if modified is not None:
         os.utime(path, (modified, modified))
     return path
+
+
+def safe_name(name: str) -> str:
+    """An uploaded file's name as a plain file name (what its problems are reported against)."""
+    plain = re.sub(r"[^\w.\- ]", "_", name.replace("\\", "/").rsplit("/", 1)[-1])[:100].strip(". ")
+    return plain or "locations.csv"
+
+
+def unstage(path: Path) -> None:
+    """Remove a file ``staged`` wrote (and its folder); any other path is left alone."""
+    if path.parent.parent == staging_folder():
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_for(text: str, name: str = "locations.csv") -> Iterator[Path]:
+    """``staged``, removed afterwards: for a check or a preview."""
+    path = staged(text, name)
+    try:
+        yield path
+    finally:
+        unstage(path)
 
 
 def upload_text(name: str, data: bytes) -> str:
@@ -65,6 +94,9 @@ def upload_text(name: str, data: bytes) -> str:
                            "uploaded (a CSV of 100,000 towns is about 10 MiB)"])
     if is_workbook(name, data):
         return workbook_csv(data, name)
+    if name.lower().endswith(".xls") or data.startswith(OLE_MAGIC):
+        raise ConfigError([f"{name}: is an Excel 97-2003 workbook (.xls), which cannot be read here; open it in Excel "
+                           "and save it as 'Excel Workbook (.xlsx)' or 'CSV UTF-8 (Comma delimited) (.csv)'"])
     return decode_csv(data, name).lstrip("\ufeff")
 
 
@@ -150,35 +182,79 @@ def _count(number: int, one: str, many: str) -> str:
     return f"{number:,} {one if number == 1 else many}"
 
 
+def towns_key(settings: Settings) -> str:
+    """What a check's outcome depends on: the towns' text and the site's other files (their digest)."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(site_fingerprint(settings).encode())
+    with contextlib.suppress(OSError):
+        digest.update(settings.locations_file.read_bytes())
+    return digest.hexdigest()
+
+
+class _Recent(OrderedDict[str, T]):
+    """The few most recent results, by key (a check of a large site takes a minute: it is not made twice)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def keep(self, key: str, value: T) -> T:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+
+_similarity: _Recent[dict[str, quality.Distribution]] = _Recent(8)  # by towns_key: a preview's "before" and "after"
+_previews: _Recent[Preview] = _Recent(4)  # by the two sides' towns_key
+_lock = threading.Lock()
+
+
 def preview(current: Settings, draft: Settings) -> Preview:
     """Check the draft's towns exactly as `landing check` does (ConfigError listing every problem), and compare
-    them with the current ones."""
+    them with the current ones. Kept a while: the preview page shown again, or the towns published and then
+    compared with the next upload, are not checked again."""
+    current_key, draft_key = towns_key(current), towns_key(draft)
+    with _lock:
+        kept = _previews.get(f"{current_key}:{draft_key}")
+    if kept is not None:
+        return kept
     report = check.check_site(draft)
     found = report.quality
     assert found is not None and report.catalog is not None
     diff = check.diff_site(draft, current.locations_file, report.catalog)
     diff = check.SiteDiff(current.locations_file.name, diff.added, diff.removed, diff.changed, diff.moves)
-    try:
-        before_quality = check.check_site(current).quality
-        before = before_quality.similarity if before_quality else {}
-    except ConfigError:
-        before = {}  # what is served was loaded before an edit of site.toml or a template that broke it
+    with _lock:
+        _similarity.keep(draft_key, found.similarity)
+        before = _similarity.get(current_key)
+    if before is None:
+        try:
+            before_quality = check.check_site(current).quality
+            before = before_quality.similarity if before_quality else {}
+        except ConfigError:
+            before = {}  # what is served was loaded before an edit of site.toml or a template that broke it
+        with _lock:
+            _similarity.keep(current_key, before)
     catalog = report.catalog
+    similar = {item.path: item for item in found.pages}
     held = []
     for path in sorted(found.held_back):
         page = catalog.pages[path]
         if path in found.far:
             why = (f"{page.distance_miles} miles from {page.office.name}: farther than max_office_miles "
                    f"({catalog.site.quality.max_office_miles:g})")
+        elif path in similar:
+            why = f"quality gate: {quality.percent(similar[path].similarity)} alike {similar[path].twin or 'a sibling'}"
         else:
-            similar = next((item for item in found.pages if item.path == path), None)
-            why = (f"quality gate: {quality.percent(similar.similarity)} alike {similar.twin or 'a sibling'}"
-                   if similar else "quality gate")
+            why = "quality gate"
         held.append(HeldTown(path, page.location.place, why))
     findings = tuple(finding.message for finding in found.findings if finding.kind != "slug-changed")
-    return Preview(diff=diff, towns=report.towns, pages=report.pages, before=before, after=found.similarity,
+    made = Preview(diff=diff, towns=report.towns, pages=report.pages, before=before, after=found.similarity,
                    held_back=tuple(held), findings=findings,
                    lines={location.slug: location.line for location in catalog.locations})
+    with _lock:
+        return _previews.keep(f"{current_key}:{draft_key}", made)
 
 
 def summarize(current: Settings, new: Settings) -> str:

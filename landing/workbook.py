@@ -84,6 +84,9 @@ def _number(value: float, number_format: str) -> str:
         if float(value).is_integer() and abs(value) < 1e15:
             return str(int(value))
         return f"{value:.15g}"  # what Excel keeps: 15 significant digits
+    if fmt == "00000-0000" and float(value).is_integer():  # Excel's "Zip Code + 4"
+        digits = f"{int(value):09d}"
+        return f"{digits[:5]}-{digits[5:]}"
     percent = fmt.endswith("%")
     body = re.sub(r'"[^"]*"|\\.|[^0#.,?]', "", fmt.rstrip("%"))
     if percent:

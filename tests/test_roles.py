@@ -88,6 +88,10 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
         anonymous=SEE_OTHER, admin=UNPROCESSABLE, staff=UNPROCESSABLE, barrington=NOT_FOUND, marketer=FORBIDDEN)),
     ("GET", "/admin/leads/{lead_id}/consent.txt"): (LEAD + "/consent.txt", dict(
         anonymous=UNAUTHORIZED, admin=OK, staff=FORBIDDEN, barrington=FORBIDDEN, marketer=FORBIDDEN)),
+    ("GET", "/admin/report"): ("/admin/report", dict(anonymous=SEE_OTHER, admin=OK, staff=FORBIDDEN,
+                                                     barrington=FORBIDDEN, marketer=OK)),
+    ("GET", "/admin/report.csv"): ("/admin/report.csv", dict(anonymous=UNAUTHORIZED, admin=OK, staff=FORBIDDEN,
+                                                             barrington=FORBIDDEN, marketer=OK)),
     # Signing out last: it ends the session the rows above use.
     ("POST", "/admin/logout"): ("/admin/logout", dict(anonymous=SEE_OTHER, admin=SEE_OTHER, staff=SEE_OTHER,
                                                       barrington=SEE_OTHER, marketer=SEE_OTHER)),

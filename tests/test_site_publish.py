@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import html
 import io
 import logging
 import re
@@ -116,12 +117,22 @@ async def test_an_upload_with_a_bad_row_shows_row_column_and_fix_and_changes_not
 async def test_a_file_that_is_not_a_table_of_towns_is_refused_in_plain_words(marketer: httpx.AsyncClient) -> None:
     for name, data, words in [("towns.csv", "town;state\n".encode("utf-16"), "not UTF-8"),
                               ("towns.xlsx", b"PK\x03\x04 not really a workbook", "cannot be read as an Excel workbook"),
-                              ("towns.csv", b"", "the file is empty")]:
+                              ("towns.csv", b"", "the file is empty"),
+                              ("..", b"", "locations.csv cannot be published: 1 problem"),
+                              ("towns.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "save it as 'Excel Workbook")]:
         response = await upload(marketer, name, data)
-        assert response.status_code == 422 and words in response.text
+        assert response.status_code == 422 and words in html.unescape(response.text)
     token = await csrf(marketer)
     nothing = await marketer.post("/admin/site/upload", data={"csrf": token}, files={"towns": ("", b"", "text/csv")})
     assert nothing.status_code == 422 and "Choose a file" in nothing.text
+
+
+async def test_a_quote_left_open_is_a_problem_of_its_row_not_a_server_error(marketer: httpx.AsyncClient,
+                                                                             locations_csv: Path) -> None:
+    text = locations_csv.read_text(encoding="utf-8").replace("Cary,IL,", 'Cary,IL,"') + "x" * 200_000 + "\n"
+    response = await upload(marketer, "towns.csv", text.encode())
+    assert response.status_code == 422 and "a double quote left open on this line or a line above" in response.text
+    assert cells(response.text)[0][0] == "6"
 
 
 async def test_an_upload_without_the_csrf_token_is_refused(marketer: httpx.AsyncClient) -> None:
@@ -155,7 +166,8 @@ async def test_preview_alias_publish_history_download_and_roll_back(marketer: ht
     assert moved.status_code == 301 and moved.headers["location"].endswith(CARY_NEW)
     history = await marketer.get(published.headers["location"])
     assert "Version 1 is published" in history.text
-    [version] = cells(history.text)
+    version, disk = cells(history.text)
+    assert disk[0] == "0" and disk[2] == "locations.csv on the server"
     assert version[0].startswith("1") and version[2] == "marketing@example.com"
     # Its neighbours' pages change too: they list the new town among the nearby ones.
     assert re.fullmatch(r"1 page added, 0 pages removed, \d+ pages changed, 1 town with a new slug", version[3])
@@ -165,24 +177,24 @@ async def test_preview_alias_publish_history_download_and_roll_back(marketer: ht
     assert "cary-illinois" in download.text and "Fox River Grove" in download.text
     current = await marketer.get("/admin/site/locations.csv")
     assert current.text == download.text
-    # Roll back to the file as it was (version 1's predecessor is the disk file: publish it as version 2 first).
+    # Roll back to the file on the server, the towns before the first publish ("version 0"), then to version 1.
     token = await csrf(marketer)
     missing = await marketer.post("/admin/site/versions/7/rollback", data={"csrf": token})
     assert missing.status_code == 404
-    response = await upload(marketer, "locations.csv", original.encode())
-    draft = response.headers["location"]
-    await submit(marketer, (await marketer.get(draft)).text, "/publish")
-    assert (await marketer.get(NEW_PAGE)).status_code == 404
+    assert (await marketer.get("/admin/site/versions/0.csv")).text == "\ufeff" + original
+    assert (await submit(marketer, history.text, "/versions/0/rollback")).status_code == 303
+    assert (await marketer.get(NEW_PAGE)).status_code == 404 and (await marketer.get(CARY_OLD)).status_code == 200
     back = await marketer.post("/admin/site/versions/1/rollback", data={"csrf": token})
     assert back.status_code == 303 and back.headers["location"] == "/admin/site/history?published=3"
     assert (await marketer.get(NEW_PAGE)).status_code == 200
     versions = rows(database(settings), "site_versions")
     assert [v["number"] for v in versions] == [1, 2, 3] and versions[2]["locations"] == versions[0]["locations"]
-    assert versions[2]["source"] == "roll back to version 1"
+    assert versions[1]["source"] == "roll back to version 0 (locations.csv on the server)"
+    assert versions[1]["locations"] == original and versions[2]["source"] == "roll back to version 1"
     audit = [(row["actor"], row["action"], row["detail"]) for row in rows(database(settings), "audit_log")]
-    assert [detail for _, action, detail in audit if action == "roll back towns"] == [
-        f"version 3 = version 1: {version[3]}"]
-    assert [action for _, action, _ in audit if action == "publish towns"] == ["publish towns"] * 2
+    assert [detail for _, action, detail in audit if action == "roll back towns"][-1] == \
+        f"version 3 = version 1: {version[3]}"
+    assert [action for _, action, _ in audit if action == "publish towns"] == ["publish towns"]
 
 
 async def test_a_preview_of_a_stale_base_cannot_be_published(marketer: httpx.AsyncClient, locations_csv: Path,
@@ -226,11 +238,13 @@ async def test_two_instances_on_postgresql_serve_a_publish_within_the_reload_int
     response = await upload(first, "towns.csv", edited(locations_csv.read_text(encoding="utf-8"), NEW_TOWN).encode())
     assert (await submit(first, (await first.get(response.headers["location"])).text, "/publish")).status_code == 303
     assert (await first.get(NEW_PAGE)).status_code == 200  # the instance that published: at once
+    assert (await first.get("/healthz")).json()["towns_version"] == 1
     for _ in range(50):  # the other: within its reload interval (0.2 s), allowing for a loaded machine
         if (await second.get(NEW_PAGE)).status_code == 200:
             break
         await asyncio.sleep(0.1)
     assert (await second.get(NEW_PAGE)).status_code == 200
+    assert (await second.get("/healthz")).json()["towns_version"] == 1
 
 
 def workbook(*rows_: list[object], zip_format: str = "00000") -> bytes:
@@ -330,7 +344,31 @@ def test_site_publish_previews_asks_and_publishes_and_check_and_export_follow(si
     assert checked.stdout.startswith("ok: 11 towns")
     assert checked.stderr.startswith("towns: published version 1 (")
     assert "in the database, not locations.csv on disk" in checked.stderr.splitlines()[0]
+    built = landing_in(site_dir, "build", str(tmp_path / "build"))
+    assert built.returncode == 0 and built.stderr.startswith("towns: published version 1 (")
+    assert (tmp_path / "build" / NEW_PAGE.strip("/") / "index.html").is_file()
     exported = landing_in(site_dir, "site", "export", str(tmp_path / "out.csv"))
     assert exported.returncode == 0 and (tmp_path / "out.csv").read_text(encoding="utf-8") == new.read_text("utf-8")
     audit = [(row["action"], row["detail"]) for row in rows(site_dir / "leads.sqlite3", "audit_log")]
     assert audit and audit[0][0] == "publish towns" and audit[0][1].startswith("version 1: 1 page added")
+
+
+@pytest.mark.slow
+async def test_the_towns_pages_are_valid_html(marketer: httpx.AsyncClient, locations_csv: Path,
+                                              tmp_path: Path) -> None:
+    from tests.test_html_validity import vnu_errors, vnu_java
+
+    vnu_java()
+    original = locations_csv.read_text(encoding="utf-8")
+    pages = {"the towns page with an upload's problems":
+             await upload(marketer, "towns.csv", edited(original, NEW_TOWN, BAD_ROW).encode())}
+    draft = (await upload(marketer, "towns.csv", edited(original, NEW_TOWN, cary_slug="cary-illinois").encode()))
+    pages["a preview"] = preview = await marketer.get(draft.headers["location"])
+    published = await submit(marketer, preview.text, "/publish")
+    pages["the history"] = await marketer.get(published.headers["location"])
+    pages["the towns page"] = await marketer.get("/admin/site/")
+    files = {}
+    for name, response in pages.items():
+        files[name] = tmp_path / f"{len(files)}.html"
+        files[name].write_text(response.text, encoding="utf-8")
+    assert vnu_errors(files) == []

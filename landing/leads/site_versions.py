@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from landing.leads.model import new_id, utc_in, utc_now
+from landing.leads.primitives import Primitives
 
 DRAFT_DAYS = 2  # drafts nobody published are deleted after this long
 
@@ -53,17 +54,8 @@ class SiteVersionStore(Protocol):
 _VERSION = "SELECT number, published_at, author, summary, source{} FROM site_versions"
 
 
-class SiteVersionQueries:
+class SiteVersionQueries(Primitives):
     """The SQL of site versions and drafts, over the store's primitives (store.SQLStore)."""
-
-    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
-        raise NotImplementedError
-
-    async def execute_returning(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
 
     async def publish_version(self, locations: str, author: str, summary: str, source: str,
                               base: int | None = None) -> int | None:

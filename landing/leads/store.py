@@ -41,6 +41,7 @@ from landing.leads.model import (
     utc_now,
 )
 from landing.leads.query import where
+from landing.leads.indexnow_outbox import IndexNowQueries, IndexNowStore
 from landing.leads.site_versions import SiteVersionQueries, SiteVersionStore
 
 MAX_BATCH = 256
@@ -73,7 +74,7 @@ def store_failure(doing: str, exc: BaseException) -> StoreError:
 MIN_FREE_BYTES = 256 * 1024
 
 
-class LeadStore(SiteVersionStore, Protocol):
+class LeadStore(SiteVersionStore, IndexNowStore, Protocol):
     """What the app needs of a database. Every implementation passes tests/test_store.py."""
 
     async def open(self) -> None: ...
@@ -167,7 +168,7 @@ _CLAIM = ("UPDATE outbox SET claimed_until = ?, claimed_by = ?, attempts = attem
           "RETURNING id, lead_id, office, treatment, town, lead_created_at, attempts")
 
 
-class SQLStore(SiteVersionQueries):
+class SQLStore(SiteVersionQueries, IndexNowQueries):
     """The queries every store shares, written once with ``?`` placeholders over four primitives."""
 
     # How a claim locks the notices it takes, and what a sign-in reservation runs first so that no other
@@ -175,15 +176,7 @@ class SQLStore(SiteVersionQueries):
     claim_lock = ""
     sign_in_lock: Sequence[tuple[str, Sequence[Any]]] = ()
 
-    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
-        """Run one write in its own transaction; the number of rows it changed."""
-        raise NotImplementedError
-
-    async def execute_returning(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+    # fetch, execute and execute_returning: leads.primitives, implemented by each store.
 
     async def add(self, lead: Lead, notify: bool) -> None:
         raise NotImplementedError
@@ -272,6 +265,10 @@ class SQLStore(SiteVersionQueries):
 
     async def execute_many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
         """Several writes in one transaction; rows changed by each."""
+        raise NotImplementedError
+
+    async def execute_batch(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+        """Several statements, each run once per row of its arguments, all in one transaction (page views)."""
         raise NotImplementedError
 
     # -- notifications -------------------------------------------------------------------------------------
@@ -662,6 +659,14 @@ class SQLiteLeadStore(SQLStore):
             return counts
 
         return await self._submit("op", run)  # type: ignore[no-any-return]
+
+    async def execute_batch(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+        async def run(db: aiosqlite.Connection) -> None:
+            for sql, rows in statements:
+                if rows:
+                    await db.executemany(sql, rows)
+
+        await self._submit("op", run)
 
     async def execute_returning(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         async def run(db: aiosqlite.Connection) -> list[tuple[Any, ...]]:

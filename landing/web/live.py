@@ -135,6 +135,9 @@ class LiveSite:
         self.retired_cache = (0, 0)  # the page cache's hits and misses of the snapshots served before
         self.published = 0  # the published version of the towns served (landing.publish); 0: the file on disk
         self.reloading = threading.Lock()  # one reload at a time: the file watcher's or a publish's
+        # Told (old snapshot, new snapshot) in the reloading thread after each swap that changes what visitors see
+        # (not the catching up of a starting instance): landing/web/indexnow.py.
+        self.listeners: list[Callable[[Snapshot, Snapshot], None]] = []
         if metrics is not None:
             metrics.watch_cache(self.cache_counts)
             metrics.site_loaded(self.current.snapshot.version, len(self.current.catalog.pages))
@@ -155,20 +158,20 @@ class LiveSite:
         with self.reloading:
             return self._reload(guard)
 
-    def use_locations(self, path: Path, published: int) -> bool:
+    def use_locations(self, path: Path, published: int, announce: bool = True) -> bool:
         """Serve the towns of ``path`` (published version ``published``, written whole) from now on, if they load;
         else keep serving the previous pages, as a file reload does. A publish was previewed and confirmed: it
         may remove any share of the pages."""
         with self.reloading:
             previous = self.settings
             self.settings = self.settings.replace(locations_file=path)
-            if self._reload(guard=False):
+            if self._reload(guard=False, announce=announce):
                 self.published = published
                 return True
             self.settings = previous
             return False
 
-    def _reload(self, guard: bool) -> bool:
+    def _reload(self, guard: bool, announce: bool = True) -> bool:
         try:
             snapshot = load_snapshot(self.settings)
         except ConfigError as exc:
@@ -199,6 +202,12 @@ class LiveSite:
         self.retired_cache = (self.retired_cache[0] + hits, self.retired_cache[1] + misses)
         self.current = Served(snapshot, self.settings, self.form_fields)
         self.last_error = None
+        if announce:
+            for listener in self.listeners:
+                try:
+                    listener(old.snapshot, snapshot)
+                except Exception:  # telling others of a change must never undo it
+                    log.exception("a listener of site changes failed; the new version is served all the same")
         # The old snapshot is held in cycles (its page cache, hubs and their parts), and the service collects
         # its oldest objects rarely (app.GC_THRESHOLD): free it now.
         del old

@@ -17,7 +17,7 @@ from landing import publish
 from landing.admin import roles
 from landing.errors import ConfigError, LandingError
 from landing.leads.model import Session
-from landing.leads.site_versions import Draft
+from landing.leads.site_versions import Draft, SiteVersion
 from landing.web.admin import admin_headers, allow, plain_text, render, store
 from landing.web.leads import site
 from landing.web.published import Follower
@@ -54,15 +54,15 @@ async def upload(request: Request, session: Session, form: dict[str, str]) -> Re
         return await overview(request, session, [publish.Problem("", None, "", "Choose a file (locations.csv or an "
                                                                                "Excel workbook) to upload.")],
                               status=422)
-    name = upload_file.filename.replace("\\", "/").rsplit("/", 1)[-1][:100] or "upload.csv"
+    name = publish.safe_name(upload_file.filename)
     data = await upload_file.read(publish.MAX_UPLOAD + 1)
     try:
         text = await asyncio.to_thread(publish.upload_text, name, data)
-        # The upload is checked now (every problem at once), against the towns served now.
+        # Checked now: every problem at once, with the site files served now.
         await follower(request).catch_up()
         live = site(request)
-        staged = publish.staged(text, name)
-        await asyncio.to_thread(publish.preview, live.settings, live.settings.replace(locations_file=staged))
+        with publish.staged_for(text, name) as staged:  # checked and compared (kept for the preview page)
+            await asyncio.to_thread(publish.preview, live.settings, live.settings.replace(locations_file=staged))
     except ConfigError as exc:
         return await overview(request, session, publish.problems_of(exc), upload_name=name, status=422)
     draft = await store(request).add_draft(text, session.email, f"{name} uploaded", site(request).published)
@@ -86,11 +86,12 @@ async def draft_page(request: Request, session: Session, form: dict[str, str]) -
         return no_draft(request, session)
     await follower(request).catch_up()
     live = site(request)
-    staged = publish.staged(draft.locations, draft.source.removesuffix(" uploaded"))
     try:
-        found = await asyncio.to_thread(publish.preview, live.settings, live.settings.replace(locations_file=staged))
+        with publish.staged_for(draft.locations, draft.source.removesuffix(" uploaded")) as staged:
+            found = await asyncio.to_thread(publish.preview, live.settings, live.settings.replace(locations_file=staged))
     except ConfigError as exc:  # site.toml or a template changed since the upload: the draft no longer loads
-        return await overview(request, session, publish.problems_of(exc), upload_name=draft.source, status=422)
+        return await overview(request, session, publish.problems_of(exc),
+                              upload_name=draft.source.removesuffix(" uploaded"), status=422)
     return render(request, "admin/site_draft.html", "Preview", session, draft=draft, preview=found,
                   base=live.published, before_name=before_name(live.published))
 
@@ -106,9 +107,10 @@ async def publish_draft(request: Request, session: Session, form: dict[str, str]
     leads = store(request)
     await follower(request).catch_up()
     live = site(request)
-    staged = publish.staged(draft.locations, "locations.csv")
     try:
-        summary = await asyncio.to_thread(publish.summarize, live.settings, live.settings.replace(locations_file=staged))
+        with publish.staged_for(draft.locations) as staged:
+            summary = await asyncio.to_thread(publish.summarize, live.settings,
+                                              live.settings.replace(locations_file=staged))
     except (ConfigError, LandingError) as exc:
         problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
         return await overview(request, session, publish.problems_of(ConfigError(problems)), draft.source, status=422)
@@ -157,13 +159,28 @@ async def history(request: Request, session: Session, form: dict[str, str]) -> R
     versions = await store(request).site_versions(MAX_VERSIONS_SHOWN)
     published = request.query_params.get("published", "")
     return render(request, "admin/site_history.html", "Published versions", session, versions=versions,
+                  disk=follower(request).disk_file.name,
                   served=site(request).published, just=int(published) if published.isdigit() and len(published) < 10
                   else None)
 
 
-async def download_version(request: Request, session: Session, form: dict[str, str]) -> Response:
+async def numbered_version(request: Request) -> SiteVersion | None:
+    """The version the path names; 0 is the file on disk, the towns before the first publish."""
     number = request.path_params["number"]
-    version = await store(request).site_version(int(number)) if number.isdigit() and len(number) < 10 else None
+    if not (number.isascii() and number.isdigit() and len(number) < 10):
+        return None
+    if int(number) == 0:
+        path = follower(request).disk_file
+        try:
+            text = await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
+        except OSError:
+            return None
+        return SiteVersion(0, "", "", "", f"{path.name} on the server", text)
+    return await store(request).site_version(int(number))
+
+
+async def download_version(request: Request, session: Session, form: dict[str, str]) -> Response:
+    version = await numbered_version(request)
     if version is None:
         return Response("No such version of the towns.\n", status_code=404, media_type="text/plain; charset=utf-8",
                         headers=admin_headers(request))
@@ -182,21 +199,21 @@ def csv_download(request: Request, text: str, filename: str) -> Response:
 
 
 async def roll_back(request: Request, session: Session, form: dict[str, str]) -> Response:
-    number = request.path_params["number"]
     leads = store(request)
-    version = await leads.site_version(int(number)) if number.isdigit() and len(number) < 10 else None
+    version = await numbered_version(request)
     if version is None:
         return render(request, "admin/message.html", "No such version", session, status=404,
                       message="That version does not exist. Choose one from the history.")
     await follower(request).catch_up()
     live = site(request)
-    staged = publish.staged(version.locations, "locations.csv")
     try:
-        summary = await asyncio.to_thread(publish.summarize, live.settings, live.settings.replace(locations_file=staged))
+        with publish.staged_for(version.locations) as staged:
+            summary = await asyncio.to_thread(publish.summarize, live.settings,
+                                              live.settings.replace(locations_file=staged))
     except ConfigError as exc:
         return await overview(request, session, publish.problems_of(exc), f"version {version.number}", status=422)
-    published = await leads.publish_version(version.locations, session.email, summary,
-                                            f"roll back to version {version.number}", base=live.published)
+    source = f"roll back to version {version.number}" + (f" ({version.source})" if version.number == 0 else "")
+    published = await leads.publish_version(version.locations, session.email, summary, source, base=live.published)
     if published is None:
         return render(request, "admin/message.html", "Not rolled back", session, status=409,
                       message="Another version was published meanwhile. Look at the history again and choose.")
