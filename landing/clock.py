@@ -4,6 +4,7 @@ minutes of an office's opening hours that passed between two moments (how long a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
@@ -64,23 +65,27 @@ def open_seconds(hours: Sequence[Hours], zone: ZoneInfo, start: dt.datetime, end
     if not hours:
         return (end - start).total_seconds()
     end = min(end, start + dt.timedelta(days=MAX_DAYS_COUNTED))
+    week = schedule(tuple(hours))
     total = 0.0
-    day = start.astimezone(zone).date() - dt.timedelta(days=1)
+    day = start.astimezone(zone).date()  # opening hours never pass midnight (opens before closes)
     last = end.astimezone(zone).date()
     while day <= last:
-        name = DAYS[day.weekday()]
-        for line in hours:
-            if name not in line.days:
-                continue
-            opens = dt.datetime.combine(day, dt.time.fromisoformat(line.opens), tzinfo=zone)
-            closes = dt.datetime.combine(day, dt.time.fromisoformat(line.closes), tzinfo=zone)
-            low, high = max(opens, start), min(closes, end)
+        for opens, closes in week[day.weekday()]:
+            low = max(dt.datetime.combine(day, opens, tzinfo=zone), start)
+            high = min(dt.datetime.combine(day, closes, tzinfo=zone), end)
             if high > low:
                 total += (high - low).total_seconds()
         if enough is not None and total >= enough:
             break
         day += dt.timedelta(days=1)
     return total
+
+
+@functools.lru_cache(maxsize=256)
+def schedule(hours: tuple[Hours, ...]) -> tuple[tuple[tuple[dt.time, dt.time], ...], ...]:
+    """Opening hours by weekday (Monday first): (opens, closes) pairs."""
+    return tuple(tuple((dt.time.fromisoformat(line.opens), dt.time.fromisoformat(line.closes))
+                       for line in hours if name in line.days) for name in DAYS)
 
 
 class LocalStamps:
