@@ -194,10 +194,7 @@ class ViewCounter:
         """Use ``store`` and fetch (or make) today's salt, before the first view is counted."""
         self.store = sql_store(store)
         crawleruseragents.is_crawler("")  # compiles the patterns now, not at the first visit
-        try:
-            await self.rotate()
-        except StoreError as exc:  # a database that cannot be written must not keep pages from being served
-            log.warning("page views: could not fetch the day's salt (%s); unique visitors wait for it", exc.cause)
+        await self.try_rotate()  # a read-only or unreachable database must not keep the pages from serving
 
     async def rotate(self) -> None:
         """Make sure today's salt exists (and, near midnight, tomorrow's); delete past days' salts and hashes."""
@@ -277,11 +274,14 @@ class ViewCounter:
         """One round of the background task: rotate salts when due, then flush."""
         now = self.clock()
         if now - self._rotated_at >= ROTATE_SECONDS or day_of(now) not in self.salts:
-            try:
-                await self.rotate()
-            except StoreError as exc:
-                log.warning("page views: could not fetch the day's salt (%s); unique visitors wait for it", exc.cause)
+            await self.try_rotate()
         await self.flush()
+
+    async def try_rotate(self) -> None:
+        try:
+            await self.rotate()
+        except StoreError as exc:
+            log.warning("page views: could not fetch the day's salt (%s); unique visitors wait for it", exc.cause)
 
     async def run(self) -> None:
         """Flush every ``flush_seconds`` until cancelled."""

@@ -92,6 +92,15 @@ def addresses(value: str) -> str:
     return value.strip()
 
 
+def indexnow_key(value: str) -> str:
+    """An IndexNow key: 8 to 128 of a-z, A-Z, 0-9 and '-' (the protocol's rule)."""
+    key = value.strip()
+    if not (8 <= len(key) <= 128) or not all(char.isascii() and (char.isalnum() or char == "-") for char in key):
+        raise SettingError("must be 8 to 128 letters, digits or dashes (e.g. the output of `python -c 'import "
+                           "secrets; print(secrets.token_hex(16))'`)")
+    return key
+
+
 def path(value: str) -> Path:
     return Path(value.strip())
 
@@ -193,6 +202,14 @@ class Settings:
                                     whole(1, 3650))
     check_record: Path = _setting(Path(".landing-check.json"), "Where landing check remembers each town's slugs, "
                                                                "to report a slug changed without an alias", path)
+    # Telling search engines what changed (landing/indexnow.py)
+    indexnow_key: str | None = _setting(None, "IndexNow key: when set, it is served at /{key}.txt and the pages a "
+                                              "publish or a file reload adds, changes or removes are submitted to "
+                                              "LANDING_INDEXNOW_ENDPOINT; when unset, nothing is submitted",
+                                        indexnow_key)
+    indexnow_endpoint: str = _setting("https://api.indexnow.org/indexnow", "Where IndexNow submissions go (the "
+                                      "shared endpoint passes them on to Bing, Yandex and the others)",
+                                      url("https", "http"))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -58,6 +58,28 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
                                                          marketer=OK)),
     ("GET", "/admin/coverage.svg"): ("/admin/coverage.svg", dict(anonymous=UNAUTHORIZED, admin=OK, staff=OK,
                                                                  barrington=OK, marketer=OK)),
+    # The towns (marketers and admins), asked for a draft and a version that do not exist.
+    ("GET", "/admin/site/"): ("/admin/site/", dict(anonymous=SEE_OTHER, admin=OK, staff=FORBIDDEN,
+                                                   barrington=FORBIDDEN, marketer=OK)),
+    ("POST", "/admin/site/upload"): ("/admin/site/upload", dict(anonymous=SEE_OTHER, admin=UNPROCESSABLE,
+                                                                staff=FORBIDDEN, barrington=FORBIDDEN,
+                                                                marketer=UNPROCESSABLE)),
+    ("GET", "/admin/site/drafts/{draft_id}"): ("/admin/site/drafts/none", dict(
+        anonymous=SEE_OTHER, admin=NOT_FOUND, staff=FORBIDDEN, barrington=FORBIDDEN, marketer=NOT_FOUND)),
+    ("POST", "/admin/site/drafts/{draft_id}/publish"): ("/admin/site/drafts/none/publish", dict(
+        anonymous=SEE_OTHER, admin=NOT_FOUND, staff=FORBIDDEN, barrington=FORBIDDEN, marketer=NOT_FOUND)),
+    ("POST", "/admin/site/drafts/{draft_id}/alias"): ("/admin/site/drafts/none/alias", dict(
+        anonymous=SEE_OTHER, admin=NOT_FOUND, staff=FORBIDDEN, barrington=FORBIDDEN, marketer=NOT_FOUND)),
+    ("POST", "/admin/site/drafts/{draft_id}/discard"): ("/admin/site/drafts/none/discard", dict(
+        anonymous=SEE_OTHER, admin=SEE_OTHER, staff=FORBIDDEN, barrington=FORBIDDEN, marketer=SEE_OTHER)),
+    ("GET", "/admin/site/history"): ("/admin/site/history", dict(anonymous=SEE_OTHER, admin=OK, staff=FORBIDDEN,
+                                                                 barrington=FORBIDDEN, marketer=OK)),
+    ("GET", "/admin/site/locations.csv"): ("/admin/site/locations.csv", dict(
+        anonymous=UNAUTHORIZED, admin=OK, staff=FORBIDDEN, barrington=FORBIDDEN, marketer=OK)),
+    ("GET", "/admin/site/versions/{number}.csv"): ("/admin/site/versions/1.csv", dict(
+        anonymous=UNAUTHORIZED, admin=NOT_FOUND, staff=FORBIDDEN, barrington=FORBIDDEN, marketer=NOT_FOUND)),
+    ("POST", "/admin/site/versions/{number}/rollback"): ("/admin/site/versions/1/rollback", dict(
+        anonymous=SEE_OTHER, admin=NOT_FOUND, staff=FORBIDDEN, barrington=FORBIDDEN, marketer=NOT_FOUND)),
     ("GET", "/admin/report"): ("/admin/report", dict(anonymous=SEE_OTHER, admin=OK, staff=FORBIDDEN,
                                                      barrington=FORBIDDEN, marketer=OK)),
     ("GET", "/admin/report.csv"): ("/admin/report.csv", dict(anonymous=UNAUTHORIZED, admin=OK, staff=FORBIDDEN,
@@ -126,7 +148,9 @@ async def test_each_role_gets_what_the_table_says_on_every_staff_route(make_clie
     token = await csrf(client)
     got, expected = {}, {}
     for (method, route), (path, statuses) in TABLE.items():
-        if method == "POST":
+        if route == "/admin/site/upload":  # a file: an empty one, which is refused as such
+            response = await client.post(path, data={"csrf": token}, files={"towns": ("t.csv", b"", "text/csv")})
+        elif method == "POST":
             response = await client.post(path, data={"csrf": token, "status": "contacted"})
         else:
             response = await client.get(path)
@@ -141,7 +165,7 @@ async def test_a_marketer_is_refused_every_lead_url_and_shown_no_link_to_one(mak
     await seed_roles(settings.database_url)
     client = await signed_in(make_client, "marketer")
     landed = await client.get("/admin/")
-    assert landed.headers["location"] == "/admin/coverage"
+    assert landed.headers["location"] == "/admin/site/"
     page = await client.get("/admin/coverage")
     links = [a["href"] for a in Page(page.text).all("a")]
     assert "/admin/coverage" in links and not [link for link in links if link.startswith(("/admin/leads", "/admin/audit"))]

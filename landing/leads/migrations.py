@@ -124,6 +124,42 @@ MIGRATIONS.append(("0005_roles", [
     )""",
 ]))
 
+# Towns published from the staff area (landing/leads/site_versions.py): every version of locations.csv, and the
+# drafts waiting for their preview to be read.
+MIGRATIONS.append(("0006_site_versions", [
+    """CREATE TABLE site_versions (
+        number INTEGER PRIMARY KEY,
+        published_at TEXT NOT NULL,
+        author TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        source TEXT NOT NULL,
+        locations TEXT NOT NULL
+    )""",
+    """CREATE TABLE site_drafts (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        author TEXT NOT NULL,
+        source TEXT NOT NULL,
+        locations TEXT NOT NULL,
+        base INTEGER NOT NULL
+    )""",
+]))
+
+# IndexNow submissions waiting to be sent (landing/leads/indexnow_outbox.py): one row per batch of URLs.
+MIGRATIONS.append(("0007_indexnow_outbox", [
+    """CREATE TABLE indexnow_outbox (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        urls TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        claimed_until TEXT,
+        sent_at TEXT,
+        last_error TEXT NOT NULL DEFAULT ''
+    )""",
+    "CREATE INDEX indexnow_outbox_due ON indexnow_outbox (sent_at, next_attempt_at)",
+]))
+
 
 # Page views counted at the origin (landing/pageviews.py): per page, day (UTC) and campaign, views by people,
 # their unique visitors and views by known crawlers, added to by every instance. A visitor is a keyed hash

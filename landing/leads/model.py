@@ -98,7 +98,7 @@ class User:
     password_hash: str
     disabled: bool
     created_at: str
-    role: str = "admin"  # admin | staff | marketer (landing/admin/roles.py)
+    role: str = "staff"  # admin | staff | marketer (landing/admin/roles.py)
     offices: tuple[str, ...] = ()  # a staff member's offices; () for every office
 
 
@@ -109,7 +109,7 @@ class Session:
     csrf: str
     created_at: str
     last_seen: str
-    role: str = "admin"  # the user's, read at each request (not stored with the session)
+    role: str = ""  # the user's, read at each request (not stored with the session); "": none, so no page
     offices: tuple[str, ...] = ()
 
 

@@ -41,6 +41,8 @@ from landing.leads.model import (
     utc_now,
 )
 from landing.leads.query import where
+from landing.leads.indexnow_outbox import IndexNowQueries, IndexNowStore
+from landing.leads.site_versions import SiteVersionQueries, SiteVersionStore
 
 MAX_BATCH = 256
 WAL_SWITCH_TRIES = 50  # about 12 s of tries in all
@@ -72,7 +74,7 @@ def store_failure(doing: str, exc: BaseException) -> StoreError:
 MIN_FREE_BYTES = 256 * 1024
 
 
-class LeadStore(Protocol):
+class LeadStore(SiteVersionStore, IndexNowStore, Protocol):
     """What the app needs of a database. Every implementation passes tests/test_store.py."""
 
     async def open(self) -> None: ...
@@ -160,7 +162,7 @@ _CLAIM = ("UPDATE outbox SET claimed_until = ?, claimed_by = ?, attempts = attem
           "RETURNING id, lead_id, office, treatment, town, lead_created_at, attempts")
 
 
-class SQLStore:
+class SQLStore(SiteVersionQueries, IndexNowQueries):
     """The queries every store shares, written once with ``?`` placeholders over four primitives."""
 
     # How a claim locks the notices it takes, and what a sign-in reservation runs first so that no other
@@ -168,15 +170,7 @@ class SQLStore:
     claim_lock = ""
     sign_in_lock: Sequence[tuple[str, Sequence[Any]]] = ()
 
-    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
-        """Run one write in its own transaction; the number of rows it changed."""
-        raise NotImplementedError
-
-    async def execute_returning(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+    # fetch, execute and execute_returning: leads.primitives, implemented by each store.
 
     async def add(self, lead: Lead, notify: bool) -> None:
         raise NotImplementedError

@@ -101,6 +101,21 @@ async def read_admin_form(request: Request) -> dict[str, str] | None:
     return None if isinstance(pairs, Unreadable) else first_values(pairs)
 
 
+async def read_upload_form(request: Request, limit: int) -> dict[str, str] | None:
+    """A multipart form's text fields (its files stay in ``request.form()``), or None when it is not one, or larger
+    than ``limit`` and a little room for its other fields."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "multipart/form-data":
+        return None
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > limit + 64 * 1024:
+        return None
+    try:
+        form = await request.form(max_files=1, max_fields=20)
+    except Exception:  # noqa: BLE001 - a malformed body (starlette raises several kinds): not a form we can read
+        return None
+    return {name: value for name, value in form.items() if isinstance(value, str)}
+
+
 async def current_staff(request: Request) -> Session | None:
     """The signed-in user's session, with their role and offices as they are now (a role change counts at once)."""
     session_id = cookies(request).session_id(request.cookies.get(auth.SESSION_COOKIE))
@@ -123,13 +138,23 @@ Endpoint = Callable[[Request, Session, dict[str, str]], Awaitable[Response]]
 Guarded = Callable[[Request], Awaitable[Response]]
 
 
-def allow(*allowed: str, download: bool = False) -> Callable[[Endpoint], Guarded]:
+def allow(*allowed: str, download: bool = False, upload: int = 0) -> Callable[[Endpoint], Guarded]:
     """Only the roles ``allowed`` (landing/admin/roles.py): sign-in required (a redirect to it, or 401 for
-    downloads), 403 for another role; POSTs need the session's CSRF token. Every staff route says its roles."""
+    downloads), 403 for another role; POSTs need the session's CSRF token. Every staff route says its roles.
+    ``upload``: the route takes a file of at most this many bytes (a multipart form; the endpoint reads the file
+    with ``request.form()``, already parsed)."""
     assert allowed and set(allowed) <= set(roles.ROLES), allowed
 
     def guard(endpoint: Endpoint) -> Guarded:
         async def guarded(request: Request) -> Response:
+            if not upload:
+                return await checked(request)
+            try:
+                return await checked(request)
+            finally:
+                await request.close()  # an uploaded file's temporary copy, however the request ended
+
+        async def checked(request: Request) -> Response:
             session = await current_staff(request)
             if session is None:
                 if download:
@@ -141,8 +166,14 @@ def allow(*allowed: str, download: bool = False) -> Callable[[Endpoint], Guarded
             if session.role not in allowed:
                 return forbidden(request, session, download)
             form: dict[str, str] = {}
+            declared = request.headers.get("content-length", "")
+            if upload and declared.isdigit() and int(declared) > upload + 64 * 1024:
+                return render(request, "admin/message.html", "File too large", session, status=413,
+                              message=f"The file is larger than {upload // 2**20} MiB, the most that can be uploaded. "
+                                      "Remove columns or rows it does not need (notes, worklist columns) and try "
+                                      "again.")
             if request.method == "POST":
-                posted = await read_admin_form(request)
+                posted = await (read_upload_form(request, upload) if upload else read_admin_form(request))
                 if posted is None or not auth.csrf_matches(session, posted.get("csrf", "")):
                     return render(request, "admin/message.html", "Form expired", session, status=403,
                                   message="This form has expired or did not come from this site. Go back, reload the "
@@ -150,7 +181,6 @@ def allow(*allowed: str, download: bool = False) -> Callable[[Endpoint], Guarded
                 form = posted
             return await endpoint(request, session, form)
 
-        guarded.roles = allowed  # type: ignore[attr-defined]  # what the navigation and the role tests read
         return guarded
 
     return guard
@@ -172,7 +202,7 @@ def forbidden(request: Request, session: Session, download: bool = False) -> Res
 
 def start_page(session: Session) -> str:
     """Where a user lands after signing in, or at /admin/: the first page of the navigation they may open."""
-    return "/admin/leads" if session.role in roles.LEADS else "/admin/coverage"
+    return "/admin/leads" if session.role in roles.LEADS else "/admin/site/"
 
 
 def nav(session: Session | None) -> list[tuple[str, str]]:
@@ -184,6 +214,7 @@ def nav(session: Session | None) -> list[tuple[str, str]]:
 
 NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("Leads", "/admin/leads", roles.LEADS),
+    ("Towns", "/admin/site/", roles.SITE),
     ("Coverage map", "/admin/coverage", roles.EVERYONE),
     ("Report", "/admin/report", (roles.ADMIN, roles.MARKETER)),  # landing/web/report.py: REPORT_ROLES
     ("Audit log", "/admin/audit", roles.LEADS),

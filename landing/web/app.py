@@ -25,10 +25,12 @@ from landing.pageviews import ViewCounter
 from landing.settings import Settings, resolve_secret
 from landing.web import admin as admin_views
 from landing.web import leads as lead_views
-from landing.web import public
+from landing.web import public, site_admin
 from landing.web import report as report_views
 from landing.web import views as view_routes
+from landing.web.indexnow import IndexNow, key_routes
 from landing.web.live import LiveSite
+from landing.web.published import Follower
 from landing.web.observe import Allowed, RequestContext, metrics_route
 from landing.web.responses import AddSecurityHeaders, SecurityHeaders
 
@@ -36,6 +38,7 @@ from landing.web.responses import AddSecurityHeaders, SecurityHeaders
 class State(TypedDict):
     site: LiveSite
     leads: lead_views.LeadDesk
+    published: Follower
     views: ViewCounter | None
 
 
@@ -85,15 +88,30 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
             desk = lead_views.LeadDesk(store=store, tokens=tokens, guards=guards, spam_budget=spam_budget,
                                        secret=secret, health=HealthCheck(store, settings.lead_timeout),
                                        notifier=notifier, metrics=metrics)
+            published = Follower(site, store)
+            await published.start()
             if views is not None:  # flushed for the last time before the store closes (callbacks run last first)
                 await views.start(store)
                 counting = asyncio.create_task(views.run(), name="page-views")
                 opened.push_async_callback(views.stop, counting, settings.shutdown_timeout)
             sending = asyncio.create_task(notifier.run(), name="notifier")
             watching = asyncio.create_task(site.watch(), name="reload") if settings.reload_interval > 0 else None
+            following = (asyncio.create_task(published.follow(settings.reload_interval), name="published")
+                         if settings.reload_interval > 0 else None)
+            submitting = None
+            if settings.indexnow_key:
+                indexnow = IndexNow(site, store, settings.indexnow_key, settings.indexnow_endpoint,
+                                    retry_seconds=settings.notify_retry_seconds,
+                                    poll_seconds=min(5.0, settings.notify_retry_seconds))
+                submitting = asyncio.create_task(indexnow.run(), name="indexnow")
             try:
-                yield {"site": site, "leads": desk, "views": views}
+                yield {"site": site, "leads": desk, "published": published, "views": views}
             finally:
+                for task in (following, submitting):
+                    if task is not None:
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
                 if watching is not None:
                     watching.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -108,6 +126,8 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
         Route("/thank-you/", lead_views.thank_you, name="thank_you"),
         metrics_route(metrics, Allowed(settings.metrics_allow)),
         *admin_views.routes(),
+        *site_admin.routes(),
+        *key_routes(settings.indexnow_key),
         *view_routes.routes(),
         *report_views.routes(),
         *public.routes(),

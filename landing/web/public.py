@@ -128,6 +128,7 @@ async def healthz(request: Request) -> Response:
             "notifications_pending": found.pending,
             "oldest_notification_seconds": found.oldest_seconds,
             "site_version": site.current.snapshot.version,
+            "towns_version": site.published,  # the published version of the towns served; 0: the file on disk
             "pages": len(catalog.pages),
             "towns": len(catalog.locations),
             "treatments": len(catalog.hubs),
