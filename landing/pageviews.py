@@ -45,7 +45,7 @@ ROTATE_SECONDS = 60.0  # how often an instance looks for a new day's salt and de
 MAX_CAMPAIGN = 100  # characters of a utm_source or utm_campaign kept
 PENDING_BATCH = 1024  # requests put aside before they are tallied (about 100 KB)
 MAX_KEYS = 100_000  # distinct tallies held between flushes; past it, campaigns are counted as "(other)"
-MAX_HELD_VISITORS = 1_000_000  # hashes kept for a retry while the database is away; past it they are dropped
+MAX_HELD_VISITORS = 200_000  # hashes kept for a retry while the database is away; past it they are dropped
 OTHER = "(other)"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
