@@ -45,7 +45,7 @@ ROTATE_SECONDS = 60.0  # how often an instance looks for a new day's salt and de
 MAX_CAMPAIGN = 100  # characters of a utm_source or utm_campaign kept
 PENDING_BATCH = 1024  # requests put aside before they are tallied (about 100 KB)
 MAX_KEYS = 100_000  # distinct tallies held between flushes; past it, campaigns are counted as "(other)"
-MAX_HELD_VISITORS = 1_000_000  # hashes kept for a retry while the database is away; past it they are dropped
+MAX_HELD_VISITORS = 200_000  # hashes kept for a retry while the database is away; past it they are dropped
 OTHER = "(other)"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -194,7 +194,7 @@ class ViewCounter:
         """Use ``store`` and fetch (or make) today's salt, before the first view is counted."""
         self.store = sql_store(store)
         crawleruseragents.is_crawler("")  # compiles the patterns now, not at the first visit
-        await self.rotate()
+        await self.try_rotate()  # a read-only or unreachable database must not keep the pages from serving
 
     async def rotate(self) -> None:
         """Make sure today's salt exists (and, near midnight, tomorrow's); delete past days' salts and hashes."""
@@ -274,11 +274,14 @@ class ViewCounter:
         """One round of the background task: rotate salts when due, then flush."""
         now = self.clock()
         if now - self._rotated_at >= ROTATE_SECONDS or day_of(now) not in self.salts:
-            try:
-                await self.rotate()
-            except StoreError as exc:
-                log.warning("page views: could not fetch the day's salt (%s); unique visitors wait for it", exc.cause)
+            await self.try_rotate()
         await self.flush()
+
+    async def try_rotate(self) -> None:
+        try:
+            await self.rotate()
+        except StoreError as exc:
+            log.warning("page views: could not fetch the day's salt (%s); unique visitors wait for it", exc.cause)
 
     async def run(self) -> None:
         """Flush every ``flush_seconds`` until cancelled."""
