@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from landing.build import build_site
-from landing.leads.store import LeadStore, SQLStore, store_for
+from landing.leads.store import SQLStore, store_for
 from landing.pageviews import DAY_GRACE, ViewCounter, day_of, visitor_hash
 from landing.settings import Settings
 from tests.conftest import ClientFactory
