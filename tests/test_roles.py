@@ -80,6 +80,14 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
         anonymous=UNAUTHORIZED, admin=NOT_FOUND, staff=FORBIDDEN, barrington=FORBIDDEN, marketer=NOT_FOUND)),
     ("POST", "/admin/site/versions/{number}/rollback"): ("/admin/site/versions/1/rollback", dict(
         anonymous=SEE_OTHER, admin=NOT_FOUND, staff=FORBIDDEN, barrington=FORBIDDEN, marketer=NOT_FOUND)),
+    # Issue 15: offline conversions (click ids only: the leads' roles, limited to their offices), recording a
+    # revocation (a form without its fields: 422; another office's lead: 404), the consent certificate (admins).
+    ("GET", "/admin/conversions.csv"): ("/admin/conversions.csv?since=2026-01-01", dict(
+        anonymous=UNAUTHORIZED, admin=OK, staff=OK, barrington=OK, marketer=FORBIDDEN)),
+    ("POST", "/admin/leads/{lead_id}/revoke"): (LEAD + "/revoke", dict(
+        anonymous=SEE_OTHER, admin=UNPROCESSABLE, staff=UNPROCESSABLE, barrington=NOT_FOUND, marketer=FORBIDDEN)),
+    ("GET", "/admin/leads/{lead_id}/consent.txt"): (LEAD + "/consent.txt", dict(
+        anonymous=UNAUTHORIZED, admin=OK, staff=FORBIDDEN, barrington=FORBIDDEN, marketer=FORBIDDEN)),
     ("GET", "/admin/report"): ("/admin/report", dict(anonymous=SEE_OTHER, admin=OK, staff=FORBIDDEN,
                                                      barrington=FORBIDDEN, marketer=OK)),
     ("GET", "/admin/report.csv"): ("/admin/report.csv", dict(anonymous=UNAUTHORIZED, admin=OK, staff=FORBIDDEN,
@@ -314,3 +322,31 @@ def test_a_role_change_to_an_unknown_office_changes_nothing(settings: Settings) 
     code, _, err = run(settings, "users", "role", "marketing@example.com", "--role", "staff", "--office", "nowhere")
     assert code == 1 and "no office 'nowhere'" in err
     assert "marketing@example.com\tmarketer\t" in run(settings, "users", "list")[1]
+
+
+async def test_staff_of_one_office_get_only_its_conversions(make_client: ClientFactory, settings: Settings) -> None:
+    from dataclasses import replace
+
+    from landing.leads.model import new_id
+    from tests.leads_helpers import change
+
+    barrington = replace(a_lead(office="barrington", town="barrington-il", gclid="CjBarrington"),
+                         phone="+18475550301", email="b@example.com")
+    crystal = replace(a_lead(office="crystal-lake", gclid="CjCrystal"), phone="+18475550302", email="c@example.com")
+    await seed_roles(settings.database_url)
+    store = store_for(settings.database_url)
+    await store.open()
+    try:
+        for lead in (barrington, crystal):
+            await store.add(lead, notify=False)
+    finally:
+        await store.close()
+    for lead in (barrington, crystal):
+        change(database(settings), "INSERT INTO lead_events (id, lead_id, at, actor, status) VALUES (?, ?, ?, ?, ?)",
+               (new_id(), lead.id, "2026-11-20T15:00:00.000000+00:00", "desk@example.com", "scheduled"))
+    scoped = await (await signed_in(make_client, "barrington")).get("/admin/conversions.csv?since=2026-11-01")
+    assert "CjBarrington" in scoped.text and "CjCrystal" not in scoped.text
+    everyone = await (await signed_in(make_client, "staff")).get("/admin/conversions.csv?since=2026-11-01")
+    assert "CjBarrington" in everyone.text and "CjCrystal" in everyone.text
+    audit = [row["detail"] for row in rows(database(settings), "audit_log") if row["action"] == "conversions export"]
+    assert "google conversions since 2026-11-01 (limited to offices: barrington)" in audit

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import getpass
 import sys
 import tomllib
@@ -16,11 +17,13 @@ from typing import Any, TypeVar
 from landing.admin import auth, roles
 from landing.cli import whole_number
 from landing.errors import LandingError
+from landing.leads.conversions import FORMATS, ConversionFile, export_conversions
 from landing.leads.model import STATUSES, utc_in
 from landing.leads.private import check_output, private_output
 from landing.leads.query import filter_detail, parse_filter
 from landing.leads.store import LeadStore, store_for
 from landing.settings import Settings
+from landing.site import Site
 
 T = TypeVar("T")
 
@@ -52,6 +55,16 @@ def add_staff_commands(commands: Any) -> None:
                         "output); never through a symbolic link")
     export.add_argument("--force", action="store_true", help="replace the --output file if it exists")
     export.set_defaults(run=run_leads_export)
+    conversions = leads.add_parser("conversions", help="write the ads platforms' offline-conversion import file: "
+                                   "leads staff moved to the conversion status, by click id only")
+    conversions.add_argument("--since", required=True, type=day, metavar="DAY",
+                             help="first day (YYYY-MM-DD, in the practice's time zone) of conversions to include")
+    conversions.add_argument("--format", choices=FORMATS, default="google",
+                             help="google (Google Ads, the default) or microsoft (Microsoft Advertising)")
+    conversions.add_argument("-o", "--output", type=Path, help="file to write, readable by you alone (default: "
+                             "standard output); never through a symbolic link")
+    conversions.add_argument("--force", action="store_true", help="replace the --output file if it exists")
+    conversions.set_defaults(run=run_leads_conversions)
     purge = leads.add_parser("purge", help="delete leads older than DAYS days, with their notifications")
     purge.add_argument("--older-than", type=days, required=True, metavar="DAYS",
                        help=f"a whole number of days, 1 to {MAX_DAYS:,}")
@@ -119,6 +132,21 @@ def practice_words(settings: Settings) -> list[str]:
     return [str(practice.get(key, "")) for key in ("name", "short_name") if practice.get(key)]
 
 
+def practice_site(settings: Settings) -> Site:
+    """site.toml as the service reads it (its time zone, conversions, offices)."""
+    from landing.site import load_site
+
+    return load_site(settings.site_file, settings.base_url)
+
+
+def export_zone(settings: Settings) -> dt.tzinfo:
+    """The practice's time zone for an export's local times; UTC (said on standard error) without a site.toml."""
+    if not settings.site_file.exists():
+        print(f"note: no {settings.site_file}, so created_at_local is in UTC (set LANDING_SITE_FILE)", file=sys.stderr)
+        return dt.timezone.utc
+    return practice_site(settings).practice.zone
+
+
 def read_password() -> str:
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
@@ -183,6 +211,7 @@ def run_leads_export(args: argparse.Namespace, settings: Settings) -> int:
     if problems:
         raise LandingError("; ".join(problems))
     detail = filter_detail(lead_filter)
+    zone = export_zone(settings)
     if args.output:
         check_output(args.output, replace=args.force)  # before reading a single lead
 
@@ -190,7 +219,7 @@ def run_leads_export(args: argparse.Namespace, settings: Settings) -> int:
         rows = [0]
         with private_output(args.output, replace=args.force) if args.output else contextlib.nullcontext(
                 sys.stdout.buffer) as target:
-            async with contextlib.aclosing(store.export_csv(lead_filter, rows)) as chunks:
+            async with contextlib.aclosing(store.export_csv(lead_filter, rows, zone)) as chunks:
                 async for chunk in chunks:
                     target.write(chunk)
             target.flush()
@@ -199,6 +228,35 @@ def run_leads_export(args: argparse.Namespace, settings: Settings) -> int:
 
     count = with_store(settings, export)
     print(f"exported {count} leads" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
+    return 0
+
+
+def day(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text[:40]}' is not a date (use YYYY-MM-DD, e.g. 2026-11-01)") from None
+
+
+def run_leads_conversions(args: argparse.Namespace, settings: Settings) -> int:
+    site = practice_site(settings)  # the time zone, the conversion status and name
+    if args.output:
+        check_output(args.output, replace=args.force)
+
+    async def export(store: LeadStore) -> ConversionFile:
+        return await export_conversions(store, args.format, args.since, site, actor())
+
+    result = with_store(settings, export)
+    data = result.text.encode("utf-8")
+    if args.output:
+        with private_output(args.output, replace=args.force) as target:
+            target.write(data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    left = (f"; {result.left_out} left out: their click id is not one the platform makes" if result.left_out else "")
+    print(f"exported {result.rows} {args.format} conversions since {args.since}"
+          + (f" to {args.output}" if args.output else "") + left, file=sys.stderr)
     return 0
 
 

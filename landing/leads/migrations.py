@@ -219,6 +219,28 @@ MIGRATIONS.append(("0011_page_view_rollups", [
     *ROLLUPS_FROM_DAILY,
 ]))
 
+# Duplicate enquiries (landing.leads.duplicates) are found by the phone and email already stored with each lead:
+# these indexes make that a lookup, not a scan of every lead.
+MIGRATIONS.append(("0020_leads_by_phone_and_email", [
+    "CREATE INDEX leads_by_phone ON leads (phone, created_at)",
+    "CREATE INDEX leads_by_email ON leads (lower(email), created_at)",
+]))
+
+
+# A patient's withdrawal of consent, as staff record it (landing.leads.consent): when they asked, how, who
+# recorded it and when. A lead with a row here is left out of conversions and webhooks.
+MIGRATIONS.append(("0021_consent_revocations", [
+    """CREATE TABLE consent_revocations (
+        lead_id TEXT PRIMARY KEY REFERENCES leads (id) ON DELETE CASCADE,
+        revoked_at TEXT NOT NULL,
+        method TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        recorded_by TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    )""",
+]))
+
+
 # Which migrations a database has had: the same table in every store.
 CREATE_RECORD = "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
 READ_RECORD = "SELECT name FROM schema_migrations"

@@ -75,6 +75,10 @@ class Notice:
     town: str
     lead_created_at: str
     attempts: int = 0
+    # Set by the notifier before sending (landing.leads.duplicates): the first lead this one repeats, and when
+    # it came.
+    repeat_of: str = ""
+    repeat_at: str = ""
 
 
 @dataclass(frozen=True)

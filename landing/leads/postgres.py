@@ -215,8 +215,9 @@ class PostgresLeadStore(SQLStore):
             async with self._connection() as connection:
                 return [tuple(row) for row in await connection.fetch(numbered(sql), *args)]
 
-    def export_csv(self, lead_filter: LeadFilter, counter: list[int] | None = None) -> AsyncGenerator[bytes, None]:
-        return csv_file(self._export_blocks(lead_filter), counter)
+    def export_csv(self, lead_filter: LeadFilter, counter: list[int] | None = None,
+                   zone: dt.tzinfo = dt.timezone.utc) -> AsyncGenerator[bytes, None]:
+        return csv_file(self._export_blocks(lead_filter), counter, zone)
 
     async def _export_blocks(self, lead_filter: LeadFilter) -> AsyncIterator[list[asyncpg.Record]]:
         # One read-only REPEATABLE READ transaction and a cursor: the file holds the leads as they were when

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import operator
-import sqlite3
 import os
 import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
@@ -91,10 +91,12 @@ class LeadStore(SiteVersionStore, IndexNowStore, Protocol):
         """Every matching lead, newest first, read in chunks so memory stays flat."""
     def iter_rows(self, lead_filter: LeadFilter, columns: Sequence[str]) -> AsyncIterator[tuple[Any, ...]]:
         """The same, as plain rows of ``columns`` (an export needs no Lead objects)."""
-    def export_csv(self, lead_filter: LeadFilter, counter: list[int] | None = None) -> AsyncGenerator[bytes, None]:
-        """The CSV export of the matching leads (landing.leads.export) in pieces; ``counter[0]`` counts rows."""
-    async def weekly_counts(self, lead_filter: LeadFilter) -> list[tuple[str, str, int]]:
-        """(first day of the ISO week, office, leads) for the matching leads."""
+    def export_csv(self, lead_filter: LeadFilter, counter: list[int] | None = None,
+                   zone: dt.tzinfo = dt.timezone.utc) -> AsyncGenerator[bytes, None]:
+        """The CSV export of the matching leads (landing.leads.export) in pieces, arrival times also in ``zone``;
+        ``counter[0]`` counts rows."""
+    async def weekly_counts(self, lead_filter: LeadFilter, zone: dt.tzinfo = dt.timezone.utc) -> list[tuple[str, str, int]]:
+        """(first day of the ISO week in ``zone``, office, leads) for the matching leads."""
     async def set_status(self, lead_id: str, status: str, actor: str) -> bool: ...
     async def lead_events(self, lead_id: str) -> list[LeadEvent]: ...
     async def purge(self, before: str) -> int:
@@ -136,6 +138,10 @@ class LeadStore(SiteVersionStore, IndexNowStore, Protocol):
         """How many attempts are counted against ``key`` (kept ones, not yet pruned)."""
     async def audit(self, actor: str, action: str, detail: str, rows: int = 0) -> None: ...
     async def audit_log(self, limit: int = 100) -> list[AuditEntry]: ...
+    # The shared SQL (``?`` placeholders) of modules that keep their own queries (conversions, speed to lead).
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+    async def execute_many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+        """Several writes in one transaction; rows changed by each."""
 
 
 def store_for(database_url: str, timeouts: StoreTimeouts | None = None) -> LeadStore:
@@ -229,11 +235,13 @@ class SQLStore(SiteVersionQueries, IndexNowQueries):
                 return
             after = (rows[-1][-2], rows[-1][-1])
 
-    async def weekly_counts(self, lead_filter: LeadFilter) -> list[tuple[str, str, int]]:
+    async def weekly_counts(self, lead_filter: LeadFilter, zone: dt.tzinfo = dt.timezone.utc) -> list[tuple[str, str, int]]:
+        # By UTC hour, so that each hour can be put in the practice's own day (every zone in use is whole hours
+        # from UTC, or half: a half-hour zone puts at most the leads of one half hour in the neighbouring day).
         clause, args = where(lead_filter)
-        rows = await self.fetch(f"SELECT substr(created_at, 1, 10), office, COUNT(*) FROM leads WHERE {clause} "
-                                "GROUP BY substr(created_at, 1, 10), office", args)
-        return week_totals([(str(day), str(office), int(n)) for day, office, n in rows])
+        rows = await self.fetch(f"SELECT substr(created_at, 1, 13), office, COUNT(*) FROM leads WHERE {clause} "
+                                "GROUP BY substr(created_at, 1, 13), office", args)
+        return week_totals([(str(hour), str(office), int(n)) for hour, office, n in rows], zone)
 
     async def set_status(self, lead_id: str, status: str, actor: str) -> bool:
         changed = await self.execute_many([
@@ -407,13 +415,13 @@ def _office_rows(email: str, offices: Sequence[str]) -> list[tuple[str, Sequence
             for office in dict.fromkeys(offices)]
 
 
-def week_totals(days: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
-    """(day, office, n) -> (Monday of its week, office, n), summed and sorted."""
-    import datetime as dt
-
+def week_totals(days: list[tuple[str, str, int]], zone: dt.tzinfo = dt.timezone.utc) -> list[tuple[str, str, int]]:
+    """(UTC day or hour: 2026-11-27 or 2026-11-27T08, office, n) -> (Monday of its week in ``zone``, office, n),
+    summed and sorted."""
     totals: dict[tuple[str, str], int] = {}
     for day, office, n in days:
-        date = dt.date.fromisoformat(day)
+        moment = dt.datetime.fromisoformat(day + ":00" if len(day) == 13 else day).replace(tzinfo=dt.timezone.utc)
+        date = moment.astimezone(zone).date() if len(day) == 13 else moment.date()
         monday = (date - dt.timedelta(days=date.weekday())).isoformat()
         totals[(monday, office)] = totals.get((monday, office), 0) + n
     return sorted((week, office, n) for (week, office), n in totals.items())
@@ -678,6 +686,7 @@ class SQLiteLeadStore(SQLStore):
         except (sqlite3.Error, TimeoutError) as exc:
             raise store_failure("read", exc) from None
 
-    def export_csv(self, lead_filter: LeadFilter, counter: list[int] | None = None) -> AsyncGenerator[bytes, None]:
+    def export_csv(self, lead_filter: LeadFilter, counter: list[int] | None = None,
+                   zone: dt.tzinfo = dt.timezone.utc) -> AsyncGenerator[bytes, None]:
         # Not through aiosqlite: a million rows want one read transaction in a thread of their own.
-        return sqlite_export.export_csv(self.path, lead_filter, counter)
+        return sqlite_export.export_csv(self.path, lead_filter, counter, zone)

@@ -24,6 +24,7 @@ from starlette.responses import (
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
+from landing import clock
 from landing.admin import auth, roles
 from landing.admin.chart import weekly_chart
 from landing.catalog import Catalog
@@ -37,6 +38,7 @@ from landing.leads.model import (
     LeadFilter,
     Session,
 )
+from landing.leads import consent, duplicates, speed
 from landing.leads.query import filter_detail, filter_query, parse_filter, shown
 from landing.leads.store import LeadStore
 from landing.web.leads import Unreadable, client_address, desk, form_pairs, site
@@ -81,6 +83,31 @@ class AdminPage:
     catalog: Catalog
     assets: Any
     values: dict[str, Any] = field(default_factory=dict)
+
+    def local(self, stamp: str, seconds: bool = False, label: bool = False) -> str:
+        """A stored UTC time as the practice reads it, in its time zone (``label``: with CST, CDT...)."""
+        return clock.local_text(stamp, self.catalog.site.practice.zone, seconds, label)
+
+    @staticmethod
+    def machine(stamp: str) -> str:
+        """A stored time as HTML's datetime attribute takes it: UTC to the second (it refuses microseconds)."""
+        try:
+            return clock.parse_utc(stamp).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            return ""
+
+    @property
+    def zone(self) -> str:
+        """The practice's time zone, for column headings: America/Chicago."""
+        return self.catalog.site.practice.timezone
+
+    def treatment_name(self, slug: str) -> str:
+        treatment = self.catalog.site.treatments_by_slug.get(slug)
+        return treatment.name if treatment else slug
+
+    def office_name(self, office_id: str) -> str:
+        office = self.catalog.site.offices_by_id.get(office_id)
+        return office.name if office else office_id
 
     @property
     def nav(self) -> list[tuple[str, str]]:
@@ -320,14 +347,27 @@ async def leads_list(request: Request, session: Session, form: dict[str, str]) -
     catalog = site(request).current.catalog
     offices = [(office.id, office.name) for office in catalog.site.offices
                if roles.may_see_office(session.role, session.offices, office.id)]
-    chart = weekly_chart(await leads.weekly_counts(lead_filter), offices, only=lead_filter.office)
+    zone = catalog.site.practice.zone
+    chart = weekly_chart(await leads.weekly_counts(lead_filter, zone), offices, only=lead_filter.office,
+                         today=dt.datetime.now(zone).date(), since=lead_filter.since, until=lead_filter.until)
     query = filter_query(lead_filter)
     return render(request, "admin/leads.html", "Leads", session, leads=rows, total=total, page_number=number,
                   offices=offices, office_ids={office for office, _ in offices},
                   pages=pages, filter=lead_filter, query=query, chart=chart, statuses=STATUSES,
                   page_link=lambda n: "/admin/leads?" + urlencode({**query, "page": n}),
                   csv_link="/admin/leads.csv" + ("?" + urlencode(query) if query else ""),
+                  conversions_since=(dt.datetime.now(zone).date() - dt.timedelta(days=30)).isoformat(),
+                  waits=await speed.waits(leads, catalog.site, rows),
+                  speed=await speed.speed_by_office(leads, catalog.site, lead_filter),
+                  repeats=visible(await duplicates.repeats_of(leads, rows, catalog.site.leads.duplicate_days), session),
+                  revoked=await consent.revoked_among(leads, [lead.id for lead in rows]),
                   town_name=town_namer(catalog))
+
+
+def visible(repeats: dict[str, duplicates.Contact], session: Session) -> dict[str, duplicates.Contact]:
+    """The repeats whose first lead is of an office the user may see (another office's lead is not named)."""
+    return {lead_id: first for lead_id, first in repeats.items()
+            if roles.may_see_office(session.role, session.offices, first.office)}
 
 
 def scoped(lead_filter: LeadFilter, session: Session) -> LeadFilter:
@@ -352,7 +392,13 @@ async def lead_detail(request: Request, session: Session, form: dict[str, str]) 
                       message="This lead does not exist, or was removed by a retention purge.")
     events: list[LeadEvent] = await leads.lead_events(lead.id)
     catalog = site(request).current.catalog
+    days = catalog.site.leads.duplicate_days
     return render(request, "admin/lead.html", "Lead", session, lead=lead, events=events, statuses=STATUSES,
+                  repeat_of=visible(await duplicates.repeats_of(leads, [lead], days), session).get(lead.id),
+                  repeated_by=[later for later in await duplicates.later_repeats(leads, lead, days)
+                               if roles.may_see_office(session.role, session.offices, later.office)],
+                  revocation=await consent.revocation(leads, lead.id), methods=consent.METHODS,
+                  now_local=dt.datetime.now(catalog.site.practice.zone).strftime("%Y-%m-%dT%H:%M"),
                   town_name=town_namer(catalog), office=catalog.site.offices_by_id.get(lead.office))
 
 
@@ -382,7 +428,8 @@ async def export_leads(request: Request, session: Session, form: dict[str, str])
 
     filename = f"leads-{dt.date.today().isoformat()}.csv"
     headers = {**admin_headers(request), "content-disposition": f'attachment; filename="{filename}"'}
-    return ClosingStreamingResponse(leads.export_csv(lead_filter, rows), audit, media_type="text/csv; charset=utf-8",
+    zone = site(request).current.catalog.site.practice.zone
+    return ClosingStreamingResponse(leads.export_csv(lead_filter, rows, zone), audit, media_type="text/csv; charset=utf-8",
                                     headers=headers)
 
 
