@@ -188,3 +188,23 @@ async def test_the_report_page_is_valid_html(staff: httpx.AsyncClient, tmp_path:
         files[by] = tmp_path / f"{by}.html"
         files[by].write_text((await staff.get(f"/admin/report?{PERIOD}&by={by}")).text, encoding="utf-8")
     assert vnu_errors(files) == []
+
+
+async def test_the_report_s_days_are_the_practice_s(make_client: ClientFactory, site_dir: Path) -> None:
+    site_toml = site_dir / "site.toml"
+    site_toml.write_text(site_toml.read_text().replace("[practice]\n", '[practice]\ntimezone = "America/Chicago"\n', 1))
+    url = f"sqlite:///{site_dir / 'leads.sqlite3'}"
+    store = store_for(url)
+    await store.open()
+    try:
+        await store.add_user(EMAIL, hash_password(PASSWORD), "marketer")
+        for at in ("2026-11-01T03:00:00+00:00",  # October 31, 10 pm in Chicago: before the period
+                   "2026-11-01T06:00:00+00:00", "2026-11-04T03:00:00+00:00"):  # November 1 and 3 there
+            await store.add(a_lead(town="cary-il", created_at=at), notify=False)
+    finally:
+        await store.close()
+    client = await make_client(base_url="http://testserver", database_url=url)
+    assert (await sign_in(client)).status_code == 303
+    page = await client.get(f"/admin/report?{PERIOD}")
+    assert table(page.text)["Intrathecal Pump Therapy, Cary, IL"][2] == "2"
+    assert "per day (America/Chicago" in page.text
