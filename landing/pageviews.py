@@ -80,14 +80,21 @@ _ADD_MONTH_VISITORS = _add_visitors("page_views_monthly", _MONTH, _MONTH, _MONTH
 _ADD_DAY_VISITORS = _add_visitors("views_by_day", "day", "day", "day")
 
 
-def day_of(timestamp: float) -> str:
-    """The UTC day of a Unix time, as YYYY-MM-DD."""
-    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).date().isoformat()
+Zone = Callable[[], dt.tzinfo]
 
 
-def next_midnight(timestamp: float) -> float:
-    day = dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).date() + dt.timedelta(days=1)
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp()
+def utc() -> dt.tzinfo:
+    return dt.timezone.utc
+
+
+def day_of(timestamp: float, zone: dt.tzinfo = dt.timezone.utc) -> str:
+    """The day (in ``zone``: the practice's) of a Unix time, as YYYY-MM-DD."""
+    return dt.datetime.fromtimestamp(timestamp, zone).date().isoformat()
+
+
+def next_midnight(timestamp: float, zone: dt.tzinfo = dt.timezone.utc) -> float:
+    day = dt.datetime.fromtimestamp(timestamp, zone).date() + dt.timedelta(days=1)
+    return dt.datetime.combine(day, dt.time(0), tzinfo=zone).timestamp()
 
 
 @functools.lru_cache(maxsize=4096)  # a site sees few distinct user agents; matching ~1,500 patterns costs ~50 us
@@ -121,9 +128,10 @@ def sql_store(store: LeadStore) -> SQLStore:
 class ViewCounter:
     """This process's tallies since its last flush, and the salts of the days it counts."""
 
-    def __init__(self, flush_seconds: float = 5.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, flush_seconds: float = 5.0, clock: Callable[[], float] = time.time, zone: Zone = utc) -> None:
         self.flush_seconds = flush_seconds
         self.clock = clock
+        self.zone = zone  # whose days the counts are of: the practice's time zone (site.toml), asked at each new day
         self.views: dict[Key, int] = {}
         self.bots: dict[Key, int] = {}
         self.visitors: dict[Key, set[bytes]] = {}
@@ -184,8 +192,9 @@ class ViewCounter:
             hashes.add(visitor_hash(self._salt, address, user_agent))
 
     def _new_day(self, now: float) -> None:
-        self._day = day_of(now)
-        self._day_ends = next_midnight(now)
+        zone = self.zone()
+        self._day = day_of(now, zone)
+        self._day_ends = next_midnight(now, zone)
         self._salt = self.salts.get(self._day)
 
     # -- the database: salts, flushes ---------------------------------------------------------------------
@@ -200,7 +209,8 @@ class ViewCounter:
         """Make sure today's salt exists (and, near midnight, tomorrow's); delete past days' salts and hashes."""
         store = self.require_store()
         now = self.clock()
-        today, soon, kept_from = day_of(now), day_of(now + SALT_AHEAD), day_of(now - DAY_GRACE)
+        zone = self.zone()
+        today, soon, kept_from = day_of(now, zone), day_of(now + SALT_AHEAD, zone), day_of(now - DAY_GRACE, zone)
         wanted = sorted({today, soon})
         await store.execute_batch([
             ("DELETE FROM view_salts WHERE day < ?", [(kept_from,)]),
@@ -273,7 +283,7 @@ class ViewCounter:
     async def tick(self) -> None:
         """One round of the background task: rotate salts when due, then flush."""
         now = self.clock()
-        if now - self._rotated_at >= ROTATE_SECONDS or day_of(now) not in self.salts:
+        if now - self._rotated_at >= ROTATE_SECONDS or day_of(now, self.zone()) not in self.salts:
             await self.try_rotate()
         await self.flush()
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from landing.catalog import Catalog
+from landing.clock import local, local_day_start
 from landing.leads.query import shown
 from landing.leads.store import SQLStore
 from landing.pageviews import campaign_value
@@ -26,7 +27,7 @@ CSV_COLUMNS = ("dimension", "key", "name", "views", "unique_visitors", "crawler_
 
 @dataclass(frozen=True)
 class Period:
-    """Whole UTC days, both ends included."""
+    """Whole days of the practice (its time zone), both ends included."""
 
     since: dt.date
     until: dt.date
@@ -119,7 +120,10 @@ def parse_period(params: Mapping[str, str], today: dt.date | None = None) -> tup
 async def make_report(store: SQLStore, catalog: Catalog, period: Period, by: str) -> Report:
     """The report over ``period`` by ``by`` (one of DIMENSIONS): two reads of the view counts (by page or by
     campaign, and by day) and one of the leads, each grouped in the database."""
-    since, end = period.since.isoformat(), (period.until + dt.timedelta(days=1)).isoformat()
+    zone = catalog.site.practice.zone  # the days of the counts, and of the leads below, are the practice's
+    since = period.since.isoformat()
+    first_lead = local_day_start(period.since, zone).isoformat()
+    after_leads = local_day_start(period.until + dt.timedelta(days=1), zone).isoformat()
     grouped = "source, campaign" if by == "campaign" else "path"
     parts, args = counted_rows(period, grouped)
     views = await store.fetch(f"SELECT {grouped}, SUM(views), SUM(visitors), SUM(bot_views) FROM ({parts}) AS counted "
@@ -127,9 +131,10 @@ async def make_report(store: SQLStore, catalog: Catalog, period: Period, by: str
     daily = await store.fetch("SELECT day, views, visitors FROM views_by_day WHERE day >= ? AND day <= ?",
                               (since, period.until.isoformat()))
     leads = await store.fetch(
-        "SELECT treatment, town, office, utm_source, utm_campaign, substr(created_at, 1, 10), COUNT(*) FROM leads "
+        "SELECT treatment, town, office, utm_source, utm_campaign, substr(created_at, 1, 13), COUNT(*) FROM leads "
         "WHERE spam = 0 AND created_at >= ? AND created_at < ? "
-        "GROUP BY treatment, town, office, utm_source, utm_campaign, substr(created_at, 1, 10)", (since, end))
+        "GROUP BY treatment, town, office, utm_source, utm_campaign, substr(created_at, 1, 13)",
+        (first_lead, after_leads))
     lines: dict[str, Line] = {}
     namer = Namer(catalog)
 
@@ -155,7 +160,8 @@ async def make_report(store: SQLStore, catalog: Catalog, period: Period, by: str
         found = days.get(dt.date.fromisoformat(str(day)))
         if found is not None:
             found.views, found.visitors = int(n), int(visitors)
-    for treatment, town, office, source, campaign, day, n in leads:
+    for treatment, town, office, source, campaign, hour, n in leads:  # by the hour (UTC): the practice's day of it
+        day = local(f"{hour}:00:00+00:00", zone).date()
         if by == "campaign":
             key = campaign_key(campaign_value(str(source)), campaign_value(str(campaign)))
             name = key
@@ -163,7 +169,7 @@ async def make_report(store: SQLStore, catalog: Catalog, period: Period, by: str
             key, name = namer.of_lead(str(treatment), str(town), str(office), by)
         line(key, name).figures.add(leads=int(n))
         total.add(leads=int(n))
-        found = days.get(dt.date.fromisoformat(str(day)))
+        found = days.get(day)
         if found is not None:
             found.leads += int(n)
     ordered = sorted(lines.values(), key=lambda item: (-item.figures.views, -item.figures.leads, item.name))

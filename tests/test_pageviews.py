@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from landing.build import build_site
-from landing.leads.store import LeadStore, SQLStore, store_for
+from landing.leads.store import SQLStore, store_for
 from landing.pageviews import DAY_GRACE, ViewCounter, day_of, visitor_hash
 from landing.settings import Settings
 from tests.conftest import ClientFactory
@@ -266,3 +263,18 @@ def test_every_page_of_a_static_build_carries_its_counter_and_none_when_counting
     assert "/v/" not in (tmp_path / "on" / "404.html").read_text()
     build_site(settings.replace(count_views=False), tmp_path / "off")
     assert "/v/" not in (tmp_path / "off" / "intrathecal-pump-therapy/barrington-il/index.html").read_text()
+
+
+async def test_days_are_the_practice_s_in_its_time_zone(open_store: Opener) -> None:
+    from zoneinfo import ZoneInfo
+
+    store = await open_store()
+    assert isinstance(store, SQLStore)
+    chicago = ZoneInfo("America/Chicago")
+    late_evening = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.timezone.utc).timestamp()  # 9 pm in Chicago
+    counter = ViewCounter(clock=Clock(late_evening), zone=lambda: chicago)
+    await counter.start(store)
+    assert "2026-11-30" in counter.salts
+    counter.count(PAGE, "198.51.100.7", BROWSER)
+    await counter.flush()
+    assert await page_counts(store) == {("2026-11-30", PAGE, "", ""): (1, 1, 0)}

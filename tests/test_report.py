@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import re
+from pathlib import Path
 from html import unescape
 
 import httpx
@@ -19,6 +20,7 @@ from landing.report import Figures, Period, parse_period
 from tests.conftest import ClientFactory
 from tests.leads_helpers import a_lead
 from tests.test_admin import EMAIL, PASSWORD, sign_in
+from tests.test_html_validity import vnu_errors, vnu_java
 from tests.test_store import database_url  # noqa: F401 - the fixture: SQLite and PostgreSQL
 
 CARY = "/intrathecal-pump-therapy/cary-il/"
@@ -175,3 +177,34 @@ def test_the_default_period_is_the_last_thirty_days_to_today() -> None:
     period, by, problems = parse_period({}, today=dt.date(2026, 11, 30))
     assert (period, by, problems) == (Period(dt.date(2026, 11, 1), dt.date(2026, 11, 30)), "page", [])
     assert Figures(views=10, visitors=0, leads=1).conversion is None  # no visitors: no rate, never a division by 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_report_page_is_valid_html(staff: httpx.AsyncClient, tmp_path: Path) -> None:
+    vnu_java()  # skips at once without the checker
+    files = {}
+    for by in ("page", "campaign"):
+        files[by] = tmp_path / f"{by}.html"
+        files[by].write_text((await staff.get(f"/admin/report?{PERIOD}&by={by}")).text, encoding="utf-8")
+    assert vnu_errors(files) == []
+
+
+async def test_the_report_s_days_are_the_practice_s(make_client: ClientFactory, site_dir: Path) -> None:
+    site_toml = site_dir / "site.toml"
+    site_toml.write_text(site_toml.read_text().replace("[practice]\n", '[practice]\ntimezone = "America/Chicago"\n', 1))
+    url = f"sqlite:///{site_dir / 'leads.sqlite3'}"
+    store = store_for(url)
+    await store.open()
+    try:
+        await store.add_user(EMAIL, hash_password(PASSWORD), "marketer")
+        for at in ("2026-11-01T03:00:00+00:00",  # October 31, 10 pm in Chicago: before the period
+                   "2026-11-01T06:00:00+00:00", "2026-11-04T03:00:00+00:00"):  # November 1 and 3 there
+            await store.add(a_lead(town="cary-il", created_at=at), notify=False)
+    finally:
+        await store.close()
+    client = await make_client(base_url="http://testserver", database_url=url)
+    assert (await sign_in(client)).status_code == 303
+    page = await client.get(f"/admin/report?{PERIOD}")
+    assert table(page.text)["Intrathecal Pump Therapy, Cary, IL"][2] == "2"
+    assert "per day (America/Chicago" in page.text

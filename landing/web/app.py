@@ -71,7 +71,8 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
     metrics = Metrics()
     site = LiveSite(settings, form_fields=lead_views.form_fields_for(tokens), metrics=metrics)
     mailer: Mailer = SMTPMailer(settings.smtp_url) if settings.smtp_url else LogMailer()
-    views = ViewCounter(settings.views_flush_seconds) if settings.count_views else None
+    views = (ViewCounter(settings.views_flush_seconds, zone=lambda: site.current.catalog.site.practice.zone)
+             if settings.count_views else None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from urllib.parse import urlencode
 
@@ -26,10 +27,12 @@ REPORT_ROLES = (roles.ADMIN, roles.MARKETER)
 
 
 async def report(request: Request) -> tuple[Report | None, list[str]]:
-    period, by, problems = parse_period(request.query_params)
+    catalog = site(request).current.catalog
+    today = dt.datetime.now(catalog.site.practice.zone).date()  # the practice's
+    period, by, problems = parse_period(request.query_params, today)
     if problems:
         return None, problems
-    return await make_report(sql_store(store(request)), site(request).current.catalog, period, by), []
+    return await make_report(sql_store(store(request)), catalog, period, by), []
 
 
 async def report_page(request: Request, session: Session, form: dict[str, str]) -> Response:
