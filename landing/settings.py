@@ -96,6 +96,11 @@ def path(value: str) -> Path:
     return Path(value.strip())
 
 
+def optional_path(value: str) -> Path | None:
+    """A path, or ``none`` for none."""
+    return None if value.strip().lower() == "none" else Path(value.strip())
+
+
 BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
@@ -188,6 +193,10 @@ class Settings:
                                     whole(1, 3650))
     check_record: Path = _setting(Path(".landing-check.json"), "Where landing check remembers each town's slugs, "
                                                                "to report a slug changed without an alias", path)
+    quality_cache: Path | None = _setting(None, "File where page quality measures are kept between runs (each page's "
+                                                "fingerprint, shingles and closest sibling), so that a restart, "
+                                                "landing check and landing build measure only changed pages; unset or "
+                                                "none: kept in memory only, for the life of the process", optional_path)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
