@@ -30,18 +30,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 import os
 import pickle
 import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from landing import quality
-from landing.catalog import Catalog, LandingPage, files_in
+from landing.catalog import Catalog, LandingPage, Reach, files_in
+from landing.geo import MILES_PER_DEGREE
 from landing.locations import Location
 
 if TYPE_CHECKING:
@@ -96,22 +98,135 @@ def text_keys(catalog: Catalog, templates: Path) -> dict[str, Key]:
 
 
 def page_inputs(catalog: Catalog, page: LandingPage) -> tuple[object, ...]:
+    """What of the catalog a page's text is made from. Its nearby towns are found among the towns within
+    nearby_miles of it: rather than finding them (as slow as rendering), the towns of every grid cell that
+    reaches that far are taken (``_areas``), and its county's towns as a whole (``_counties``)."""
     location = page.location
-
-    def town(other: LandingPage) -> tuple[object, ...]:
-        there = other.location
-        return other.path, there.town, there.state, there.latitude, there.longitude
-
     hub = catalog.hubs[page.treatment.slug]
-    return (page.treatment.slug, tuple(getattr(location, name) for name in _LOCATION_FIELDS), page.office,
-            page.distance_miles, page.direction, page.alternative, page.others, page.far,
-            hub.part_listing(page).path,
-            tuple((round(miles), town(other)) for miles, other in catalog.nearby(page)),
-            tuple(town(other) for other in catalog.county_pages(page)),
-            catalog.faqs_for(page))
+    area: tuple[bytes, ...] = ()
+    if location.latitude is not None and location.longitude is not None:
+        cells = catalog.memo(("quality areas", page.treatment.slug), lambda: _areas(catalog, page.treatment.slug))
+        reach_lat = catalog.site.locations.nearby_miles / MILES_PER_DEGREE
+        reach_lon = reach_lat / max(math.cos(math.radians(min(89.9, abs(location.latitude) + reach_lat))), 1e-6)
+        rows = range(math.floor((location.latitude - reach_lat) / CELL), math.floor((location.latitude + reach_lat) / CELL) + 1)
+        cols = range(math.floor((location.longitude - reach_lon) / CELL), math.floor((location.longitude + reach_lon) / CELL) + 1)
+        area = tuple(cells.get((row, col), b"") for row in rows for col in cols) if len(rows) * len(cols) <= 400 \
+            else (catalog.memo(("quality all towns", page.treatment.slug), lambda: _all_towns(catalog, page.treatment.slug)),)
+    county = b""
+    if location.county:
+        counties = catalog.memo(("quality counties", page.treatment.slug), lambda: _counties(catalog, page.treatment.slug))
+        county = counties.get((location.county.casefold(), location.state), b"")
+    return (page.treatment.slug, tuple(getattr(location, name) for name in _LOCATION_FIELDS), page.office.id,
+            page.distance_miles, page.direction, _reach(page.alternative), tuple(map(_reach, page.others)), page.far,
+            hub.part_listing(page).path, area, county, catalog.faqs_for(page))
+
+
+CELL = 0.5  # degrees: grid cells of the towns near a page
+
+
+def _reach(reach: Reach | None) -> tuple[object, ...] | None:
+    return (reach.office.id, reach.miles, reach.direction) if reach is not None else None
+
+
+def _town(page: LandingPage) -> tuple[object, ...]:
+    there = page.location
+    return page.path, there.town, there.state, there.county, there.latitude, there.longitude
+
+
+def _areas(catalog: Catalog, treatment: str) -> dict[tuple[int, int], bytes]:
+    """A digest of the towns of each grid cell, for a treatment."""
+    cells: dict[tuple[int, int], list[tuple[object, ...]]] = {}
+    for page in catalog.hubs[treatment].pages:
+        location = page.location
+        if location.latitude is not None and location.longitude is not None:
+            cells.setdefault((math.floor(location.latitude / CELL), math.floor(location.longitude / CELL)), []).append(_town(page))
+    return {cell: hashlib.blake2b(repr(sorted(towns, key=repr)).encode(), digest_size=16).digest() for cell, towns in cells.items()}
+
+
+def _all_towns(catalog: Catalog, treatment: str) -> bytes:
+    towns = [_town(page) for page in catalog.hubs[treatment].pages if page.location.has_coordinates]
+    return hashlib.blake2b(repr(sorted(towns, key=repr)).encode(), digest_size=16).digest()
+
+
+def _counties(catalog: Catalog, treatment: str) -> dict[tuple[str, str], bytes]:
+    """A digest of the towns of each county, for a treatment."""
+    counties: dict[tuple[str, str], list[tuple[object, ...]]] = {}
+    for page in catalog.hubs[treatment].pages:
+        if page.location.county:
+            counties.setdefault((page.location.county.casefold(), page.location.state), []).append(_town(page))
+    return {county: hashlib.blake2b(repr(sorted(towns, key=repr)).encode(), digest_size=16).digest()
+            for county, towns in counties.items()}
 
 
 # -- the cache ------------------------------------------------------------------------------------
+
+
+class _Index:
+    """Which pages have each shingle a page differs by, to compare one page with all others exactly and fast.
+
+    As in ``quality._Search``: a shingle many pages have (an office's, a county's) is a bit, so two pages'
+    shared frequent shingles are one popcount; a shingle few have is listed with its pages. Which shingles
+    are frequent is settled when the index is made; a shingle first seen later is listed (either way the
+    count is exact).
+    """
+
+    def __init__(self, pages: dict[str, quality._Page], rare: int = quality.RARE_SHARE) -> None:
+        counts: Counter[int] = Counter()
+        missing: Counter[int] = Counter()
+        for page in pages.values():
+            counts.update(page.own)
+            missing.update(page.lacks)
+        self.own_bit = {shingle: 1 << number for number, shingle in
+                        enumerate(shingle for shingle, count in counts.items() if count > rare)}
+        self.lacks_bit = {shingle: 1 << number for number, shingle in
+                          enumerate(shingle for shingle, count in missing.items() if count > rare)}
+        self.own_lists: dict[int, set[str]] = {}
+        self.lacks_lists: dict[int, set[str]] = {}
+        self.bits: dict[str, tuple[int, int, int, int]] = {}  # path -> own bits, lacks bits, own size, lacks size
+        for path, page in pages.items():
+            self.file(path, page)
+
+    def file(self, path: str, page: quality._Page) -> None:
+        own_bits = lacks_bits = 0
+        for shingle in page.own:
+            if (bit := self.own_bit.get(shingle)) is not None:
+                own_bits |= bit
+            else:
+                self.own_lists.setdefault(shingle, set()).add(path)
+        for shingle in page.lacks:
+            if (bit := self.lacks_bit.get(shingle)) is not None:
+                lacks_bits |= bit
+            else:
+                self.lacks_lists.setdefault(shingle, set()).add(path)
+        self.bits[path] = (own_bits, lacks_bits, len(page.own), len(page.lacks))
+
+    def unfile(self, path: str, page: quality._Page) -> None:
+        for shingle in page.own:
+            if shingle in self.own_lists:
+                self.own_lists[shingle].discard(path)
+        for shingle in page.lacks:
+            if shingle in self.lacks_lists:
+                self.lacks_lists[shingle].discard(path)
+        del self.bits[path]
+
+    def compare(self, path: str, page: quality._Page, base: int) -> dict[str, float]:
+        shared_own: Counter[str] = Counter()
+        for shingle in page.own:
+            if shingle in self.own_lists:
+                shared_own.update(self.own_lists[shingle])
+        shared_lacks: Counter[str] = Counter()
+        for shingle in page.lacks:
+            if shingle in self.lacks_lists:
+                shared_lacks.update(self.lacks_lists[shingle])
+        own_bits, lacks_bits, own, lacks = self.bits[path]
+        jaccard, get_own, get_lacks = quality._jaccard, shared_own.get, shared_lacks.get
+        found = {}
+        for other, (other_own_bits, other_lacks_bits, other_own, other_lacks) in self.bits.items():
+            found[other] = jaccard(base, own, lacks, other_own, other_lacks,
+                                   get_own(other, 0) + (own_bits & other_own_bits).bit_count(),
+                                   get_lacks(other, 0) + (lacks_bits & other_lacks_bits).bit_count())
+        del found[path]
+        return found
 
 
 @dataclass
@@ -124,59 +239,38 @@ class _Group:
     keys: dict[str, Key]
     results: dict[str, float]  # by path: the similarity to the closest sibling
     twins: dict[str, str | None]  # by path: that sibling
-    own_lists: dict[int, set[str]] = field(default_factory=dict)  # own shingle id -> the pages with it
-    lacks_lists: dict[int, set[str]] = field(default_factory=dict)  # boilerplate number -> the pages without it
-
-    def __post_init__(self) -> None:
-        if not self.own_lists and not self.lacks_lists:
-            for path, page in self.pages.items():
-                self._file(path, page)
-
-    def _file(self, path: str, page: quality._Page) -> None:
-        for shingle in page.own:
-            self.own_lists.setdefault(shingle, set()).add(path)
-        for shingle in page.lacks:
-            self.lacks_lists.setdefault(shingle, set()).add(path)
+    # Made when a page is first compared, then kept up (and in the cache file).
+    index: _Index | None = None
 
     def remove(self, path: str) -> None:
         page = self.pages.pop(path)
-        for shingle in page.own:
-            self.own_lists[shingle].discard(path)
-        for shingle in page.lacks:
-            self.lacks_lists[shingle].discard(path)
+        if self.index is not None:
+            self.index.unfile(path, page)
         del self.keys[path], self.results[path], self.twins[path]
 
-    def add(self, path: str, key: Key, shingles: set[quality.Shingle]) -> None:
+    def difference(self, shingles: set[quality.Shingle]) -> quality._Page:
         boilerplate, ids = self.boilerplate, self.ids
         own = frozenset(ids.setdefault(shingle, len(ids)) for shingle in shingles.difference(boilerplate))
         lacks = frozenset(number for shingle, number in boilerplate.items() if shingle not in shingles) \
             if len(shingles) - len(own) != len(boilerplate) else frozenset()
-        page = quality._Page(own, lacks)
+        return quality._Page(own, lacks)
+
+    def add(self, path: str, key: Key, page: quality._Page) -> None:
         self.pages[path] = page
         self.keys[path] = key
         self.results[path] = 0.0
         self.twins[path] = None
-        self._file(path, page)
+        if self.index is not None:
+            self.index.file(path, page)
 
     def compare(self, path: str) -> dict[str, float]:
         """The page's similarity to every other page of the group, exactly."""
-        page, base = self.pages[path], len(self.boilerplate)
-        shared_own: Counter[str] = Counter()
-        for shingle in page.own:
-            shared_own.update(self.own_lists[shingle])
-        shared_lacks: Counter[str] = Counter()
-        for shingle in page.lacks:
-            shared_lacks.update(self.lacks_lists[shingle])
-        own, lacks = len(page.own), len(page.lacks)
-        found = {}
-        for other, candidate in self.pages.items():
-            if other != path:
-                found[other] = quality._jaccard(base, own, lacks, len(candidate.own), len(candidate.lacks),
-                                                shared_own.get(other, 0), shared_lacks.get(other, 0))
-        return found
+        if self.index is None:
+            self.index = _Index(self.pages)
+        return self.index.compare(path, self.pages[path], len(self.boilerplate))
 
     def state(self) -> tuple[object, ...]:
-        return self.boilerplate, self.ids, self.pages, self.keys, self.results, self.twins
+        return self.boilerplate, self.ids, self.pages, self.keys, self.results, self.twins, self.index
 
 
 class QualityCache:
@@ -270,6 +364,7 @@ class Run:
                 continue
             self.changed[slug], self.removed[slug] = changed, gone
         self.wanted = {path for paths in self.changed.values() for path in paths}
+        self.same: set[str] = set()  # wanted pages whose text turned out the same
         self.fresh_slugs = set(self.fresh)
 
     def wants(self, page: LandingPage) -> bool:
@@ -284,9 +379,14 @@ class Run:
             self.fresh_paths[slug].append(page.path)
             return
         group = self.cache.groups[slug]
-        if page.path in group.pages:
+        difference = group.difference(shingles)
+        if (old := group.pages.get(page.path)) is not None:
+            if old == difference:  # what the page's text is made from changed, but not its text
+                group.keys[page.path] = self.keys[page.path]
+                self.same.add(page.path)
+                return
             group.remove(page.path)
-        group.add(page.path, self.keys[page.path], shingles)
+        group.add(page.path, self.keys[page.path], difference)
 
     def finish(self) -> None:
         groups = self.cache.groups
@@ -299,9 +399,11 @@ class Run:
                                   {path: twin.similarity for path, twin in zip(paths, twins)},
                                   {path: paths[twin.index] if twin.index is not None else None
                                    for path, twin in zip(paths, twins)})
+            groups[slug].index = _Index(groups[slug].pages)  # made now, and kept in the file: for the next edit
         for slug, changed in self.changed.items():
             group = groups[slug]  # a page wanted but not given (a template error in landing check) is left as it was
-            self._update(group, [path for path in changed if group.keys.get(path) == self.keys[path]], self.removed[slug])
+            self._update(group, [path for path in changed if group.keys.get(path) == self.keys[path] and path not in self.same],
+                         self.removed[slug] - self.same)
         for slug in [slug for slug in groups if slug not in self.catalog.hubs]:
             del groups[slug]
         found = {}

@@ -26,8 +26,8 @@ def write_towns(csv_file: Path, count: int, seed: int = 3) -> list[list[str]]:
         intro = (f"Patients from town {number} often mention the {rng.choice(['river', 'lake', 'mill', 'park'])} "
                  f"trail and the {rng.choice(['market', 'festival', 'library'])} on {rng.choice(['Main', 'Oak'])} "
                  "Street." if rng.random() < 0.3 else "")
-        rows.append([f"Town {number}", "IL", rng.choice(COUNTIES), f"{rng.uniform(41.7, 42.4):.4f}",
-                     f"{rng.uniform(-88.5, -87.8):.4f}", intro])
+        rows.append([f"Town {number}", "IL", rng.choice(COUNTIES), f"{rng.uniform(40.0, 44.0):.4f}",
+                     f"{rng.uniform(-91.0, -86.0):.4f}", intro])
     save(csv_file, rows)
     return rows
 
