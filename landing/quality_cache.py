@@ -31,6 +31,7 @@ import contextlib
 import hashlib
 import logging
 import math
+import operator
 import os
 import pickle
 import sys
@@ -55,7 +56,8 @@ FORMAT = 1  # of the cache file; a file of another format (or Python version) is
 # Past this share of a treatment's pages changed, measuring all of them again is faster than comparing
 # each changed page with every page.
 REMEASURE_SHARE = 0.05
-_LOCATION_FIELDS = tuple(spec.name for spec in fields(Location) if spec.name != "line")
+SAVE_AFTER = 200  # pages measured that make the cache file worth writing again
+_LOCATION_FIELDS = operator.attrgetter(*(spec.name for spec in fields(Location) if spec.name != "line"))
 _CODE = Path(__file__).resolve().parent
 # What a site template may read of the catalog without making its pages depend on every town.
 _WHOLE_CATALOG = ("catalog.locations", "catalog.pages", "catalog.hubs", "catalog.town_pages", "catalog.redirects")
@@ -116,7 +118,7 @@ def page_inputs(catalog: Catalog, page: LandingPage) -> tuple[object, ...]:
     if location.county:
         counties = catalog.memo(("quality counties", page.treatment.slug), lambda: _counties(catalog, page.treatment.slug))
         county = counties.get((location.county.casefold(), location.state), b"")
-    return (page.treatment.slug, tuple(getattr(location, name) for name in _LOCATION_FIELDS), page.office.id,
+    return (page.treatment.slug, _LOCATION_FIELDS(location), page.office.id,
             page.distance_miles, page.direction, _reach(page.alternative), tuple(map(_reach, page.others)), page.far,
             hub.part_listing(page).path, area, county, catalog.faqs_for(page))
 
@@ -282,6 +284,8 @@ class QualityCache:
         self.lock = threading.Lock()  # one measure at a time (a reload thread and a check, say)
         self.read = False
         self.measured = 0  # pages rendered and shingled by the last measure (the rest came from the cache)
+        self.on_disk = False  # the file holds a measure of this site (perhaps a few edits behind)
+        self.unsaved = 0  # pages measured since the file was written
 
     def measure(self, renderer: Renderer) -> dict[str, quality.Measured]:
         """Every landing page's closest sibling; a page's <main> is rendered only when its fingerprint is not in
@@ -304,7 +308,10 @@ class QualityCache:
             yield run
             run.finish()
             self.measured = run.added
-            if run.added:
+            # Written when much was measured: a few pages measured since the file was written are measured
+            # again at a restart (in less time than writing the file at every small edit would take).
+            self.unsaved += run.added
+            if self.unsaved > SAVE_AFTER or (self.unsaved and not self.on_disk):
                 self._save()
 
     def _load(self) -> None:
@@ -321,6 +328,7 @@ class QualityCache:
         if not isinstance(data, dict) or data.get("format") != (FORMAT, sys.version):
             return
         self.groups = {slug: _Group(*state) for slug, state in data["groups"].items()}
+        self.on_disk = True
 
     def _save(self) -> None:
         if self.file is None:
@@ -332,6 +340,7 @@ class QualityCache:
                              "groups": {slug: group.state() for slug, group in self.groups.items()}},
                             stored, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(temporary, self.file)
+            self.on_disk, self.unsaved = True, 0
         except OSError as exc:  # a read-only folder: the cache still works in memory
             log.warning("quality cache %s could not be written (%s)", self.file, exc)
             temporary.unlink(missing_ok=True)
