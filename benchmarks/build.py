@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python benchmarks/build.py` puts benchmarks/, not the root, on the path
 
-from benchmarks._common import clean_environment, figure, heading, proc_status_kib  # noqa: E402
+from benchmarks._common import clean_environment, figure, heading  # noqa: E402
 from benchmarks.pages import generate_site  # noqa: E402  (the same generated site as benchmarks/pages.py)
 
 from landing import quality  # noqa: E402
@@ -98,7 +98,8 @@ def report_build(settings: Settings, out: Path) -> None:
 
 
 def tree_rss_mb(session: int) -> float:
-    """Resident memory of every process of a session (a build and its workers), in MB."""
+    """Memory of every process of a session (a build and its workers) together, in MB: the sum of their
+    proportional set sizes (a page shared by forked workers counts once in all, not once per process)."""
     total = 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -107,8 +108,9 @@ def tree_rss_mb(session: int) -> float:
             with open(f"/proc/{entry}/stat", encoding="ascii") as stat:
                 fields = stat.read().rpartition(")")[2].split()
             if int(fields[3]) == session:
-                total += proc_status_kib("VmRSS", entry)
-        except (OSError, KeyError, ValueError):
+                with open(f"/proc/{entry}/smaps_rollup", encoding="ascii") as rollup:
+                    total += next(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
+        except (OSError, StopIteration, ValueError):
             continue
     return total / 1024
 
