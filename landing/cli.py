@@ -74,6 +74,9 @@ def make_parser() -> argparse.ArgumentParser:
     )
 
     add_staff_commands(commands)
+    from landing.admin.site_commands import add_site_commands
+
+    add_site_commands(commands)
     return parser
 
 
@@ -127,6 +130,8 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.locations:
         settings = settings.replace(locations_file=args.locations)
+    else:
+        settings = towns_in_use(settings, quiet=args.json)
     try:
         report = check.check_site(settings, check.read_slug_record(settings.check_record))
     except ConfigError as exc:
@@ -171,6 +176,24 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if above or far else 0
 
 
+def towns_in_use(settings: Settings, quiet: bool = False) -> Settings:
+    """The settings that read the towns the service serves: the newest version published from the staff area (or
+    `landing site publish`), else the file on disk; a published version is said on standard error unless
+    ``quiet``."""
+    from landing.publish import current_source, described
+
+    from landing.leads.store import StoreError
+
+    try:
+        current, version = current_source(settings)
+    except StoreError as exc:
+        raise LandingError(f"cannot read the towns published from the staff area ({exc}); the database is "
+                           "LANDING_DATABASE_URL (to check a file alone: landing check --locations FILE)") from None
+    if version is not None and not quiet:  # until a first publish, the file on disk is the source, as ever
+        print(f"towns: {described(version, settings)}", file=sys.stderr)
+    return current
+
+
 def run_confirm(args: argparse.Namespace, settings: Settings) -> int:
     from landing.reload_guard import confirm, confirmation_file
 
@@ -194,6 +217,7 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
         bars.append(bar)
         return bar.update
 
+    settings = towns_in_use(settings, quiet=args.quiet)
     try:
         result = build_site(settings, args.out, progress=None if args.quiet else progress, jobs=args.jobs)
     finally:

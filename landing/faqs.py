@@ -84,7 +84,7 @@ def parse_faqs(data: bytes, name: str, offices: Collection[str], treatments: Col
     locations.csv must not stop the site), but a question shown nowhere, which `landing check` reports."""
     text = decode_csv(data, name)
     problems: list[str] = []
-    rows = csv_rows(text)
+    rows = csv_rows(text, name)
     header_line, header = next(rows, (1, []))
     columns = [column.strip().lower() for column in header]
     for column in columns:

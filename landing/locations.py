@@ -118,7 +118,7 @@ def parse_locations(
     if not text.strip():
         raise ConfigError([f"{name}: the file is empty (it needs a header row, e.g. {','.join(COLUMNS[:6])}, "
                            "and one row per town)"])
-    rows = csv_rows(text)
+    rows = csv_rows(text, name)
     header_line, header = next(rows)
     reader = _RowReader(name, header_line, header, offices, treatments, columns, gazetteer)
     locations = [location for line, values in rows if (location := reader.row(line, values))]
@@ -144,8 +144,9 @@ def decode_csv(data: bytes, name: str) -> str:
         ]) from None
 
 
-def csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
-    """(first line number, values) per non-blank record; quoted fields may span lines."""
+def csv_rows(text: str, name: str = "locations.csv") -> Iterator[tuple[int, list[str]]]:
+    """(first line number, values) per non-blank record; quoted fields may span lines. A record the csv module
+    cannot read (a value past its size limit: nearly always a quote left open) is a ConfigError naming ``name``."""
     first_line = text.lstrip("\r\n").split("\n", 1)[0]
     # Excel in many European locales writes ';' between values.
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
@@ -156,6 +157,10 @@ def csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
             values = next(reader)
         except StopIteration:
             return
+        except csv.Error as exc:
+            raise ConfigError([f"{name}:{start}: this row cannot be read ({exc}): a value is far too long, which "
+                               "nearly always means a double quote left open on this line or a line above, so that "
+                               "the rest of the file reads as one value: close the quote"]) from None
         if any(value.strip() for value in values):
             yield start, values
 

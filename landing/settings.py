@@ -92,6 +92,15 @@ def addresses(value: str) -> str:
     return value.strip()
 
 
+def indexnow_key(value: str) -> str:
+    """An IndexNow key: 8 to 128 of a-z, A-Z, 0-9 and '-' (the protocol's rule)."""
+    key = value.strip()
+    if not (8 <= len(key) <= 128) or not all(char.isascii() and (char.isalnum() or char == "-") for char in key):
+        raise SettingError("must be 8 to 128 letters, digits or dashes (e.g. the output of `python -c 'import "
+                           "secrets; print(secrets.token_hex(16))'`)")
+    return key
+
+
 def path(value: str) -> Path:
     return Path(value.strip())
 
@@ -183,6 +192,11 @@ class Settings:
                                choice("text", "json"))
     metrics_allow: str = _setting("127.0.0.1, ::1", "Comma-separated addresses or networks (CIDR) that may read "
                                                     "/metrics; none: nobody", addresses)
+    # Page views counted at the origin (landing/pageviews.py)
+    count_views: bool = _setting(True, "Count page views per page and day at the origin (no cookie, no script, no "
+                                       "stored address: see Page views in the README)", boolean)
+    views_flush_seconds: float = _setting(5.0, "Seconds between the additions of this process's page view counts to "
+                                               "the database (and at shutdown)", number(0.1, 3600))
     # landing build (static pages) and landing check (page quality)
     lead_url: str | None = _setting(None, "Absolute address of the running service's /leads, e.g. "
                                           "https://pain.example.com/leads, that the lead forms of a static build "
@@ -197,6 +211,14 @@ class Settings:
                                                 "fingerprint, shingles and closest sibling), so that a restart, "
                                                 "landing check and landing build measure only changed pages; unset or "
                                                 "none: kept in memory only, for the life of the process", optional_path)
+    # Telling search engines what changed (landing/indexnow.py)
+    indexnow_key: str | None = _setting(None, "IndexNow key: when set, it is served at /{key}.txt and the pages a "
+                                              "publish or a file reload adds, changes or removes are submitted to "
+                                              "LANDING_INDEXNOW_ENDPOINT; when unset, nothing is submitted",
+                                        indexnow_key)
+    indexnow_endpoint: str = _setting("https://api.indexnow.org/indexnow", "Where IndexNow submissions go (the "
+                                      "shared endpoint passes them on to Bing, Yandex and the others)",
+                                      url("https", "http"))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -9,11 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import functools
+import hashlib
 import re
 import tomllib
 from dataclasses import dataclass, field
+import zoneinfo
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slugify import slugify
 
@@ -111,10 +115,16 @@ class Practice:
     base_url: str  # without trailing slash, e.g. https://pain.example.com
     logo: str  # absolute URL or a path on this site
     phone: str
+    # The practice's IANA time zone (site.toml [practice] timezone): every time the staff area shows is in it.
+    timezone: str = "UTC"
 
     @property
     def phone_href(self) -> str:
         return tel_href(self.phone)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return practice_zone(self.timezone)
 
 
 DEFAULT_CONSENT = ("I agree that {practice} may contact me by phone call, text message or email about my enquiry. "
@@ -169,6 +179,49 @@ class LocationOptions:
     nearby_miles: float = DEFAULT_NEARBY_MILES  # "nearby towns" are within this distance
 
 
+DEFAULT_CONVERSION_NAME = "Consultation booked"
+
+
+@dataclass(frozen=True, slots=True)
+class Conversions:
+    """site.toml's optional [conversions] table: which status makes a lead a conversion, and how the ads
+    platforms' offline-conversion files name and value it."""
+
+    status: str = "scheduled"
+    name: str = DEFAULT_CONVERSION_NAME  # must be the conversion action's name in Google Ads / Microsoft Advertising
+    value: float | None = None  # None: the files leave Conversion Value and Conversion Currency empty
+    currency: str = "USD"
+
+
+@dataclass(frozen=True, slots=True)
+class LeadOptions:
+    """site.toml's optional [leads] table: how fast staff are expected to answer."""
+
+    # A lead still new after this many minutes of its office's opening hours is flagged in the list, and the
+    # office is reminded once.
+    remind_after_minutes: int = 30
+    # An enquiry with the phone or email of one received up to this many days before is a repeat of it; 0: off.
+    duplicate_days: int = 30
+
+
+PERSONAL_FIELDS = ("name", "phone", "email", "contact", "message")
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """site.toml [[webhooks]]: where each new lead is announced as signed JSON (landing.leads.webhooks)."""
+
+    url: str
+    secret_env: str  # the environment variable holding the signing secret: never in site.toml
+    office: str = ""  # an office id: that office's leads only; "": every lead of the practice
+    personal: tuple[str, ...] = ()  # personal fields opted into (PERSONAL_FIELDS); none by default
+
+    @property
+    def key(self) -> str:
+        """Names this webhook in the outbox (``webhook-<key>-<lead id>``): the same for the same URL and office."""
+        return hashlib.sha256(f"{self.url}\n{self.office}".encode()).hexdigest()[:12]
+
+
 @dataclass(frozen=True, slots=True)
 class Site:
     practice: Practice
@@ -178,6 +231,9 @@ class Site:
     consent: Consent = Consent(DEFAULT_CONSENT, DEFAULT_CONSENT_VERSION)
     quality: Quality = Quality()
     locations: LocationOptions = LocationOptions()
+    conversions: Conversions = Conversions()
+    leads: LeadOptions = LeadOptions()
+    webhooks: tuple[Webhook, ...] = ()
     offices_by_id: dict[str, Office] = field(default_factory=dict, compare=False)
     treatments_by_slug: dict[str, Treatment] = field(default_factory=dict, compare=False)
 
@@ -212,6 +268,8 @@ Key = tuple[str | int, ...]  # a path in the parsed document: ("offices", 1, "zi
 KNOWN_KEYS: dict[str, set[str]] = {
     "quality": {"gate", "max_office_miles", "allow_far_towns"},
     "locations": {"columns", "autofill", "nearby_miles"},
+    "conversions": {"status", "name", "value", "currency"},
+    "leads": {"remind_after_minutes", "duplicate_days"},
 }
 # Names of locations.csv's own columns, and words templates already use: an extra column may not take them.
 _RESERVED_COLUMNS = {"town", "state", "county", "zip", "latitude", "longitude", "slug", "aliases", "office",
@@ -276,6 +334,10 @@ class _Reader:
         consent = self.consent(data.get("consent", {}), practice)
         quality = self.quality(data.get("quality", {}))
         locations = self.location_options(data.get("locations", {}))
+        conversions = self.conversions(data.get("conversions", {}))
+        lead_options = self.lead_options(data.get("leads", {}))
+        webhooks = tuple(self.webhook(i, table, {o.id for o in offices})
+                         for i, table in enumerate(self.tables(data, "webhooks")))
         if not offices:
             self.problem((), "no offices: add at least one [[offices]] table")
         if not treatments:
@@ -283,7 +345,81 @@ class _Reader:
         if self.problems:
             return None
         return Site(practice=practice, offices=offices, treatments=treatments, reviewer=reviewer, consent=consent,
-                    quality=quality, locations=locations)
+                    quality=quality, locations=locations, conversions=conversions, leads=lead_options, webhooks=webhooks)
+
+    def table(self, data: Any, section: str, example: str) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            self.problem((section,), f"[{section}] must be a table, e.g. [{section}] with {example} on the next line")
+            return {}
+        self.known_keys(data, section)
+        return data
+
+    def webhook(self, index: int, table: dict[str, Any], offices: set[str]) -> Webhook:
+        at: Key = ("webhooks", index)
+        where = f"webhook #{index + 1}"
+        for key in sorted(table.keys() - {"url", "secret_env", "office", "personal"}):
+            self.problem((*at, key), f"[[webhooks]] {where}: unknown key '{key}' (known: url, secret_env, office, "
+                         "personal)")
+        url = self.text(table, "url", where, at)
+        parts = urlsplit(url)
+        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if url and not (parts.scheme == "https" and parts.hostname or parts.scheme == "http" and loopback):
+            self.problem((*at, "url"), f"[[webhooks]] {where}: url '{url}' must start with https:// (plain http only "
+                         "to this machine: http://127.0.0.1:...)")
+        secret_env = self.text(table, "secret_env", where, at)
+        if secret_env and not re.fullmatch(r"[A-Z][A-Z0-9_]*", secret_env):
+            self.problem((*at, "secret_env"), f"[[webhooks]] {where}: secret_env '{secret_env}' must be the name of "
+                         "an environment variable holding the signing secret, e.g. secret_env = \"CRM_WEBHOOK_SECRET\"")
+        office = self.text(table, "office", where, at, required=False)
+        if office and office not in offices:
+            self.problem((*at, "office"), f"[[webhooks]] {where}: office '{office}' is not an office id (known: "
+                         f"{', '.join(sorted(offices))}; leave office out for every lead)")
+        personal = table.get("personal", [])
+        if not isinstance(personal, list) or any(item not in PERSONAL_FIELDS for item in personal):
+            self.problem((*at, "personal"), f"[[webhooks]] {where}: personal = {personal!r} must be a list of the "
+                         f"personal fields to send, from {', '.join(PERSONAL_FIELDS)}; leave it out to send none")
+            personal = []
+        return Webhook(url=url, secret_env=secret_env, office=office, personal=tuple(personal))
+
+    def conversions(self, data: Any) -> Conversions:
+        from landing.leads.model import STATUSES
+
+        table = self.table(data, "conversions", 'status = "scheduled"')
+        at: Key = ("conversions",)
+        status = self.text(table, "status", "[conversions]", at, required=False) or "scheduled"
+        if status not in STATUSES or status in ("new", "spam"):
+            choices = ", ".join(s for s in STATUSES if s not in ("new", "spam"))
+            self.problem((*at, "status"), f"[conversions]: status = '{status}' must be a status staff set once a "
+                         f"patient is won: one of {choices}")
+            status = "scheduled"
+        name = self.text(table, "name", "[conversions]", at, required=False) or DEFAULT_CONVERSION_NAME
+        if len(name) > 100 or re.search(r"[\x00-\x1f\x7f]", name):
+            self.problem((*at, "name"), "[conversions]: name must be the conversion action's name as the ads "
+                         "platform shows it: at most 100 characters on one line")
+        value: float | None = None
+        if "value" in table:
+            value = self.number(table, "value", 0.0, at, "[conversions]: value = {value!r} must be a number of 0 or "
+                                "more without quotes (what one booked consultation is worth), e.g. value = 250",
+                                above=False)
+        currency = (self.text(table, "currency", "[conversions]", at, required=False) or "USD").upper()
+        if not re.fullmatch(r"[A-Z]{3}", currency):
+            self.problem((*at, "currency"), f"[conversions]: currency '{currency}' must be a three-letter ISO 4217 "
+                         "code, e.g. USD")
+        return Conversions(status=status, name=name, value=value, currency=currency)
+
+    def lead_options(self, data: Any) -> LeadOptions:
+        table = self.table(data, "leads", "remind_after_minutes = 30")
+        value = table.get("remind_after_minutes", 30)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10_080:
+            self.problem(("leads", "remind_after_minutes"), f"[leads]: remind_after_minutes = {value!r} must be a "
+                         "whole number of minutes from 1 to 10080 without quotes, e.g. remind_after_minutes = 30")
+            value = 30
+        days = table.get("duplicate_days", 30)
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 3650:
+            self.problem(("leads", "duplicate_days"), f"[leads]: duplicate_days = {days!r} must be a whole number of "
+                         "days from 0 (no matching) to 3650 without quotes, e.g. duplicate_days = 30")
+            days = 30
+        return LeadOptions(remind_after_minutes=value, duplicate_days=days)
 
     def quality(self, table: Any) -> Quality:
         if not isinstance(table, dict):
@@ -377,7 +513,14 @@ class _Reader:
         phone = self.text(table, "phone", "[practice]", at, required=False)
         if phone:
             self.check_phone(phone, "[practice]", (*at, "phone"))
-        return Practice(name=name, short_name=short_name, base_url=url.lower(), logo=logo, phone=phone)
+        timezone = self.text(table, "timezone", "[practice]", at, required=False) or "UTC"
+        try:
+            practice_zone(timezone)
+        except ConfigError as exc:
+            self.problem((*at, "timezone"), f"[practice]: {exc.problems[0]}")
+            timezone = "UTC"
+        return Practice(name=name, short_name=short_name, base_url=url.lower(), logo=logo, phone=phone,
+                        timezone=timezone)
 
     def check_phone(self, phone: str, where: str, at: Key) -> None:
         digits = re.sub(r"\D", "", phone)
@@ -491,6 +634,21 @@ class _Reader:
                          "reviewed = 2026-11-01")
             reviewed = dt.date.min
         return Reviewer(name=name, credentials=credentials, reviewed=reviewed)
+
+
+@functools.lru_cache(maxsize=64)
+def practice_zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name`` (America/Chicago); a ConfigError saying the fix when there is none."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    if not zoneinfo.available_timezones():
+        raise ConfigError([f"timezone '{name}' cannot be looked up: this system has no time zone database "
+                           "(install the tzdata package: pip install tzdata, or apt-get install tzdata)"])
+    close = difflib.get_close_matches(name, sorted(zoneinfo.available_timezones()), n=1)
+    hint = f"did you mean '{close[0]}'?" if close else "e.g. America/Chicago, America/New_York, America/Denver"
+    raise ConfigError([f"timezone '{name}' is not an IANA time zone name ({hint})"])
 
 
 def procedure_type(written: str) -> str:

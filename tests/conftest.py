@@ -109,6 +109,14 @@ async def postgres_url() -> AsyncIterator[str]:
         await connection.close()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh SQLite file, then a fresh PostgreSQL schema: a test of both lead stores."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'leads.sqlite3'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 def write_csv(path: Path, *rows: str, header: str = "town,state,county,zip,latitude,longitude") -> Path:
     path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
     return path

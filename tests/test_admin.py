@@ -301,7 +301,7 @@ async def test_the_csv_is_excel_ready_dated_and_in_the_documented_order(staff) -
     header = response.content.decode("utf-8-sig").splitlines()[0]
     assert header == ("id,created_at,status,name,phone,email,contact,message,treatment,town,office,utm_source,"
                       "utm_medium,utm_campaign,utm_term,utm_content,gclid,msclkid,fbclid,landing_url,referrer,"
-                      "consent_version,spam,spam_reason")
+                      "consent_version,spam,spam_reason,created_at_local,consent_revoked_at")
     exported = read_csv(response)
     assert [row["name"] for row in exported] == ["Ann Newest", "Bob Middle", "Cy Oldest"]
     assert dt.datetime.fromisoformat(exported[0]["created_at"]).tzinfo is not None

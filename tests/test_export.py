@@ -4,6 +4,7 @@ writes."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import random
 
@@ -50,7 +51,8 @@ def rows_with(cells: list[str]) -> list[tuple[object, ...]]:
         lead = a_lead(name=cell, message=cells[-n - 1], utm_campaign=cell[::-1], spam=n % 2 == 0,
                       phone="+18475550142" if n % 3 else cell)
         values = dict(zip(LEAD_COLUMNS, lead_row(lead)))
-        rows.append(tuple(values[column] for column in EXPORT_COLUMNS))
+        revoked = "2026-11-27T14:30:00.000000+00:00" if n % 4 == 0 else ""  # consent_revoked_at, read last
+        rows.append((*(values[column] for column in EXPORT_COLUMNS), revoked))
     return rows
 
 
@@ -60,10 +62,13 @@ def written_by_csv_writer(rows: list[tuple[object, ...]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     for row in rows:
-        cells = [str(value) for value in row]
+        cells = [str(value) for value in row[:-1]]
         cells[spam] = "yes" if row[spam] else "no"
         if len(cells[phone]) == 12 and cells[phone].startswith("+1") and cells[phone][2:].isdigit():
             cells[phone] = f"({cells[phone][2:5]}) {cells[phone][5:8]}-{cells[phone][8:]}"
+        created = dt.datetime.fromisoformat(cells[EXPORT_COLUMNS.index("created_at")])
+        cells.append(created.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"))  # created_at_local
+        cells.append(str(row[-1]))  # consent_revoked_at
         writer.writerow([expected_cell(cell) for cell in cells])
     return out.getvalue()
 

@@ -34,13 +34,30 @@ PAGES = {
 }
 
 
-@pytest.mark.slow
-async def test_every_kind_of_page_is_valid_html(make_client: ClientFactory, tmp_path: Path) -> None:
+def vnu_java() -> str:
+    """Java, once Java and v.Nu are known to be there (skips, or fails under CI, without them)."""
     java = shutil.which("java")
     if java is None:
         need("Java is not installed (apt-get install default-jre-headless; .ci/run does it)")
     if not VNU_JAR.is_file():
         need(f"the Nu Html Checker is not at {VNU_JAR} (npm install --prefix .ci/.vnu vnu-jar; .ci/run does it)")
+    assert java is not None
+    return java
+
+
+def vnu_errors(files: dict[str, Path]) -> list[str]:
+    """What v.Nu finds wrong in each named HTML file."""
+    checked = subprocess.run([vnu_java(), "-jar", str(VNU_JAR), "--errors-only", "--format", "json", *map(str, files.values())],
+                             capture_output=True, text=True, timeout=300)
+    report = json.loads(checked.stderr or checked.stdout or '{"messages": []}')
+    names = {path.resolve().as_uri().replace("file:///", "file:/"): name for name, path in files.items()}
+    return [f"{names.get(message.get('url', ''), message.get('url'))}: line {message.get('lastLine')}: "
+            f"{message['message']}" for message in report["messages"]]
+
+
+@pytest.mark.slow
+async def test_every_kind_of_page_is_valid_html(make_client: ClientFactory, tmp_path: Path) -> None:
+    vnu_java()  # skips at once without the checker
     client = await make_client()
     files = {}
     for name, path in PAGES.items():
@@ -53,10 +70,4 @@ async def test_every_kind_of_page_is_valid_html(make_client: ClientFactory, tmp_
     assert again.status_code == 422
     files["the form shown again with its errors"] = tmp_path / "form-again.html"
     files["the form shown again with its errors"].write_text(again.text, encoding="utf-8")
-    checked = subprocess.run([java, "-jar", str(VNU_JAR), "--errors-only", "--format", "json", *map(str, files.values())],
-                             capture_output=True, text=True, timeout=300)
-    report = json.loads(checked.stderr or checked.stdout or '{"messages": []}')
-    names = {path.resolve().as_uri().replace("file:///", "file:/"): name for name, path in files.items()}
-    errors = [f"{names.get(message.get('url', ''), message.get('url'))}: line {message.get('lastLine')}: "
-              f"{message['message']}" for message in report["messages"]]
-    assert errors == []
+    assert vnu_errors(files) == []

@@ -263,3 +263,25 @@ def test_the_recipe_passes_nginx_s_own_check_as_deployed_apart_from_its_files(tm
                              text=True, timeout=30)
     assert checked.returncode == 0, checked.stderr
     assert re.search(r"warn|emerg", checked.stderr) is None, checked.stderr
+
+
+async def test_a_marketer_uploads_towns_larger_than_a_form_through_the_proxy(stack: Stack, site_dir: Path) -> None:
+    env = landing_environment(LANDING_DATABASE_URL=stack.postgres_url)
+    subprocess.run([sys.executable, "-m", "landing", "users", "add", "marketing@example.com", "--role", "marketer"],
+                   input=PASSWORD + "\n", text=True, env=env, check=True, capture_output=True, timeout=60)
+    text = (site_dir / "locations.csv").read_text(encoding="utf-8")
+    # Notes are never published: a megabyte of them makes the file larger than any form (64 KiB at nginx).
+    big = "\n".join(line + "x" * 100_000 if index else line
+                    for index, line in enumerate(text.rstrip("\n").split("\n"))) + "\n"
+    assert len(big) > 1_000_000
+    async with stack.client() as client:
+        login = Page((await client.get("/admin/login")).text)
+        form = {"email": "marketing@example.com", "password": PASSWORD,
+                "token": login.all("input", name="token")[0]["value"], "next": "/admin/site/"}
+        assert (await client.post("/admin/login", data=form)).status_code == 303
+        csrf = Page((await client.get("/admin/site/")).text).all("input", name="csrf")[0]["value"]
+        uploaded = await client.post("/admin/site/upload", data={"csrf": csrf},
+                                     files={"towns": ("locations.csv", big.encode(), "text/csv")})
+        assert uploaded.status_code == 303, uploaded.text
+        preview = await client.get(uploaded.headers["location"])  # either instance: the draft is in the database
+        assert preview.status_code == 200 and "0 pages added" in preview.text

@@ -78,4 +78,7 @@ async def test_a_file_that_is_not_a_database_is_refused_clearly_and_nothing_is_l
     before = set(threading.enumerate())  # other tests' connections may still be closing: only new ones count
     with pytest.raises(StoreError, match=r"\(file is not a database\): check LANDING_DATABASE_URL"):
         await SQLiteLeadStore(database).open()
-    assert [thread.name for thread in set(threading.enumerate()) - before if "connection_worker" in thread.name] == []
+    started = [thread for thread in set(threading.enumerate()) - before if "connection_worker" in thread.name]
+    for thread in started:  # a closed connection's thread ends just after close() returns
+        thread.join(timeout=5)
+    assert [thread.name for thread in started if thread.is_alive()] == []

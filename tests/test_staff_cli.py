@@ -38,9 +38,9 @@ def seed(env: dict[str, str], *leads: object) -> None:
 
 def test_users_add_list_and_disable(env: dict[str, str]) -> None:
     added = landing(env, "users", "add", "Front.Desk@Example.com", stdin="a long enough password\n")
-    assert added.returncode == 0 and added.stdout == "added front.desk@example.com\n"
+    assert added.returncode == 0 and added.stdout == "added front.desk@example.com as staff (every office)\n"
     listed = landing(env, "users", "list")
-    assert listed.stdout.startswith("front.desk@example.com\tactive\tsince ")
+    assert listed.stdout.startswith("front.desk@example.com\tstaff (every office)\tactive\tsince ")
     assert landing(env, "users", "disable", "front.desk@example.com").returncode == 0
     assert "\tdisabled\t" in landing(env, "users", "list").stdout
 
@@ -137,7 +137,7 @@ def test_staff_emails_are_checked_by_email_validator(env: dict[str, str], email:
 
 def test_a_staff_email_is_kept_as_email_validator_normalizes_it(env: dict[str, str]) -> None:
     added = landing(env, "users", "add", " Front.Desk@EXAMPLE.com ", stdin="a long enough password\n")
-    assert added.returncode == 0 and added.stdout == "added front.desk@example.com\n"
+    assert added.returncode == 0 and added.stdout == "added front.desk@example.com as staff (every office)\n"
 
 
 # -- files holding patients' details ---------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 
 import landing.leads.store as store_module
 from landing.leads import postgres, sqlite_export
-from landing.leads.export import EXPORT_COLUMNS, export_values
+from landing.leads.export import EXPORT_COLUMNS, FILE_COLUMNS, export_values
 from landing.leads.migrations import MIGRATIONS
 from landing.leads.model import LeadFilter, utc_in
 from landing.leads.store import LeadStore, SQLStore, StoreError, store_for
@@ -99,8 +99,9 @@ async def test_migrations_are_recorded_and_applied_once(open_store: Opener) -> N
     store = await open_store()  # opening again must not fail or re-apply
     assert isinstance(store, SQLStore)
     applied = [row[0] for row in await store.fetch("SELECT name FROM schema_migrations ORDER BY name")]
-    assert applied == [name for name, _ in MIGRATIONS] == ["0001_leads_and_outbox", "0002_staff",
-                                                           "0003_leads_by_time_and_id", "0004_sign_in_attempts"]
+    assert applied == [name for name, _ in MIGRATIONS]
+    assert applied[:5] == ["0001_leads_and_outbox", "0002_staff", "0003_leads_by_time_and_id", "0004_sign_in_attempts",
+                           "0005_roles"]
 
 
 async def test_instances_opening_a_new_database_together_migrate_it_once(open_store: Opener) -> None:
@@ -280,7 +281,7 @@ async def test_the_export_is_the_filtered_list_as_csv_whatever_the_cells_hold(st
 
     listed = await store.list_leads(lead_filter, 100)
     expected = io.StringIO()
-    csv.writer(expected, lineterminator="\r\n").writerows([EXPORT_COLUMNS, *(export_values([getattr(lead, column) for column in EXPORT_COLUMNS]) for lead in listed)])
+    csv.writer(expected, lineterminator="\r\n").writerows([FILE_COLUMNS, *(export_values([getattr(lead, column) for column in EXPORT_COLUMNS]) for lead in listed)])
     assert exported == ("\ufeff" + expected.getvalue()).encode("utf-8")
     assert rows == [len(listed)] == [5]
 
@@ -323,11 +324,11 @@ async def test_a_sqlite_export_that_fails_midway_ends_its_read_and_its_thread(
         monkeypatch.setattr(sqlite_export, "EXPORT_BLOCK", 2)
         real_block, blocks = sqlite_export.csv_pieces.__globals__["csv_block"], [0]
 
-        def failing_block(rows):  # type: ignore[no-untyped-def]
+        def failing_block(rows, zone):  # type: ignore[no-untyped-def]
             blocks[0] += 1
             if blocks[0] == 3:
                 raise RuntimeError("a cell the export cannot write")
-            return real_block(rows)
+            return real_block(rows, zone)
 
         monkeypatch.setitem(sqlite_export.csv_pieces.__globals__, "csv_block", failing_block)
         with pytest.raises(RuntimeError, match="cannot write"):

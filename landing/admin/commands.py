@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import getpass
 import sys
 import tomllib
@@ -13,14 +14,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from landing.admin import auth
+from landing.admin import auth, roles
 from landing.cli import whole_number
 from landing.errors import LandingError
+from landing.leads.conversions import FORMATS, ConversionFile, export_conversions
 from landing.leads.model import STATUSES, utc_in
 from landing.leads.private import check_output, private_output
 from landing.leads.query import filter_detail, parse_filter
 from landing.leads.store import LeadStore, store_for
 from landing.settings import Settings
+from landing.site import Site
 
 T = TypeVar("T")
 
@@ -30,8 +33,13 @@ def add_staff_commands(commands: Any) -> None:
         dest="users_command", required=True, metavar="ACTION")
     add = users.add_parser("add", help="add a staff user (password prompted, or read from stdin when piped)")
     add.add_argument("email")
+    role_options(add, default=roles.STAFF)
     add.set_defaults(run=run_users_add)
-    users.add_parser("list", help="list staff users").set_defaults(run=run_users_list)
+    users.add_parser("list", help="list staff users with their roles and offices").set_defaults(run=run_users_list)
+    role = users.add_parser("role", help="change a user's role and offices (recorded in the audit log)")
+    role.add_argument("email")
+    role_options(role, default=None)
+    role.set_defaults(run=run_users_role)
     disable = users.add_parser("disable", help="disable a staff user and sign them out everywhere")
     disable.add_argument("email")
     disable.set_defaults(run=run_users_disable)
@@ -47,11 +55,41 @@ def add_staff_commands(commands: Any) -> None:
                         "output); never through a symbolic link")
     export.add_argument("--force", action="store_true", help="replace the --output file if it exists")
     export.set_defaults(run=run_leads_export)
+    conversions = leads.add_parser("conversions", help="write the ads platforms' offline-conversion import file: "
+                                   "leads staff moved to the conversion status, by click id only")
+    conversions.add_argument("--since", required=True, type=day, metavar="DAY",
+                             help="first day (YYYY-MM-DD, in the practice's time zone) of conversions to include")
+    conversions.add_argument("--format", choices=FORMATS, default="google",
+                             help="google (Google Ads, the default) or microsoft (Microsoft Advertising)")
+    conversions.add_argument("-o", "--output", type=Path, help="file to write, readable by you alone (default: "
+                             "standard output); never through a symbolic link")
+    conversions.add_argument("--force", action="store_true", help="replace the --output file if it exists")
+    conversions.set_defaults(run=run_leads_conversions)
     purge = leads.add_parser("purge", help="delete leads older than DAYS days, with their notifications")
     purge.add_argument("--older-than", type=days, required=True, metavar="DAYS",
                        help=f"a whole number of days, 1 to {MAX_DAYS:,}")
     purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     purge.set_defaults(run=run_leads_purge)
+
+
+def role_options(parser: argparse.ArgumentParser, default: str | None) -> None:
+    parser.add_argument("--role", choices=roles.ROLES, default=default, required=default is None,
+                        help="admin: users and everything; staff: leads (of --office offices only, when given); "
+                             "marketer: site content, coverage and quality, never a lead"
+                             + (f" (default: {default})" if default else ""))
+    parser.add_argument("--office", action="append", default=[], metavar="ID",
+                        help="a staff member sees only these offices' leads (repeat for several; office ids of "
+                             "site.toml); none: every office")
+
+
+def site_offices(settings: Settings) -> list[str] | None:
+    """The office ids of site.toml, or None when it cannot be read (then any id is taken as given)."""
+    try:
+        with open(settings.site_file, "rb") as file:
+            offices = tomllib.load(file).get("offices", [])
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return [str(office.get("id", "")) for office in offices if isinstance(office, dict)]
 
 
 @asynccontextmanager
@@ -94,6 +132,21 @@ def practice_words(settings: Settings) -> list[str]:
     return [str(practice.get(key, "")) for key in ("name", "short_name") if practice.get(key)]
 
 
+def practice_site(settings: Settings) -> Site:
+    """site.toml as the service reads it (its time zone, conversions, offices)."""
+    from landing.site import load_site
+
+    return load_site(settings.site_file, settings.base_url)
+
+
+def export_zone(settings: Settings) -> dt.tzinfo:
+    """The practice's time zone for an export's local times; UTC (said on standard error) without a site.toml."""
+    if not settings.site_file.exists():
+        print(f"note: no {settings.site_file}, so created_at_local is in UTC (set LANDING_SITE_FILE)", file=sys.stderr)
+        return dt.timezone.utc
+    return practice_site(settings).practice.zone
+
+
 def read_password() -> str:
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
@@ -105,21 +158,42 @@ def read_password() -> str:
 
 def run_users_add(args: argparse.Namespace, settings: Settings) -> int:
     email = auth.staff_email(args.email)
+    roles.check_role(args.role, args.office, site_offices(settings))  # before the password is asked
     password_hash = auth.hash_password(read_password(), known=[email, *practice_words(settings)])
 
     async def add(store: LeadStore) -> None:
         if await store.get_user(email) is not None:
             raise LandingError(f"a user {email} already exists")
-        await store.add_user(email, password_hash)
+        await store.add_user(email, password_hash, args.role, args.office)
+        await store.audit(actor(), "add user", f"{email}: {roles.describe(args.role, args.office)}")
 
     with_store(settings, add)
-    print(f"added {email}")
+    print(f"added {email} as {roles.describe(args.role, args.office)}")
     return 0
 
 
 def run_users_list(args: argparse.Namespace, settings: Settings) -> int:
     for user in with_store(settings, lambda store: store.list_users()):
-        print(f"{user.email}\t{'disabled' if user.disabled else 'active'}\tsince {user.created_at[:10]}")
+        print(f"{user.email}\t{roles.describe(user.role, user.offices)}\t{'disabled' if user.disabled else 'active'}"
+              f"\tsince {user.created_at[:10]}")
+    return 0
+
+
+def run_users_role(args: argparse.Namespace, settings: Settings) -> int:
+    email = auth.normalize_email(args.email)
+    roles.check_role(args.role, args.office, site_offices(settings))
+    now = roles.describe(args.role, args.office)
+
+    async def change(store: LeadStore) -> str:
+        user = await store.get_user(email)
+        if user is None or not await store.set_role(email, args.role, args.office):
+            raise LandingError(f"no user {email} (see `landing users list`)")
+        before = roles.describe(user.role, user.offices)
+        await store.audit(actor(), "role", f"{email}: {before} -> {now}")
+        return before
+
+    before = with_store(settings, change)
+    print(f"{email}: {before} -> {now}")
     return 0
 
 
@@ -137,6 +211,7 @@ def run_leads_export(args: argparse.Namespace, settings: Settings) -> int:
     if problems:
         raise LandingError("; ".join(problems))
     detail = filter_detail(lead_filter)
+    zone = export_zone(settings)
     if args.output:
         check_output(args.output, replace=args.force)  # before reading a single lead
 
@@ -144,7 +219,7 @@ def run_leads_export(args: argparse.Namespace, settings: Settings) -> int:
         rows = [0]
         with private_output(args.output, replace=args.force) if args.output else contextlib.nullcontext(
                 sys.stdout.buffer) as target:
-            async with contextlib.aclosing(store.export_csv(lead_filter, rows)) as chunks:
+            async with contextlib.aclosing(store.export_csv(lead_filter, rows, zone)) as chunks:
                 async for chunk in chunks:
                     target.write(chunk)
             target.flush()
@@ -153,6 +228,35 @@ def run_leads_export(args: argparse.Namespace, settings: Settings) -> int:
 
     count = with_store(settings, export)
     print(f"exported {count} leads" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
+    return 0
+
+
+def day(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text[:40]}' is not a date (use YYYY-MM-DD, e.g. 2026-11-01)") from None
+
+
+def run_leads_conversions(args: argparse.Namespace, settings: Settings) -> int:
+    site = practice_site(settings)  # the time zone, the conversion status and name
+    if args.output:
+        check_output(args.output, replace=args.force)
+
+    async def export(store: LeadStore) -> ConversionFile:
+        return await export_conversions(store, args.format, args.since, site, actor())
+
+    result = with_store(settings, export)
+    data = result.text.encode("utf-8")
+    if args.output:
+        with private_output(args.output, replace=args.force) as target:
+            target.write(data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    left = (f"; {result.left_out} left out: their click id is not one the platform makes" if result.left_out else "")
+    print(f"exported {result.rows} {args.format} conversions since {args.since}"
+          + (f" to {args.output}" if args.output else "") + left, file=sys.stderr)
     return 0
 
 

@@ -112,6 +112,134 @@ MIGRATIONS.append(("0004_sign_in_attempts", [
     "CREATE INDEX sign_in_attempts_by_time ON sign_in_attempts (at)",
 ]))
 
+# Roles (landing/admin/roles.py): every user there was could see everything, so each becomes an admin; a staff
+# member may be limited to some offices' leads (no row here: every office).
+MIGRATIONS.append(("0005_roles", [
+    "ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'staff'",
+    "UPDATE users SET role = 'admin'",
+    """CREATE TABLE user_offices (
+        email TEXT NOT NULL REFERENCES users (email) ON DELETE CASCADE,
+        office TEXT NOT NULL,
+        PRIMARY KEY (email, office)
+    )""",
+]))
+
+# Towns published from the staff area (landing/leads/site_versions.py): every version of locations.csv, and the
+# drafts waiting for their preview to be read.
+MIGRATIONS.append(("0006_site_versions", [
+    """CREATE TABLE site_versions (
+        number INTEGER PRIMARY KEY,
+        published_at TEXT NOT NULL,
+        author TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        source TEXT NOT NULL,
+        locations TEXT NOT NULL
+    )""",
+    """CREATE TABLE site_drafts (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        author TEXT NOT NULL,
+        source TEXT NOT NULL,
+        locations TEXT NOT NULL,
+        base INTEGER NOT NULL
+    )""",
+]))
+
+# IndexNow submissions waiting to be sent (landing/leads/indexnow_outbox.py): one row per batch of URLs.
+MIGRATIONS.append(("0007_indexnow_outbox", [
+    """CREATE TABLE indexnow_outbox (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        urls TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        claimed_until TEXT,
+        sent_at TEXT,
+        last_error TEXT NOT NULL DEFAULT ''
+    )""",
+    "CREATE INDEX indexnow_outbox_due ON indexnow_outbox (sent_at, next_attempt_at)",
+]))
+
+
+# Page views counted at the origin (landing/pageviews.py): per page, day (UTC) and campaign, views by people,
+# their unique visitors and views by known crawlers, added to by every instance. A visitor is a keyed hash
+# made with the day's salt; both live only for their day (and a few minutes past it) and are then deleted.
+MIGRATIONS.append(("0010_page_views", [
+    """CREATE TABLE page_views (
+        day TEXT NOT NULL,
+        path TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        campaign TEXT NOT NULL DEFAULT '',
+        views INTEGER NOT NULL DEFAULT 0,
+        visitors INTEGER NOT NULL DEFAULT 0,
+        bot_views INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, path, source, campaign)
+    )""",
+    """CREATE TABLE page_visitors (
+        day TEXT NOT NULL,
+        path TEXT NOT NULL,
+        source TEXT NOT NULL,
+        campaign TEXT NOT NULL,
+        visitor TEXT NOT NULL,
+        flush TEXT NOT NULL,
+        PRIMARY KEY (day, path, source, campaign, visitor)
+    )""",
+    "CREATE INDEX page_visitors_by_flush ON page_visitors (flush)",
+    "CREATE TABLE view_salts (day TEXT PRIMARY KEY, salt TEXT NOT NULL)",
+]))
+
+# What the marketing report reads over long periods: page views per page and month, and all views per day (for its
+# chart), kept by every flush beside the daily counts. A year's report reads 12 rows a page instead of 365.
+ROLLUPS_FROM_DAILY = [
+    "DELETE FROM page_views_monthly",
+    "DELETE FROM views_by_day",
+    """INSERT INTO page_views_monthly (month, path, source, campaign, views, visitors, bot_views)
+        SELECT substr(day, 1, 7), path, source, campaign, SUM(views), SUM(visitors), SUM(bot_views) FROM page_views
+        GROUP BY substr(day, 1, 7), path, source, campaign""",
+    """INSERT INTO views_by_day (day, views, visitors, bot_views)
+        SELECT day, SUM(views), SUM(visitors), SUM(bot_views) FROM page_views GROUP BY day""",
+]
+MIGRATIONS.append(("0011_page_view_rollups", [
+    """CREATE TABLE page_views_monthly (
+        month TEXT NOT NULL,
+        path TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        campaign TEXT NOT NULL DEFAULT '',
+        views INTEGER NOT NULL DEFAULT 0,
+        visitors INTEGER NOT NULL DEFAULT 0,
+        bot_views INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (month, path, source, campaign)
+    )""",
+    """CREATE TABLE views_by_day (
+        day TEXT PRIMARY KEY,
+        views INTEGER NOT NULL DEFAULT 0,
+        visitors INTEGER NOT NULL DEFAULT 0,
+        bot_views INTEGER NOT NULL DEFAULT 0
+    )""",
+    *ROLLUPS_FROM_DAILY,
+]))
+
+# Duplicate enquiries (landing.leads.duplicates) are found by the phone and email already stored with each lead:
+# these indexes make that a lookup, not a scan of every lead.
+MIGRATIONS.append(("0020_leads_by_phone_and_email", [
+    "CREATE INDEX leads_by_phone ON leads (phone, created_at)",
+    "CREATE INDEX leads_by_email ON leads (lower(email), created_at)",
+]))
+
+
+# A patient's withdrawal of consent, as staff record it (landing.leads.consent): when they asked, how, who
+# recorded it and when. A lead with a row here is left out of conversions and webhooks.
+MIGRATIONS.append(("0021_consent_revocations", [
+    """CREATE TABLE consent_revocations (
+        lead_id TEXT PRIMARY KEY REFERENCES leads (id) ON DELETE CASCADE,
+        revoked_at TEXT NOT NULL,
+        method TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        recorded_by TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    )""",
+]))
+
 
 # Which migrations a database has had: the same table in every store.
 CREATE_RECORD = "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

@@ -75,6 +75,10 @@ class Notice:
     town: str
     lead_created_at: str
     attempts: int = 0
+    # Set by the notifier before sending (landing.leads.duplicates): the first lead this one repeats, and when
+    # it came.
+    repeat_of: str = ""
+    repeat_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,7 @@ class LeadFilter:
     status: str | None = None
     spam: bool = False  # spam is shown only when asked for
     search: str | None = None
+    offices: tuple[str, ...] | None = None  # the offices a staff member may see: None for all, () for none
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +102,8 @@ class User:
     password_hash: str
     disabled: bool
     created_at: str
+    role: str = "staff"  # admin | staff | marketer (landing/admin/roles.py)
+    offices: tuple[str, ...] = ()  # a staff member's offices; () for every office
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +113,8 @@ class Session:
     csrf: str
     created_at: str
     last_seen: str
+    role: str = ""  # the user's, read at each request (not stored with the session); "": none, so no page
+    offices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

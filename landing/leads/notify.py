@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
@@ -24,6 +24,7 @@ import aiosmtplib
 
 from landing.catalog import Catalog
 from landing.leads.model import Notice, new_id
+from landing.leads.speed import is_reminder, reminder_email
 from landing.leads.store import LeadStore, StoreError
 from landing.logs import Repeated
 from landing.metrics import Metrics
@@ -84,11 +85,14 @@ class LogMailer:
     async def send(self, notice: Notice, catalog: Catalog, sender: str) -> None:
         # Not built as an email: that costs more than storing the lead did.
         office = catalog.site.offices_by_id.get(notice.office)
-        log.info("notification (no SMTP configured) to %s: new enquiry %s for %s, %s",
-                 office.email if office else sender, notice.lead_id, notice.treatment, notice.town)
+        log.info("notification (no SMTP configured) to %s: %s %s for %s, %s", office.email if office else sender,
+                 "reminder of enquiry" if is_reminder(notice.id) else "new enquiry", notice.lead_id, notice.treatment,
+                 notice.town)
 
 
 def notice_email(notice: Notice, catalog: Catalog, sender: str) -> EmailMessage:
+    if is_reminder(notice.id):
+        return reminder_email(notice, catalog, sender)
     office = catalog.site.offices_by_id.get(notice.office)
     treatment = catalog.site.treatments_by_slug.get(notice.treatment)
     treatment_name = treatment.name if treatment else notice.treatment
@@ -101,12 +105,18 @@ def notice_email(notice: Notice, catalog: Catalog, sender: str) -> EmailMessage:
     # One id per notice: if a crash makes a worker send it again, mail systems can tell it is the same.
     message["Message-ID"] = f"<{notice.id}@landing.notice>"
     link = catalog.url(f"/admin/leads/{notice.lead_id}")
+    repeat = ""
+    if notice.repeat_of:
+        message.replace_header("Subject", f"Repeat enquiry: {treatment_name}, {town}")
+        repeat = (f"It repeats an earlier enquiry with the same phone number or email address, received "
+                  f"{notice.repeat_at[:19].replace('T', ' ')} UTC: {catalog.url(f'/admin/leads/{notice.repeat_of}')}\n\n")
     message.set_content(
         f"A new enquiry has arrived for the {office.name if office else notice.office}.\n\n"
         f"Treatment: {treatment_name}\n"
         f"Town: {town}\n"
         f"Received: {notice.lead_created_at[:19].replace('T', ' ')} UTC\n\n"
         f"Sign in to see it: {link}\n\n"
+        f"{repeat}"
         "For the patient's privacy this email holds no personal details.\n"
     )
     return message
@@ -117,7 +127,8 @@ class Notifier:
 
     def __init__(self, store: LeadStore, catalog: Callable[[], Catalog], mailer: Mailer, sender: str,
                  retry_seconds: float = 30.0, poll_seconds: float = 5.0, lease_seconds: float = LEASE_SECONDS,
-                 worker: str | None = None, metrics: Metrics | None = None) -> None:
+                 worker: str | None = None, metrics: Metrics | None = None,
+                 annotate: Callable[[Notice], Awaitable[Notice]] | None = None) -> None:
         self.store = store
         self.catalog = catalog
         self.mailer = mailer
@@ -126,6 +137,7 @@ class Notifier:
         self.poll_seconds = poll_seconds
         self.lease_seconds = lease_seconds
         self.metrics = metrics
+        self.annotate = annotate  # adds what the email says beyond the outbox row (a repeat enquiry)
         self._wake = asyncio.Event()
         # Names this worker's claims: to give them back at shutdown, and, when the name outlives the process (a
         # host and port), for the next process of that name to take them back at once after a crash.
@@ -139,6 +151,10 @@ class Notifier:
 
     async def run(self) -> None:
         while True:
+            # Python 3.11's asyncio.wait_for returns the result of what it waited for when that finished just as the
+            # task was cancelled, dropping the cancellation (a store answer at shutdown): stop here all the same,
+            # and again before waiting for the next round.
+            _reraise_cancellation()
             try:
                 sent_any = await self.send_due()
             except StoreError as exc:  # the database is down, full, slow: keep the worker alive, say it once
@@ -152,6 +168,7 @@ class Notifier:
                 sent_any = False
             else:
                 self.outbox_trouble.success("notification worker: the outbox answers again")
+            _reraise_cancellation()
             if not sent_any:
                 self._wake.clear()
                 try:
@@ -186,6 +203,8 @@ class Notifier:
     async def send(self, notice: Notice) -> bool:
         """Send one notice; on failure schedule its retry. True when it went out."""
         try:
+            if self.annotate is not None:
+                notice = await self.annotate(notice)
             await self.mailer.send(notice, self.catalog(), self.sender)
         except Exception as exc:  # noqa: BLE001 - any failure means: try again later
             _reraise_cancellation()
@@ -196,7 +215,8 @@ class Notifier:
                 self.metrics.notifications_failed.inc()
             await self.store.notice_failed(notice.id, delay, f"{type(exc).__name__}: {exc}")
             return False
-        if not isinstance(self.mailer, LogMailer):  # which says itself that it only logged
+        quiet = getattr(self.mailer, "quiet", None)  # a mailer that says itself what happened (webhooks)
+        if not isinstance(self.mailer, LogMailer) and not (quiet and quiet(notice)):  # LogMailer says it only logged
             log.info("notification %s for office %s accepted by the mail server", notice.id, notice.office)
             if self.metrics is not None:
                 self.metrics.notifications_sent.inc()

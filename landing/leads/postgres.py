@@ -203,13 +203,21 @@ class PostgresLeadStore(SQLStore):
             async with self._connection() as connection, connection.transaction():
                 return [_count(await connection.execute(numbered(sql), *args)) for sql, args in statements]
 
+    async def execute_batch(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+        with failing("write to"):
+            async with self._connection() as connection, connection.transaction():
+                for sql, rows in statements:
+                    if rows:
+                        await connection.executemany(numbered(sql), rows)
+
     async def execute_returning(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with failing("write to"):
             async with self._connection() as connection:
                 return [tuple(row) for row in await connection.fetch(numbered(sql), *args)]
 
-    def export_csv(self, lead_filter: LeadFilter, counter: list[int] | None = None) -> AsyncGenerator[bytes, None]:
-        return csv_file(self._export_blocks(lead_filter), counter)
+    def export_csv(self, lead_filter: LeadFilter, counter: list[int] | None = None,
+                   zone: dt.tzinfo = dt.timezone.utc) -> AsyncGenerator[bytes, None]:
+        return csv_file(self._export_blocks(lead_filter), counter, zone)
 
     async def _export_blocks(self, lead_filter: LeadFilter) -> AsyncIterator[list[asyncpg.Record]]:
         # One read-only REPEATABLE READ transaction and a cursor: the file holds the leads as they were when

@@ -87,6 +87,9 @@ def where(lead_filter: LeadFilter) -> tuple[str, list[object]]:
         if value:
             clauses.append(f"{column} = ?")
             args.append(value)
+    if lead_filter.offices is not None:  # a staff member limited to some offices: never another office's lead
+        clauses.append(f"office IN ({', '.join('?' * len(lead_filter.offices))})" if lead_filter.offices else "1 = 0")
+        args += lead_filter.offices
     search = (lead_filter.search or "").strip()
     if search:
         parts = ["LOWER(name) LIKE ? ESCAPE '\\'", "LOWER(email) LIKE ? ESCAPE '\\'"]
@@ -108,5 +111,9 @@ def filter_query(lead_filter: LeadFilter) -> dict[str, str]:
 
 
 def filter_detail(lead_filter: LeadFilter) -> str:
-    """The filter as an audit log entry shows it: its query string, or 'all leads'."""
-    return urlencode(filter_query(lead_filter)) or "all leads"
+    """The filter as an audit log entry shows it: its query string, or 'all leads', and the offices a staff
+    member was limited to."""
+    detail = urlencode(filter_query(lead_filter)) or "all leads"
+    if lead_filter.offices is not None:
+        detail += f" (limited to offices: {', '.join(lead_filter.offices) or 'none'})"
+    return detail

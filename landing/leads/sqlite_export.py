@@ -10,6 +10,7 @@ SQLite cannot checkpoint the WAL past that snapshot, so a slow download lets the
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import contextlib
 import sqlite3
 import threading
@@ -25,13 +26,13 @@ THREAD_NAME = "lead-export"
 _IN_FLIGHT = 4  # pieces made ahead of the consumer: enough to keep the thread busy, little memory
 
 
-async def export_csv(path: Path, lead_filter: LeadFilter,
-                     counter: list[int] | None = None) -> AsyncGenerator[bytes, None]:
+async def export_csv(path: Path, lead_filter: LeadFilter, counter: list[int] | None = None,
+                     zone: dt.tzinfo = dt.timezone.utc) -> AsyncGenerator[bytes, None]:
     """The export file of the database at ``path`` in pieces; ``counter[0]`` counts the rows handed out."""
     def produce() -> Generator[tuple[bytes, int], None, None]:
         # Closed here, in the thread that opened its connection, however the export ends.
         with contextlib.closing(_blocks(path, lead_filter)) as blocks:
-            yield from csv_pieces(blocks)
+            yield from csv_pieces(blocks, zone)
 
     pieces = in_thread(produce)
     async with contextlib.aclosing(pieces):  # closed early (the client went away): the thread stops too

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import operator
-import sqlite3
 import os
 import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import astuple
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -42,6 +41,8 @@ from landing.leads.model import (
     utc_now,
 )
 from landing.leads.query import where
+from landing.leads.indexnow_outbox import IndexNowQueries, IndexNowStore
+from landing.leads.site_versions import SiteVersionQueries, SiteVersionStore
 
 MAX_BATCH = 256
 WAL_SWITCH_TRIES = 50  # about 12 s of tries in all
@@ -73,7 +74,7 @@ def store_failure(doing: str, exc: BaseException) -> StoreError:
 MIN_FREE_BYTES = 256 * 1024
 
 
-class LeadStore(Protocol):
+class LeadStore(SiteVersionStore, IndexNowStore, Protocol):
     """What the app needs of a database. Every implementation passes tests/test_store.py."""
 
     async def open(self) -> None: ...
@@ -90,10 +91,12 @@ class LeadStore(Protocol):
         """Every matching lead, newest first, read in chunks so memory stays flat."""
     def iter_rows(self, lead_filter: LeadFilter, columns: Sequence[str]) -> AsyncIterator[tuple[Any, ...]]:
         """The same, as plain rows of ``columns`` (an export needs no Lead objects)."""
-    def export_csv(self, lead_filter: LeadFilter, counter: list[int] | None = None) -> AsyncGenerator[bytes, None]:
-        """The CSV export of the matching leads (landing.leads.export) in pieces; ``counter[0]`` counts rows."""
-    async def weekly_counts(self, lead_filter: LeadFilter) -> list[tuple[str, str, int]]:
-        """(first day of the ISO week, office, leads) for the matching leads."""
+    def export_csv(self, lead_filter: LeadFilter, counter: list[int] | None = None,
+                   zone: dt.tzinfo = dt.timezone.utc) -> AsyncGenerator[bytes, None]:
+        """The CSV export of the matching leads (landing.leads.export) in pieces, arrival times also in ``zone``;
+        ``counter[0]`` counts rows."""
+    async def weekly_counts(self, lead_filter: LeadFilter, zone: dt.tzinfo = dt.timezone.utc) -> list[tuple[str, str, int]]:
+        """(first day of the ISO week in ``zone``, office, leads) for the matching leads."""
     async def set_status(self, lead_id: str, status: str, actor: str) -> bool: ...
     async def lead_events(self, lead_id: str) -> list[LeadEvent]: ...
     async def purge(self, before: str) -> int:
@@ -114,10 +117,12 @@ class LeadStore(Protocol):
         """Raise StoreError (with its cause) unless a lead could be stored now: a lead and its notice written in
         a transaction that is rolled back, within the lead timeout (and, for SQLite, room on the disk)."""
     # staff
-    async def add_user(self, email: str, password_hash: str) -> None: ...
+    async def add_user(self, email: str, password_hash: str, role: str = "staff", offices: Sequence[str] = ()) -> None:
+        ...
     async def get_user(self, email: str) -> User | None: ...
     async def list_users(self) -> list[User]: ...
     async def set_user_disabled(self, email: str, disabled: bool) -> bool: ...
+    async def set_role(self, email: str, role: str, offices: Sequence[str]) -> bool: ...
     async def set_password(self, email: str, password_hash: str) -> None: ...
     async def create_session(self, email: str) -> Session: ...
     async def get_session(self, session_id: str) -> Session | None: ...
@@ -133,6 +138,10 @@ class LeadStore(Protocol):
         """How many attempts are counted against ``key`` (kept ones, not yet pruned)."""
     async def audit(self, actor: str, action: str, detail: str, rows: int = 0) -> None: ...
     async def audit_log(self, limit: int = 100) -> list[AuditEntry]: ...
+    # The shared SQL (``?`` placeholders) of modules that keep their own queries (conversions, speed to lead).
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+    async def execute_many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+        """Several writes in one transaction; rows changed by each."""
 
 
 def store_for(database_url: str, timeouts: StoreTimeouts | None = None) -> LeadStore:
@@ -159,7 +168,7 @@ _CLAIM = ("UPDATE outbox SET claimed_until = ?, claimed_by = ?, attempts = attem
           "RETURNING id, lead_id, office, treatment, town, lead_created_at, attempts")
 
 
-class SQLStore:
+class SQLStore(SiteVersionQueries, IndexNowQueries):
     """The queries every store shares, written once with ``?`` placeholders over four primitives."""
 
     # How a claim locks the notices it takes, and what a sign-in reservation runs first so that no other
@@ -167,15 +176,7 @@ class SQLStore:
     claim_lock = ""
     sign_in_lock: Sequence[tuple[str, Sequence[Any]]] = ()
 
-    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
-        """Run one write in its own transaction; the number of rows it changed."""
-        raise NotImplementedError
-
-    async def execute_returning(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+    # fetch, execute and execute_returning: leads.primitives, implemented by each store.
 
     async def add(self, lead: Lead, notify: bool) -> None:
         raise NotImplementedError
@@ -234,11 +235,13 @@ class SQLStore:
                 return
             after = (rows[-1][-2], rows[-1][-1])
 
-    async def weekly_counts(self, lead_filter: LeadFilter) -> list[tuple[str, str, int]]:
+    async def weekly_counts(self, lead_filter: LeadFilter, zone: dt.tzinfo = dt.timezone.utc) -> list[tuple[str, str, int]]:
+        # By UTC hour, so that each hour can be put in the practice's own day (every zone in use is whole hours
+        # from UTC, or half: a half-hour zone puts at most the leads of one half hour in the neighbouring day).
         clause, args = where(lead_filter)
-        rows = await self.fetch(f"SELECT substr(created_at, 1, 10), office, COUNT(*) FROM leads WHERE {clause} "
-                                "GROUP BY substr(created_at, 1, 10), office", args)
-        return week_totals([(str(day), str(office), int(n)) for day, office, n in rows])
+        rows = await self.fetch(f"SELECT substr(created_at, 1, 13), office, COUNT(*) FROM leads WHERE {clause} "
+                                "GROUP BY substr(created_at, 1, 13), office", args)
+        return week_totals([(str(hour), str(office), int(n)) for hour, office, n in rows], zone)
 
     async def set_status(self, lead_id: str, status: str, actor: str) -> bool:
         changed = await self.execute_many([
@@ -262,6 +265,10 @@ class SQLStore:
 
     async def execute_many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
         """Several writes in one transaction; rows changed by each."""
+        raise NotImplementedError
+
+    async def execute_batch(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+        """Several statements, each run once per row of its arguments, all in one transaction (page views)."""
         raise NotImplementedError
 
     # -- notifications -------------------------------------------------------------------------------------
@@ -300,20 +307,37 @@ class SQLStore:
 
     # -- staff -----------------------------------------------------------------------------------------
 
-    async def add_user(self, email: str, password_hash: str) -> None:
+    async def add_user(self, email: str, password_hash: str, role: str = "staff", offices: Sequence[str] = ()) -> None:
         try:
-            await self.execute("INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?)",
-                               (email, password_hash, utc_now()))
+            await self.execute_many([
+                ("INSERT INTO users (email, password_hash, created_at, role) VALUES (?, ?, ?, ?)",
+                 (email, password_hash, utc_now(), role)),
+                *_office_rows(email, offices),
+            ])
         except StoreError:
             raise StoreError(f"a user {email} already exists (use `landing users disable` or another email)") from None
 
     async def get_user(self, email: str) -> User | None:
-        row = await self.fetch_one("SELECT email, password_hash, disabled, created_at FROM users WHERE email = ?", (email,))
-        return User(row[0], row[1], bool(row[2]), row[3]) if row else None
+        row = await self.fetch_one(f"{_USER_SELECT} WHERE email = ?", (email,))
+        if row is None:
+            return None
+        offices = await self.fetch("SELECT office FROM user_offices WHERE email = ? ORDER BY office", (email,))
+        return _user(row, tuple(office for office, in offices))
 
     async def list_users(self) -> list[User]:
-        rows = await self.fetch("SELECT email, password_hash, disabled, created_at FROM users ORDER BY email")
-        return [User(row[0], row[1], bool(row[2]), row[3]) for row in rows]
+        offices: dict[str, list[str]] = {}
+        for email, office in await self.fetch("SELECT email, office FROM user_offices ORDER BY email, office"):
+            offices.setdefault(email, []).append(office)
+        return [_user(row, tuple(offices.get(row[0], ()))) for row in await self.fetch(f"{_USER_SELECT} ORDER BY email")]
+
+    async def set_role(self, email: str, role: str, offices: Sequence[str]) -> bool:
+        """Give a user a role (and a staff member their offices: none for every office); False when no such user."""
+        changed = await self.execute_many([
+            ("UPDATE users SET role = ? WHERE email = ?", (role, email)),
+            ("DELETE FROM user_offices WHERE email = ?", (email,)),
+            *_office_rows(email, offices),
+        ])
+        return changed[0] > 0
 
     async def set_user_disabled(self, email: str, disabled: bool) -> bool:
         changed = await self.execute_many([
@@ -329,7 +353,7 @@ class SQLStore:
         session = Session(id=new_id() + new_id(), email=email, csrf=new_id() + new_id(), created_at=utc_now(),
                           last_seen=utc_now())
         await self.execute("INSERT INTO sessions (id, email, csrf, created_at, last_seen) VALUES (?, ?, ?, ?, ?)",
-                           astuple(session))
+                           (session.id, session.email, session.csrf, session.created_at, session.last_seen))
         return session
 
     async def get_session(self, session_id: str) -> Session | None:
@@ -378,13 +402,26 @@ class SQLStore:
         return [AuditEntry(*row) for row in rows]
 
 
-def week_totals(days: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
-    """(day, office, n) -> (Monday of its week, office, n), summed and sorted."""
-    import datetime as dt
+_USER_SELECT = "SELECT email, password_hash, disabled, created_at, role FROM users"
 
+
+def _user(row: Sequence[Any], offices: tuple[str, ...]) -> User:
+    return User(row[0], row[1], bool(row[2]), row[3], role=row[4], offices=offices)
+
+
+def _office_rows(email: str, offices: Sequence[str]) -> list[tuple[str, Sequence[Any]]]:
+    """Only rows of an existing user: the statement inserts nothing for an unknown email."""
+    return [("INSERT INTO user_offices (email, office) SELECT email, CAST(? AS TEXT) FROM users WHERE email = ?", (office, email))
+            for office in dict.fromkeys(offices)]
+
+
+def week_totals(days: list[tuple[str, str, int]], zone: dt.tzinfo = dt.timezone.utc) -> list[tuple[str, str, int]]:
+    """(UTC day or hour: 2026-11-27 or 2026-11-27T08, office, n) -> (Monday of its week in ``zone``, office, n),
+    summed and sorted."""
     totals: dict[tuple[str, str], int] = {}
     for day, office, n in days:
-        date = dt.date.fromisoformat(day)
+        moment = dt.datetime.fromisoformat(day + ":00" if len(day) == 13 else day).replace(tzinfo=dt.timezone.utc)
+        date = moment.astimezone(zone).date() if len(day) == 13 else moment.date()
         monday = (date - dt.timedelta(days=date.weekday())).isoformat()
         totals[(monday, office)] = totals.get((monday, office), 0) + n
     return sorted((week, office, n) for (week, office), n in totals.items())
@@ -623,6 +660,14 @@ class SQLiteLeadStore(SQLStore):
 
         return await self._submit("op", run)  # type: ignore[no-any-return]
 
+    async def execute_batch(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+        async def run(db: aiosqlite.Connection) -> None:
+            for sql, rows in statements:
+                if rows:
+                    await db.executemany(sql, rows)
+
+        await self._submit("op", run)
+
     async def execute_returning(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         async def run(db: aiosqlite.Connection) -> list[tuple[Any, ...]]:
             async with db.execute(sql, args) as cursor:
@@ -641,6 +686,7 @@ class SQLiteLeadStore(SQLStore):
         except (sqlite3.Error, TimeoutError) as exc:
             raise store_failure("read", exc) from None
 
-    def export_csv(self, lead_filter: LeadFilter, counter: list[int] | None = None) -> AsyncGenerator[bytes, None]:
+    def export_csv(self, lead_filter: LeadFilter, counter: list[int] | None = None,
+                   zone: dt.tzinfo = dt.timezone.utc) -> AsyncGenerator[bytes, None]:
         # Not through aiosqlite: a million rows want one read transaction in a thread of their own.
-        return sqlite_export.export_csv(self.path, lead_filter, counter)
+        return sqlite_export.export_csv(self.path, lead_filter, counter, zone)

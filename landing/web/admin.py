@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -24,7 +24,8 @@ from starlette.responses import (
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from landing.admin import auth
+from landing import clock
+from landing.admin import auth, roles
 from landing.admin.chart import weekly_chart
 from landing.catalog import Catalog
 from landing.coverage import coverage_svg
@@ -37,6 +38,7 @@ from landing.leads.model import (
     LeadFilter,
     Session,
 )
+from landing.leads import consent, duplicates, speed
 from landing.leads.query import filter_detail, filter_query, parse_filter, shown
 from landing.leads.store import LeadStore
 from landing.web.leads import Unreadable, client_address, desk, form_pairs, site
@@ -82,6 +84,35 @@ class AdminPage:
     assets: Any
     values: dict[str, Any] = field(default_factory=dict)
 
+    def local(self, stamp: str, seconds: bool = False, label: bool = False) -> str:
+        """A stored UTC time as the practice reads it, in its time zone (``label``: with CST, CDT...)."""
+        return clock.local_text(stamp, self.catalog.site.practice.zone, seconds, label)
+
+    @staticmethod
+    def machine(stamp: str) -> str:
+        """A stored time as HTML's datetime attribute takes it: UTC to the second (it refuses microseconds)."""
+        try:
+            return clock.parse_utc(stamp).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            return ""
+
+    @property
+    def zone(self) -> str:
+        """The practice's time zone, for column headings: America/Chicago."""
+        return self.catalog.site.practice.timezone
+
+    def treatment_name(self, slug: str) -> str:
+        treatment = self.catalog.site.treatments_by_slug.get(slug)
+        return treatment.name if treatment else slug
+
+    def office_name(self, office_id: str) -> str:
+        office = self.catalog.site.offices_by_id.get(office_id)
+        return office.name if office else office_id
+
+    @property
+    def nav(self) -> list[tuple[str, str]]:
+        return nav(self.staff)
+
 
 def render(request: Request, template: str, title: str, staff: Session | None, status: int = 200,
            **values: Any) -> HTMLResponse:
@@ -97,7 +128,23 @@ async def read_admin_form(request: Request) -> dict[str, str] | None:
     return None if isinstance(pairs, Unreadable) else first_values(pairs)
 
 
+async def read_upload_form(request: Request, limit: int) -> dict[str, str] | None:
+    """A multipart form's text fields (its files stay in ``request.form()``), or None when it is not one, or larger
+    than ``limit`` and a little room for its other fields."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "multipart/form-data":
+        return None
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > limit + 64 * 1024:
+        return None
+    try:
+        form = await request.form(max_files=1, max_fields=20)
+    except Exception:  # noqa: BLE001 - a malformed body (starlette raises several kinds): not a form we can read
+        return None
+    return {name: value for name, value in form.items() if isinstance(value, str)}
+
+
 async def current_staff(request: Request) -> Session | None:
+    """The signed-in user's session, with their role and offices as they are now (a role change counts at once)."""
     session_id = cookies(request).session_id(request.cookies.get(auth.SESSION_COOKIE))
     if session_id is None:
         return None
@@ -111,57 +158,118 @@ async def current_staff(request: Request) -> Session | None:
         return None
     if auth.needs_touch(session):
         await leads.touch_session(session_id)
-    return session
+    return replace(session, role=user.role, offices=user.offices)
 
 
 Endpoint = Callable[[Request, Session, dict[str, str]], Awaitable[Response]]
+Guarded = Callable[[Request], Awaitable[Response]]
 
 
-def staff_only(endpoint: Endpoint, *, download: bool = False) -> Callable[[Request], Awaitable[Response]]:
-    """Sign-in required (a redirect to it, or 401 for downloads); POSTs need the session's CSRF token."""
+def allow(*allowed: str, download: bool = False, upload: int = 0) -> Callable[[Endpoint], Guarded]:
+    """Only the roles ``allowed`` (landing/admin/roles.py): sign-in required (a redirect to it, or 401 for
+    downloads), 403 for another role; POSTs need the session's CSRF token. Every staff route says its roles.
+    ``upload``: the route takes a file of at most this many bytes (a multipart form; the endpoint reads the file
+    with ``request.form()``, already parsed)."""
+    assert allowed and set(allowed) <= set(roles.ROLES), allowed
 
-    async def guarded(request: Request) -> Response:
-        session = await current_staff(request)
-        if session is None:
-            if download:
-                return Response("Sign in to download leads.\n", status_code=401, media_type="text/plain",
-                                headers=admin_headers(request))
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"/admin/login?next={quote(target)}", status_code=303, headers=admin_headers(request))
-        form: dict[str, str] = {}
-        if request.method == "POST":
-            posted = await read_admin_form(request)
-            if posted is None or not auth.csrf_matches(session, posted.get("csrf", "")):
-                return render(request, "admin/message.html", "Form expired", session, status=403,
-                              message="This form has expired or did not come from this site. Go back, reload the page "
-                                      "and try again.")
-            form = posted
-        return await endpoint(request, session, form)
+    def guard(endpoint: Endpoint) -> Guarded:
+        async def guarded(request: Request) -> Response:
+            if not upload:
+                return await checked(request)
+            try:
+                return await checked(request)
+            finally:
+                await request.close()  # an uploaded file's temporary copy, however the request ended
 
-    return guarded
+        async def checked(request: Request) -> Response:
+            session = await current_staff(request)
+            if session is None:
+                if download:
+                    return Response("Sign in to download this file.\n", status_code=401, media_type="text/plain",
+                                    headers=admin_headers(request))
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/admin/login?next={quote(target)}", status_code=303,
+                                        headers=admin_headers(request))
+            if session.role not in allowed:
+                return forbidden(request, session, download)
+            form: dict[str, str] = {}
+            declared = request.headers.get("content-length", "")
+            if upload and declared.isdigit() and int(declared) > upload + 64 * 1024:
+                return render(request, "admin/message.html", "File too large", session, status=413,
+                              message=f"The file is larger than {upload // 2**20} MiB, the most that can be uploaded. "
+                                      "Remove columns or rows it does not need (notes, worklist columns) and try "
+                                      "again.")
+            if request.method == "POST":
+                posted = await (read_upload_form(request, upload) if upload else read_admin_form(request))
+                if posted is None or not auth.csrf_matches(session, posted.get("csrf", "")):
+                    return render(request, "admin/message.html", "Form expired", session, status=403,
+                                  message="This form has expired or did not come from this site. Go back, reload the "
+                                          "page and try again.")
+                form = posted
+            return await endpoint(request, session, form)
+
+        return guarded
+
+    return guard
+
+
+def staff_only(endpoint: Endpoint, *, download: bool = False) -> Guarded:
+    """The leads' roles (admin and staff): what every staff page allowed before roles."""
+    return allow(*roles.LEADS, download=download)(endpoint)
+
+
+def forbidden(request: Request, session: Session, download: bool = False) -> Response:
+    text = (f"Your role ({session.role}) cannot open this page. If your work needs it, ask an administrator to "
+            "change your role.")
+    if download:
+        return Response(text + "\n", status_code=403, media_type="text/plain; charset=utf-8",
+                        headers=admin_headers(request))
+    return render(request, "admin/message.html", "Not for your role", session, status=403, message=text)
+
+
+def start_page(session: Session) -> str:
+    """Where a user lands after signing in, or at /admin/: the first page of the navigation they may open."""
+    return "/admin/leads" if session.role in roles.LEADS else "/admin/site/"
+
+
+def nav(session: Session | None) -> list[tuple[str, str]]:
+    """The navigation's links (label, path): only the pages the user's role may open."""
+    if session is None:
+        return []
+    return [(label, path) for label, path, allowed in NAV if session.role in allowed]
+
+
+NAV: list[tuple[str, str, tuple[str, ...]]] = [
+    ("Leads", "/admin/leads", roles.LEADS),
+    ("Towns", "/admin/site/", roles.SITE),
+    ("Coverage map", "/admin/coverage", roles.EVERYONE),
+    ("Report", "/admin/report", (roles.ADMIN, roles.MARKETER)),  # landing/web/report.py: REPORT_ROLES
+    ("Audit log", "/admin/audit", roles.LEADS),
+]
 
 
 # -- sign-in -----------------------------------------------------------------------------------------
 
-def safe_next(target: str | None) -> str:
+def safe_next(target: str | None, default: str = "/admin/") -> str:
     """Only our own staff pages: never an open redirect to another site."""
     if target and target.startswith("/admin/") and not target.startswith("//"):
         return target
-    return "/admin/leads"
+    return default
 
 
 def login_form(request: Request, error: str = "", status: int = 200, email: str = "") -> Response:
     cookie, token = cookies(request).login_value()
     response = render(request, "admin/login.html", "Staff sign-in", None, status=status, error=error, token=token,
-                      email=email, next=safe_next(request.query_params.get("next")))
+                      email=email, next=safe_next(request.query_params.get("next"), ""))
     response.set_cookie(auth.LOGIN_COOKIE, cookie, max_age=3600, path="/admin/", httponly=True, samesite="strict",
                         secure=secure(request))
     return response
 
 
 async def login_page(request: Request) -> Response:
-    if await current_staff(request) is not None:
-        return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303,
+    session = await current_staff(request)
+    if session is not None:
+        return RedirectResponse(safe_next(request.query_params.get("next"), start_page(session)), status_code=303,
                                 headers=admin_headers(request))
     return login_form(request)
 
@@ -186,7 +294,9 @@ async def login(request: Request) -> Response:
     if old:
         await leads.delete_session(old)  # a new id at every sign-in: a planted session id is worthless
     session = await leads.create_session(email)
-    response = RedirectResponse(safe_next(form.get("next")), status_code=303, headers=admin_headers(request))
+    session = replace(session, role=user.role if user else session.role)
+    response = RedirectResponse(safe_next(form.get("next"), start_page(session)), status_code=303,
+                                headers=admin_headers(request))
     response.set_cookie(auth.SESSION_COOKIE, cookies(request).session_value(session.id), max_age=auth.IDLE_HOURS * 3600,
                         path="/", httponly=True, samesite="lax", secure=secure(request))
     response.delete_cookie(auth.LOGIN_COOKIE, path="/admin/")
@@ -217,8 +327,8 @@ def bad_filter(request: Request, session: Session, problems: list[str], download
                   message=text + " Go back to the list and change them.")
 
 
-async def home(request: Request) -> Response:
-    return RedirectResponse("/admin/leads", status_code=303, headers=admin_headers(request))
+async def home(request: Request, session: Session, form: dict[str, str]) -> Response:
+    return RedirectResponse(start_page(session), status_code=303, headers=admin_headers(request))
 
 
 async def leads_list(request: Request, session: Session, form: dict[str, str]) -> Response:
@@ -228,20 +338,41 @@ async def leads_list(request: Request, session: Session, form: dict[str, str]) -
         problems.append(f"page: '{shown(wanted)}' is not a page number (1, 2, ...)")
     if problems:
         return bad_filter(request, session, problems)
+    lead_filter = scoped(lead_filter, session)
     leads = store(request)
     total = await leads.count_leads(lead_filter)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     number = min(max(1, int(wanted.lstrip("0")[:9] or "0")), pages)  # past the last page (a stale link): the last one
     rows = await leads.list_leads(lead_filter, PAGE_SIZE, (number - 1) * PAGE_SIZE)
     catalog = site(request).current.catalog
-    offices = [(office.id, office.name) for office in catalog.site.offices]
-    chart = weekly_chart(await leads.weekly_counts(lead_filter), offices, only=lead_filter.office)
+    offices = [(office.id, office.name) for office in catalog.site.offices
+               if roles.may_see_office(session.role, session.offices, office.id)]
+    zone = catalog.site.practice.zone
+    chart = weekly_chart(await leads.weekly_counts(lead_filter, zone), offices, only=lead_filter.office,
+                         today=dt.datetime.now(zone).date(), since=lead_filter.since, until=lead_filter.until)
     query = filter_query(lead_filter)
     return render(request, "admin/leads.html", "Leads", session, leads=rows, total=total, page_number=number,
+                  offices=offices, office_ids={office for office, _ in offices},
                   pages=pages, filter=lead_filter, query=query, chart=chart, statuses=STATUSES,
                   page_link=lambda n: "/admin/leads?" + urlencode({**query, "page": n}),
                   csv_link="/admin/leads.csv" + ("?" + urlencode(query) if query else ""),
+                  conversions_since=(dt.datetime.now(zone).date() - dt.timedelta(days=30)).isoformat(),
+                  waits=await speed.waits(leads, catalog.site, rows),
+                  speed=await speed.speed_by_office(leads, catalog.site, lead_filter),
+                  repeats=visible(await duplicates.repeats_of(leads, rows, catalog.site.leads.duplicate_days), session),
+                  revoked=await consent.revoked_among(leads, [lead.id for lead in rows]),
                   town_name=town_namer(catalog))
+
+
+def visible(repeats: dict[str, duplicates.Contact], session: Session) -> dict[str, duplicates.Contact]:
+    """The repeats whose first lead is of an office the user may see (another office's lead is not named)."""
+    return {lead_id: first for lead_id, first in repeats.items()
+            if roles.may_see_office(session.role, session.offices, first.office)}
+
+
+def scoped(lead_filter: LeadFilter, session: Session) -> LeadFilter:
+    """A filter limited to the offices whose leads the user may see (the filters asked for still apply)."""
+    return replace(lead_filter, offices=roles.lead_offices(session.role, session.offices))
 
 
 def town_namer(catalog: Catalog) -> Callable[[Lead], str]:
@@ -255,20 +386,29 @@ async def lead_detail(request: Request, session: Session, form: dict[str, str]) 
     leads = store(request)
     lead_id = request.path_params["lead_id"]
     lead = await leads.get(lead_id) if plain_text(lead_id, 100) else None
-    if lead is None:
+    if lead is None or not roles.may_see_office(session.role, session.offices, lead.office):
+        # Another office's lead answers as one that does not exist: its id tells nothing either.
         return render(request, "admin/message.html", "No such lead", session, status=404,
                       message="This lead does not exist, or was removed by a retention purge.")
     events: list[LeadEvent] = await leads.lead_events(lead.id)
     catalog = site(request).current.catalog
+    days = catalog.site.leads.duplicate_days
     return render(request, "admin/lead.html", "Lead", session, lead=lead, events=events, statuses=STATUSES,
+                  repeat_of=visible(await duplicates.repeats_of(leads, [lead], days), session).get(lead.id),
+                  repeated_by=[later for later in await duplicates.later_repeats(leads, lead, days)
+                               if roles.may_see_office(session.role, session.offices, later.office)],
+                  revocation=await consent.revocation(leads, lead.id), methods=consent.METHODS,
+                  now_local=dt.datetime.now(catalog.site.practice.zone).strftime("%Y-%m-%dT%H:%M"),
                   town_name=town_namer(catalog), office=catalog.site.offices_by_id.get(lead.office))
 
 
 async def change_status(request: Request, session: Session, form: dict[str, str]) -> Response:
     lead_id = request.path_params["lead_id"]
     status = form.get("status", "")
-    if (status not in STATUSES or not plain_text(lead_id, 100)
-            or not await store(request).set_status(lead_id, status, session.email)):
+    lead = await store(request).get(lead_id) if plain_text(lead_id, 100) else None
+    # Another office's lead answers as a lead that does not exist.
+    if (lead is None or not roles.may_see_office(session.role, session.offices, lead.office)
+            or status not in STATUSES or not await store(request).set_status(lead_id, status, session.email)):
         return render(request, "admin/message.html", "Not changed", session, status=422,
                       message="That status could not be set. Go back and choose one from the list.")
     return RedirectResponse(f"/admin/leads/{lead_id}", status_code=303, headers=admin_headers(request))
@@ -278,6 +418,7 @@ async def export_leads(request: Request, session: Session, form: dict[str, str])
     lead_filter, problems = parse_filter(request.query_params)
     if problems:
         return bad_filter(request, session, problems, download=True)
+    lead_filter = scoped(lead_filter, session)
     leads = store(request)
     rows = [0]
     detail = filter_detail(lead_filter)
@@ -287,7 +428,8 @@ async def export_leads(request: Request, session: Session, form: dict[str, str])
 
     filename = f"leads-{dt.date.today().isoformat()}.csv"
     headers = {**admin_headers(request), "content-disposition": f'attachment; filename="{filename}"'}
-    return ClosingStreamingResponse(leads.export_csv(lead_filter, rows), audit, media_type="text/csv; charset=utf-8",
+    zone = site(request).current.catalog.site.practice.zone
+    return ClosingStreamingResponse(leads.export_csv(lead_filter, rows, zone), audit, media_type="text/csv; charset=utf-8",
                                     headers=headers)
 
 
@@ -331,17 +473,18 @@ async def coverage_map(request: Request, session: Session, form: dict[str, str])
 
 
 def routes() -> list[BaseRoute]:
+    leads, everyone = allow(*roles.LEADS), allow(*roles.EVERYONE)
     return [
-        Route("/admin/", home, name="admin_home"),
-        Route("/admin", home),
+        Route("/admin/", everyone(home), name="admin_home"),
+        Route("/admin", everyone(home)),
         Route("/admin/login", login_page, methods=["GET"], name="login_page"),
         Route("/admin/login", login, methods=["POST"], name="login"),
-        Route("/admin/logout", staff_only(logout), methods=["POST"], name="logout"),
-        Route("/admin/leads", staff_only(leads_list), name="leads_list"),
-        Route("/admin/leads.csv", staff_only(export_leads, download=True), name="export_leads"),
-        Route("/admin/leads/{lead_id}", staff_only(lead_detail), name="lead_detail"),
-        Route("/admin/leads/{lead_id}/status", staff_only(change_status), methods=["POST"], name="change_status"),
-        Route("/admin/audit", staff_only(audit_page), name="audit_log"),
-        Route("/admin/coverage", staff_only(coverage_page), name="coverage_page"),
-        Route("/admin/coverage.svg", staff_only(coverage_map, download=True), name="coverage_map"),
+        Route("/admin/logout", everyone(logout), methods=["POST"], name="logout"),
+        Route("/admin/leads", leads(leads_list), name="leads_list"),
+        Route("/admin/leads.csv", allow(*roles.LEADS, download=True)(export_leads), name="export_leads"),
+        Route("/admin/leads/{lead_id}", leads(lead_detail), name="lead_detail"),
+        Route("/admin/leads/{lead_id}/status", leads(change_status), methods=["POST"], name="change_status"),
+        Route("/admin/audit", leads(audit_page), name="audit_log"),
+        Route("/admin/coverage", everyone(coverage_page), name="coverage_page"),
+        Route("/admin/coverage.svg", allow(*roles.EVERYONE, download=True)(coverage_map), name="coverage_map"),
     ]

@@ -18,21 +18,33 @@ from landing.leads.deadlines import StoreTimeouts
 from landing.leads.guard import FormTokens, lead_limits, spam_limits
 from landing.leads.health import HealthCheck
 from landing.leads.notify import LogMailer, Mailer, Notifier, SMTPMailer
+from landing.leads.duplicates import RepeatNotices
+from landing.leads.speed import Reminders
 from landing.leads.store import store_for
 from landing.logs import install_request_ids
 from landing.metrics import Metrics
+from landing.pageviews import ViewCounter
 from landing.settings import Settings, resolve_secret
 from landing.web import admin as admin_views
+from landing.web import consent as consent_views
+from landing.web import conversions as conversion_views
 from landing.web import leads as lead_views
-from landing.web import public
+from landing.web import public, site_admin
+from landing.web import report as report_views
+from landing.web import views as view_routes
+from landing.web.indexnow import IndexNow, key_routes
 from landing.web.live import LiveSite
+from landing.web.published import Follower
 from landing.web.observe import Allowed, RequestContext, metrics_route
 from landing.web.responses import AddSecurityHeaders, SecurityHeaders
+from landing.web.webhooks import Dispatch, Webhooks, WebhookSweep
 
 
 class State(TypedDict):
     site: LiveSite
     leads: lead_views.LeadDesk
+    published: Follower
+    views: ViewCounter | None
 
 
 # A request allocates a few hundred short-lived objects and dozens are in flight at once. At Python's
@@ -59,6 +71,7 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
     metrics = Metrics()
     site = LiveSite(settings, form_fields=lead_views.form_fields_for(tokens), metrics=metrics)
     mailer: Mailer = SMTPMailer(settings.smtp_url) if settings.smtp_url else LogMailer()
+    views = ViewCounter(settings.views_flush_seconds) if settings.count_views else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
@@ -73,18 +86,42 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
             store = store_for(settings.database_url, store_timeouts(settings))
             await store.open()
             opened.push_async_callback(store.close)
-            notifier = Notifier(store, lambda: site.current.catalog, mailer, settings.mail_from,
+            notifier = Notifier(store, lambda: site.current.catalog, Dispatch(mailer, Webhooks(store)), settings.mail_from,
                                 retry_seconds=settings.notify_retry_seconds,
                                 poll_seconds=min(5.0, settings.notify_retry_seconds),
-                                lease_seconds=settings.notify_lease_seconds, worker=worker, metrics=metrics)
+                                lease_seconds=settings.notify_lease_seconds, worker=worker, metrics=metrics,
+                                annotate=RepeatNotices(store, lambda: site.current.catalog))
             desk = lead_views.LeadDesk(store=store, tokens=tokens, guards=guards, spam_budget=spam_budget,
                                        secret=secret, health=HealthCheck(store, settings.lead_timeout),
                                        notifier=notifier, metrics=metrics)
+            published = Follower(site, store)
+            await published.start()
+            if views is not None:  # flushed for the last time before the store closes (callbacks run last first)
+                await views.start(store)
+                counting = asyncio.create_task(views.run(), name="page-views")
+                opened.push_async_callback(views.stop, counting, settings.shutdown_timeout)
             sending = asyncio.create_task(notifier.run(), name="notifier")
+            reminding = asyncio.create_task(Reminders(store, lambda: site.current.catalog, notifier.wake).run(),
+                                            name="reminders")
+            hooking = asyncio.create_task(WebhookSweep(store, lambda: site.current.catalog, notifier.wake).run(),
+                                          name="webhooks")
             watching = asyncio.create_task(site.watch(), name="reload") if settings.reload_interval > 0 else None
+            following = (asyncio.create_task(published.follow(settings.reload_interval), name="published")
+                         if settings.reload_interval > 0 else None)
+            submitting = None
+            if settings.indexnow_key:
+                indexnow = IndexNow(site, store, settings.indexnow_key, settings.indexnow_endpoint,
+                                    retry_seconds=settings.notify_retry_seconds,
+                                    poll_seconds=min(5.0, settings.notify_retry_seconds))
+                submitting = asyncio.create_task(indexnow.run(), name="indexnow")
             try:
-                yield {"site": site, "leads": desk}
+                yield {"site": site, "leads": desk, "published": published, "views": views}
             finally:
+                for task in (reminding, hooking, following, submitting):
+                    if task is not None:
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
                 if watching is not None:
                     watching.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -99,6 +136,12 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
         Route("/thank-you/", lead_views.thank_you, name="thank_you"),
         metrics_route(metrics, Allowed(settings.metrics_allow)),
         *admin_views.routes(),
+        *conversion_views.routes(),
+        *consent_views.routes(),
+        *site_admin.routes(),
+        *key_routes(settings.indexnow_key),
+        *view_routes.routes(),
+        *report_views.routes(),
         *public.routes(),
     ]
 
@@ -112,7 +155,8 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: server_error}, middleware=[
         # The hot path first, with its headers prepared.
-        Middleware(public.CachedPages, site=site, claimed=public.claimed_prefixes(routes), metrics=metrics),
+        Middleware(public.CachedPages, site=site, claimed=public.claimed_prefixes(routes), metrics=metrics,
+                   views=views),
         Middleware(RequestContext, metrics=metrics),
         Middleware(AddSecurityHeaders, headers=security_headers),
     ])

@@ -8,8 +8,10 @@ import asyncio
 import functools
 import gc
 import logging
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from starlette.types import Scope
 
@@ -131,6 +133,11 @@ class LiveSite:
         self.suggestions = RateLimit(SUGGESTIONS_PER_SECOND, 1.0)
         self.gone: dict[str, float] = {}  # paths that stopped being pages at a reload -> when (monotonic)
         self.retired_cache = (0, 0)  # the page cache's hits and misses of the snapshots served before
+        self.published = 0  # the published version of the towns served (landing.publish); 0: the file on disk
+        self.reloading = threading.Lock()  # one reload at a time: the file watcher's or a publish's
+        # Told (old snapshot, new snapshot) in the reloading thread after each swap that changes what visitors see
+        # (not the catching up of a starting instance): landing/web/indexnow.py.
+        self.listeners: list[Callable[[Snapshot, Snapshot], None]] = []
         if metrics is not None:
             metrics.watch_cache(self.cache_counts)
             metrics.site_loaded(self.current.snapshot.version, len(self.current.catalog.pages))
@@ -145,9 +152,26 @@ class LiveSite:
         went = self.gone.get(path) if self.gone else None
         return went is not None and time.monotonic() - went < GONE_SECONDS
 
-    def reload(self) -> bool:
+    def reload(self, guard: bool = True) -> bool:
         """Load the files again; True when a new snapshot is now served. One that is invalid, read while its files
-        changed, or that would remove too many pages unconfirmed, is logged and dropped."""
+        changed, or that would remove too many pages unconfirmed (``guard``), is logged and dropped."""
+        with self.reloading:
+            return self._reload(guard)
+
+    def use_locations(self, path: Path, published: int, announce: bool = True) -> bool:
+        """Serve the towns of ``path`` (published version ``published``, written whole) from now on, if they load;
+        else keep serving the previous pages, as a file reload does. A publish was previewed and confirmed: it
+        may remove any share of the pages."""
+        with self.reloading:
+            previous = self.settings
+            self.settings = self.settings.replace(locations_file=path)
+            if self._reload(guard=False, announce=announce):
+                self.published = published
+                return True
+            self.settings = previous
+            return False
+
+    def _reload(self, guard: bool, announce: bool = True) -> bool:
         try:
             snapshot = load_snapshot(self.settings)
         except ConfigError as exc:
@@ -159,7 +183,8 @@ class LiveSite:
         old = self.current
         lost = dropped(old.catalog.pages, snapshot.catalog.pages)
         maximum = self.settings.reload_max_drop
-        if too_large(len(old.catalog.pages), len(lost), maximum) and confirmed_version(self.settings) != snapshot.version:
+        if guard and too_large(len(old.catalog.pages), len(lost), maximum) and \
+                confirmed_version(self.settings) != snapshot.version:
             self.refuse(ConfigError([
                 f"site files changed but would remove {len(lost):,} of the {len(old.catalog.pages):,} town pages "
                 f"({len(lost) / len(old.catalog.pages):.0%}; LANDING_RELOAD_MAX_DROP is {maximum:.0%}): a file may "
@@ -177,6 +202,12 @@ class LiveSite:
         self.retired_cache = (self.retired_cache[0] + hits, self.retired_cache[1] + misses)
         self.current = Served(snapshot, self.settings, self.form_fields)
         self.last_error = None
+        if announce:
+            for listener in self.listeners:
+                try:
+                    listener(old.snapshot, snapshot)
+                except Exception:  # telling others of a change must never undo it
+                    log.exception("a listener of site changes failed; the new version is served all the same")
         # The old snapshot is held in cycles (its page cache, hubs and their parts), and the service collects
         # its oldest objects rarely (app.GC_THRESHOLD): free it now.
         del old

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from landing.leads.export import EXPORT_COLUMNS
+from landing.leads.export import FILE_COLUMNS
 from tests.browser.conftest import DESKTOP, Server, sign_in
 
 
@@ -46,9 +46,9 @@ def test_staff_sign_in_filter_open_a_lead_change_its_status_and_download_the_csv
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url(re.compile(r"/admin/leads\?.*office=barrington"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Leads (2)")
-    rows = page.get_by_role("table").locator("tbody tr")
+    rows = page.get_by_role("table", name="Leads, newest first").locator("tbody tr")
     expect(rows).to_have_count(2)
-    expect(page.get_by_role("table")).not_to_contain_text("Cara Crystal")
+    expect(page.get_by_role("table", name="Leads, newest first")).not_to_contain_text("Cara Crystal")
     page.screenshot(path=screenshots / "admin-leads-desktop.png", full_page=True)
     filtered = page.url
 
@@ -75,7 +75,7 @@ def test_staff_sign_in_filter_open_a_lead_change_its_status_and_download_the_csv
     data = target.read_bytes()
     assert data.startswith("\ufeff".encode())  # Excel reads it as UTF-8
     rows_read = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-    assert tuple(rows_read[0]) == EXPORT_COLUMNS
+    assert tuple(rows_read[0]) == FILE_COLUMNS
     leads = {row["name"]: row for row in (dict(zip(rows_read[0], row)) for row in rows_read[1:])}
     assert set(leads) == {"Ana Barrington", "Ben Palatine"}
     ana = leads["Ana Barrington"]
