@@ -3,6 +3,10 @@
 On a site generated like benchmarks/pages.py's (the example site's site.toml, templates and static files,
 and a locations.csv of N towns spread over the US, fixed random seed), it measures:
 
+0. `landing build --jobs N` for one core and for every core, as a command (wall clock, and the peak memory
+   of all its processes together: target <= 300 MB), beside Hugo building the same pages from front matter
+   (a layout made of one of landing's rendered pages) on the same cores: the ratio of pages/s on every core
+   (target >= 2.5x; "hugo not installed" and no ratio without `hugo` on PATH);
 1. `landing build` into an empty folder: pages per second (wall clock and CPU time of this process, one
    core) and the output's size (target >= 1,500 pages/s);
 2. a rebuild with nothing changed (files written: 0) and with one town's intro changed;
@@ -23,6 +27,8 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python benchmarks/build.py` puts benchmarks/, not the root, on the path
 
-from benchmarks._common import figure, heading  # noqa: E402
+from benchmarks._common import clean_environment, figure, heading  # noqa: E402
 from benchmarks.pages import generate_site  # noqa: E402  (the same generated site as benchmarks/pages.py)
 
 from landing import quality  # noqa: E402
@@ -45,6 +51,8 @@ from landing.settings import Settings  # noqa: E402
 from landing.snapshot import load_snapshot  # noqa: E402
 
 RATE_TARGET = 1500.0  # pages per second, one core
+HUGO_RATIO_TARGET = 2.5  # landing build --jobs (all cores) against Hugo on the same cores
+MEMORY_TARGET_MB = 300.0  # all processes of a parallel build together
 SIMILARITY_TARGET_SECONDS = 60.0
 
 
@@ -71,7 +79,7 @@ def machine() -> None:
 
 def report_build(settings: Settings, out: Path) -> None:
     heading("landing build")
-    wall, cpu, result = timed(lambda: build_site(settings, out))
+    wall, cpu, result = timed(lambda: build_site(settings, out, jobs=1))  # one core: CPU time is all here
     files, size = folder_size(out)
     figure("pages", f"{result.pages:,}")
     figure("cold build, wall clock", f"{wall:.1f} s", f"{result.pages / wall:,.0f} pages/s")
@@ -87,6 +95,94 @@ def report_build(settings: Settings, out: Path) -> None:
     csv.write_text("\n".join(rows) + "\n")
     wall, cpu, changed = timed(lambda: build_site(settings, out))
     figure("rebuild, one town renamed", f"{wall:.1f} s", f"{changed.written} written, {changed.removed} removed")
+
+
+def tree_rss_mb(session: int) -> float:
+    """Memory of every process of a session (a build and its workers) together, in MB: the sum of their
+    proportional set sizes (a page shared by forked workers counts once in all, not once per process)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+            if int(fields[3]) == session:
+                with open(f"/proc/{entry}/smaps_rollup", encoding="ascii") as rollup:
+                    total += next(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total / 1024
+
+
+def timed_command(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """(wall seconds, peak resident memory of all its processes together in MB) of a command."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    peak = 0.0
+    while process.poll() is None:
+        peak = max(peak, tree_rss_mb(process.pid))
+        time.sleep(0.05)
+    wall = time.perf_counter() - started
+    if process.returncode:
+        raise RuntimeError(f"{command[0]} failed: {process.stderr.read().decode()[-2000:] if process.stderr else ''}")
+    return wall, peak
+
+
+def hugo_site(folder: Path, settings: Settings) -> int:
+    """The same town pages for Hugo: one content file of front matter per page, and a layout made of one of
+    landing's own rendered pages with the town's names as parameters (the same markup, the same size)."""
+    snapshot = load_snapshot(settings)
+    pages = list(snapshot.catalog.pages.values())
+    sample = pages[0]
+    html = snapshot.renderer.render_path(sample.path).replace("{{", "{ {")
+    location = sample.location
+    for value, name in ((location.place, "place"), (location.town, "town"), (location.county or "\0", "county"),
+                        (location.zip or "\0", "zip")):
+        html = html.replace(value, "{{ .Params.%s }}" % name)
+    (folder / "layouts" / "_default").mkdir(parents=True)
+    (folder / "layouts" / "_default" / "single.html").write_text(html)
+    (folder / "layouts" / "_default" / "list.html").write_text("<html><body>{{ .Title }}</body></html>")
+    (folder / "hugo.toml").write_text('baseURL = "https://pain.example.com/"\ndisableKinds = ["taxonomy", "term", '
+                                      '"RSS", "sitemap", "robotsTXT", "404"]\n')
+    for page in pages:
+        there = page.location
+        target = folder / "content" / page.treatment.slug / f"{there.slug}.md"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(f'---\ntitle: "{page.name}"\ntown: "{there.town}"\nplace: "{there.place}"\n'
+                          f'county: "{there.county}"\nzip: "{there.zip}"\nlatitude: {there.latitude}\n'
+                          f'longitude: {there.longitude}\n---\n')
+    return len(pages)
+
+
+def report_parallel(settings: Settings, folder: Path) -> None:
+    heading("landing build --jobs N beside Hugo (same pages, same cores, one run)")
+    env = {**clean_environment(LANDING_SITE_FILE=str(settings.site_file),
+                               LANDING_LOCATIONS_FILE=str(settings.locations_file),
+                               LANDING_TEMPLATES_DIR=str(settings.templates_dir),
+                               LANDING_STATIC_DIR=str(settings.static_dir), LANDING_SECRET_KEY="benchmark-secret")}
+    landing = [sys.executable, "-m", "landing", "build", "--quiet"]
+    pages = len(load_snapshot(settings).catalog.pages)
+    cores = os.cpu_count() or 1
+    rates: dict[str, float] = {}
+    for jobs in sorted({1, cores}):
+        wall, peak = timed_command([*landing, "--jobs", str(jobs), str(folder / f"public-{jobs}")], env)
+        rates[f"landing {jobs}"] = pages / wall
+        figure(f"landing build --jobs {jobs}", f"{pages / wall:,.0f} pages/s", f"{wall:.1f} s, peak {peak:,.0f} MB",
+               peak <= MEMORY_TARGET_MB if jobs == cores else None)
+    if shutil.which("hugo") is None:
+        figure("hugo", "hugo not installed", "no ratio")
+        return
+    hugo_folder = folder / "hugo"
+    hugo_site(hugo_folder, settings)
+    for procs in sorted({1, cores}):
+        wall, peak = timed_command(["hugo", "--quiet", "-s", str(hugo_folder), "-d", str(folder / f"hugo-{procs}")],
+                                   {**os.environ, "GOMAXPROCS": str(procs)})
+        rates[f"hugo {procs}"] = pages / wall
+        figure(f"hugo (GOMAXPROCS={procs})", f"{pages / wall:,.0f} pages/s", f"{wall:.1f} s, peak {peak:,.0f} MB")
+    ratio = rates[f"landing {cores}"] / rates[f"hugo {cores}"]
+    figure(f"landing / hugo on {cores} cores", f"{ratio:.2f}x", f"target >= {HUGO_RATIO_TARGET}x", ratio >= HUGO_RATIO_TARGET)
 
 
 def report_similarity(settings: Settings) -> None:
@@ -144,6 +240,7 @@ def main() -> int:
         folder = Path(tmp)
         settings = generate_site(folder / "site", towns).replace(secret_key="benchmark-secret")
         heading(f"Site: {towns:,} generated towns in {folder}")
+        report_parallel(settings, folder)
         report_build(settings, folder / "public")
         if not args.skip_check:
             report_similarity(settings)

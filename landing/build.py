@@ -18,6 +18,7 @@ import functools
 import gc
 import hashlib
 import json
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -258,16 +259,17 @@ def lead_url(settings: Settings, catalog: Catalog) -> str:
 
 
 def build_site(settings: Settings, out: Path, *, now: float | None = None,
-               progress: Callable[[int], Callable[[int], object]] | None = None) -> BuildResult:
-    """Build the site into ``out``. ``progress(total)`` returns a callable told of each finished file."""
+               progress: Callable[[int], Callable[[int], object]] | None = None, jobs: int | None = None) -> BuildResult:
+    """Build the site into ``out``. ``progress(total)`` returns a callable told of each finished file. ``jobs``:
+    worker processes rendering pages (default: one per core); the files are the same bytes however many."""
     try:
-        return _build(settings, out, time.time() if now is None else now, progress)
+        return _build(settings, out, time.time() if now is None else now, progress, jobs or os.cpu_count() or 1)
     finally:
         gc.unfreeze()
 
 
 def _build(settings: Settings, out: Path, now: float,
-           progress: Callable[[int], Callable[[int], object]] | None) -> BuildResult:
+           progress: Callable[[int], Callable[[int], object]] | None, jobs: int) -> BuildResult:
     started = time.perf_counter()
     previous = read_manifest(out)
     if previous is None and out.is_dir() and any(out.iterdir()):
@@ -300,15 +302,17 @@ def _build(settings: Settings, out: Path, now: float,
     writer = Writer(out, (previous or {}).get("files", {}), empty=not out.is_dir() or not any(out.iterdir()))
     out.mkdir(parents=True, exist_ok=True)
     advance = progress(len(plan)) if progress else None
-    for relative, make, page in plan:
+    todo: list[int] = []  # what is to be rendered and written, by position in the plan
+    for number, (relative, make, page) in enumerate(plan):
         if page is not None:
             facts[page.path] = page_facts(catalog, page)
             inputs[page.path] = page_inputs(facts[page.path], page.path in renderer.held_back)
         # A page whose inputs are those of the file the last build left is not even rendered again.
         if page is None or known_inputs.get(page.path) != inputs[page.path] or not writer.keep(relative):
-            writer.put(relative, make())
-        if advance:
+            todo.append(number)
+        elif advance:
             advance(1)
+    write_all(plan, todo, writer, jobs, advance)
     removed = writer.remove_stale()
     manifest = {
         "version": MANIFEST_VERSION,
@@ -329,6 +333,84 @@ def _build(settings: Settings, out: Path, now: float,
 
 
 Output = tuple[str, Callable[[], bytes], LandingPage | None]  # relative path, its bytes, the landing page it is
+
+PARALLEL_FROM = 400  # pages to render below which worker processes cost more than they save
+CHUNK = 200  # files a worker renders and writes per task
+
+
+def write_all(plan: list[Output], todo: list[int], writer: Writer, jobs: int,
+              advance: Callable[[int], object] | None) -> None:
+    """Render and write the files at positions ``todo`` of ``plan``, in order: what comes before the first
+    rendered page (stylesheets and images) first, then every page (by ``jobs`` worker processes, forked with
+    the loaded site), then the rest (the sitemaps listing them)."""
+    pages = [number for number in todo if plan[number][2] is not None or plan[number][0].endswith(".html")]
+    first = pages[0] if pages else len(plan)
+    last = pages[-1] if pages else -1
+    before = [number for number in todo if number < first]
+    after = [number for number in todo if number > last]
+    for number in before:
+        relative, make, _ = plan[number]
+        writer.put(relative, make())
+        if advance:
+            advance(1)
+    if jobs > 1 and len(pages) >= PARALLEL_FROM:
+        _write_in_workers(plan, pages, writer, jobs, advance)
+    else:
+        for number in pages:
+            relative, make, _ = plan[number]
+            writer.put(relative, make())
+            if advance:
+                advance(1)
+    for number in after:
+        relative, make, _ = plan[number]
+        writer.put(relative, make())
+        if advance:
+            advance(1)
+
+
+# What forked workers find in place: the plan and the writer of the build that started them.
+_WORK: tuple[list[Output], Writer] | None = None
+
+
+def _write_in_workers(plan: list[Output], numbers: list[int], writer: Writer, jobs: int,
+                      advance: Callable[[int], object] | None) -> None:
+    global _WORK
+    chunks = [numbers[start:start + CHUNK] for start in range(0, len(numbers), CHUNK)]
+    _WORK = (plan, writer)
+    done: dict[int, tuple[str, dict[str, Any], bool, int]] = {}
+    try:
+        # Forked: the workers share the loaded site (catalog, templates, quality measure) with this process.
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(chunks))) as pool:
+            for results in pool.imap_unordered(_write_chunk, chunks):
+                for number, record in results:
+                    done[number] = record
+                if advance:
+                    advance(len(results))
+    finally:
+        _WORK = None
+    for number in numbers:  # in plan order, as one process records them
+        relative, files_entry, written, size = done[number]
+        writer.files[relative] = files_entry
+        writer.size += size
+        if written:
+            writer.written += 1
+            writer._folders.add((writer.root / relative).parent)
+        else:
+            writer.unchanged += 1
+
+
+def _write_chunk(numbers: list[int]) -> list[tuple[int, tuple[str, dict[str, Any], bool, int]]]:
+    """In a worker: render and write these files of the plan; what each Writer.put recorded."""
+    assert _WORK is not None
+    plan, writer = _WORK
+    results = []
+    for number in numbers:
+        relative, make, _ = plan[number]
+        written = writer.written
+        size = writer.size
+        writer.put(relative, make())
+        results.append((number, (relative, writer.files[relative], writer.written > written, writer.size - size)))
+    return results
 
 
 def outputs(catalog: Catalog, renderer: Renderer, slot: bytes, counted: bool = False) -> Iterator[Output]:

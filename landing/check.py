@@ -8,6 +8,7 @@ slug changed without an alias...). With ``--diff`` it previews what a changed lo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
@@ -25,7 +26,8 @@ from landing.catalog import Catalog, load_catalog
 from landing.errors import ConfigError, LandingError
 from landing.gazetteer import GAZETTEER
 from landing.locations import COLUMNS, WORKLIST_COLUMNS
-from landing.pages import own_names
+from landing.pages import Renderer, own_names
+from landing.quality_cache import Run
 from landing.settings import Settings
 from landing.snapshot import load_snapshot, source_files
 from landing.toml_lines import TomlLines
@@ -79,12 +81,33 @@ def check_site(settings: Settings, previous_slugs: Mapping[str, Sequence[str]] |
     snapshot = load_snapshot(settings)
     renderer = snapshot.renderer
     catalog = snapshot.catalog
-    # With a gate, the renderer measured every page already; without, measure the pages rendered here.
-    meter = quality.SimilarityMeter() if catalog.site.quality.gate is None else None
-    problems: dict[str, str] = {}  # one message per template or markup problem, not one per page
+    # With a gate, the renderer measured every page already; without, measure the pages rendered here (those
+    # the quality cache does not know as they are).
+    with contextlib.ExitStack() as stack:
+        run = stack.enter_context(renderer.quality_cache.run(renderer)) \
+            if catalog.site.quality.gate is None and renderer.quality_cache is not None else None
+        problems, findings = render_everything(renderer, settings, run)
+    measured = run.results if run is not None else renderer.similarity
+    source = settings.site_file.read_text(encoding="utf-8-sig")
+    # Markup the pages lack because site.toml leaves something out: pointed at the line to fix.
+    for message in structured_data.markup_problems(catalog, source, settings.site_file.name):
+        problems.setdefault(message, message)
+    if problems:
+        raise ConfigError(list(problems.values()))
+    report = quality_report(catalog, measured, renderer.held_back, findings, source, settings,
+                            previous_slugs or {}, far=renderer.held_back_as_far)
+    return CheckReport(towns=len(catalog.locations), treatments=len(catalog.hubs), pages=len(catalog.pages),
+                       quality=report, catalog=catalog)
+
+
+def render_everything(renderer: Renderer, settings: Settings,
+                      run: Run | None) -> tuple[dict[str, str], list[quality.Finding]]:
+    """Render every page: the template and markup problems (one message each, not one per page), the findings of
+    each page's head, and each landing page ``run`` wants for the similarity measure."""
+    catalog = renderer.catalog
+    problems: dict[str, str] = {}
     findings: list[quality.Finding] = []
-    paths = ["/", *(part.path for part in catalog.hub_parts), *catalog.pages]
-    for path in paths:
+    for path in ["/", *(part.path for part in catalog.hub_parts), *catalog.pages]:
         try:
             html = renderer.render_path(path)
         except jinja2.TemplateError as exc:
@@ -94,8 +117,8 @@ def check_site(settings: Settings, previous_slugs: Mapping[str, Sequence[str]] |
         for message in page_markup_problems(html, catalog.url(path)):
             problems.setdefault(message, f"{message} (first seen on {path})")
         findings += quality.length_findings(path, *quality.head_texts(html))
-        if meter is not None and (page := catalog.pages.get(path)) is not None:
-            meter.add(page.treatment.slug, path, html, own_names(page), (page.treatment.name,))
+        if run is not None and (page := catalog.pages.get(path)) is not None and run.wants(page):
+            run.add(page, html)
     try:
         html = renderer.render_not_found("/no-such-page/")
     except jinja2.TemplateError as exc:
@@ -104,17 +127,7 @@ def check_site(settings: Settings, previous_slugs: Mapping[str, Sequence[str]] |
     else:
         for message in page_markup_problems(html):
             problems.setdefault(message, f"{message} (first seen on the not-found page)")
-    # Markup the pages lack because site.toml leaves something out: pointed at the line to fix.
-    source = settings.site_file.read_text(encoding="utf-8-sig")
-    for message in structured_data.markup_problems(catalog, source, settings.site_file.name):
-        problems.setdefault(message, message)
-    if problems:
-        raise ConfigError(list(problems.values()))
-    measured = meter.results() if meter is not None else renderer.similarity
-    report = quality_report(catalog, measured, renderer.held_back, findings, source, settings,
-                            previous_slugs or {}, far=renderer.held_back_as_far)
-    return CheckReport(towns=len(catalog.locations), treatments=len(catalog.hubs), pages=len(catalog.pages),
-                       quality=report, catalog=catalog)
+    return problems, findings
 
 
 def quality_report(catalog: Catalog, measured: Mapping[str, quality.Measured],

@@ -65,6 +65,8 @@ def make_parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="write the whole site as static files into OUT_DIR")
     build.add_argument("out", type=Path, metavar="OUT_DIR", help="folder to write into (new, or an earlier build's)")
     build.add_argument("--quiet", action="store_true", help="no progress bar and no summary (problems still print)")
+    build.add_argument("--jobs", type=whole_number(1, 256), metavar="N",
+                       help="worker processes rendering pages (default: one per core); the files are the same")
     build.set_defaults(run=run_build)
 
     from landing.admin.commands import (
@@ -217,7 +219,7 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = towns_in_use(settings, quiet=args.quiet)
     try:
-        result = build_site(settings, args.out, progress=None if args.quiet else progress)
+        result = build_site(settings, args.out, progress=None if args.quiet else progress, jobs=args.jobs)
     finally:
         for bar in bars:
             bar.close()

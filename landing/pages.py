@@ -8,7 +8,7 @@ import math
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup
@@ -20,6 +20,9 @@ from landing.leads.form import CONTACT_CHOICES, Submission
 from landing.maps import office_map
 from landing.site import Faq, Office, Practice, Treatment
 from landing.suggestions import SlugIndex
+
+if TYPE_CHECKING:
+    from landing.quality_cache import QualityCache
 
 NOT_FOUND_SUGGESTIONS = 6
 # Where a landing page's per-visitor hidden fields go (the form's token and campaign fields): the service
@@ -323,8 +326,11 @@ def invalid(form: Submission | None, name: str, hint: str = "") -> Markup:
 class Renderer:
     """Renders the pages of one catalog snapshot, keeping the most recently used ones ready to send."""
 
-    def __init__(self, catalog: Catalog, templates: Path, assets: StaticAssets, *, form_action: str = "/leads") -> None:
+    def __init__(self, catalog: Catalog, templates: Path, assets: StaticAssets, *, form_action: str = "/leads",
+                 quality_cache: QualityCache | None = None) -> None:
         self.catalog = catalog
+        self.templates = templates
+        self.quality_cache = quality_cache  # measures kept between snapshots: only changed pages are measured again
         self.form_action = form_action  # a static build posts to the running service's absolute /leads
         self.assets = assets
         self.env = make_environment(templates)
@@ -481,6 +487,8 @@ class Renderer:
 
     def measure_similarity(self) -> dict[str, quality.Measured]:
         """Each landing page's most similar sibling (same treatment), by the visible text of its <main>."""
+        if self.quality_cache is not None:
+            return self.quality_cache.measure(self)
         meter = quality.SimilarityMeter()
         for page in self.catalog.pages.values():
             meter.add(page.treatment.slug, page.path, self.render_main(page), own_names(page), (page.treatment.name,))

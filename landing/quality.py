@@ -23,12 +23,13 @@ never overstated: the gate does not hold a page back that the exact measure woul
 
 from __future__ import annotations
 
+import hashlib
 import html
 import math
 import re
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 
@@ -38,8 +39,10 @@ COMPARE_ALL = 400  # up to this many pages of a treatment, every pair is compare
 RARE_SHARE = 32  # a shingle on at most this many pages leads to every one of them
 KEEP_PER_ROUTE = 8  # siblings proposed per route and page, past COMPARE_ALL
 
-# A shingle is kept as the hash of its words: a set of ints is built twice as fast as a set of tuples, and
-# Python's string hashing differs between processes, so ids (below) are given in order of appearance.
+# A shingle is kept as the hash of its words: a set of ints is built twice as fast as a set of tuples. The
+# Shingler first turns each word into a number of its own (a digest of the word), so that a shingle is the
+# same number in every process (Python's string hashing differs between processes; a tuple of ints' hash
+# does not), and fingerprints kept on disk (landing.quality_cache) stay valid.
 Shingle = int
 
 # -- text -----------------------------------------------------------------------------------------
@@ -90,7 +93,7 @@ def _drop_names(spaced: str, names: Iterable[str]) -> str:
     return spaced
 
 
-def shingles(tokens: Sequence[str], size: int = SHINGLE_WORDS) -> set[Shingle]:
+def shingles(tokens: Sequence[Hashable], size: int = SHINGLE_WORDS) -> set[Shingle]:
     """Every run of ``size`` consecutive words (hashed); a text shorter than that is one shingle."""
     if len(tokens) < size:
         return {hash(tuple(tokens))} if tokens else set()
@@ -99,7 +102,7 @@ def shingles(tokens: Sequence[str], size: int = SHINGLE_WORDS) -> set[Shingle]:
 
 def page_shingles(page_text: str, names: Iterable[str]) -> set[Shingle]:
     """What is compared of a page: its text's shingles, once its own names are taken out."""
-    return shingles(without_names(words(page_text), names))
+    return shingles(list(map(_WordNumbers().__getitem__, without_names(words(page_text), names))))
 
 
 class Shingler:
@@ -112,6 +115,7 @@ class Shingler:
     def __init__(self, remember: int = 200_000) -> None:
         self.remember = remember  # pieces of text kept; past that, new pieces are worked out every time
         self._words: dict[str, str] = {}
+        self._numbers = _WordNumbers()
 
     def __call__(self, page_html: str, names: Iterable[str], common: Iterable[str] = ()) -> set[Shingle]:
         """The page's shingles without its own ``names`` and the ``common`` ones (its treatment's)."""
@@ -125,7 +129,20 @@ class Shingler:
                     known[piece] = normal
             if normal:
                 parts.append(normal)
-        return shingles(_drop_names(f" {' '.join(parts)} ", [*names, *common]).split())
+        numbers = self._numbers
+        if len(numbers) > self.remember:
+            numbers.clear()
+        return shingles(list(map(numbers.__getitem__, _drop_names(f" {' '.join(parts)} ", [*names, *common]).split())))
+
+
+class _WordNumbers(dict[str, int]):
+    """A word's number: the first 60 bits of its digest, the same in every process (and below 2**61 - 1,
+    which ints hash to themselves under)."""
+
+    def __missing__(self, word: str) -> int:
+        number = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest()) >> 4
+        self[word] = number
+        return number
 
 
 def jaccard(a: set[Shingle], b: set[Shingle]) -> float:

@@ -105,6 +105,11 @@ def path(value: str) -> Path:
     return Path(value.strip())
 
 
+def optional_path(value: str) -> Path | None:
+    """A path, or ``none`` for none."""
+    return None if value.strip().lower() == "none" else Path(value.strip())
+
+
 BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
@@ -202,6 +207,10 @@ class Settings:
                                     whole(1, 3650))
     check_record: Path = _setting(Path(".landing-check.json"), "Where landing check remembers each town's slugs, "
                                                                "to report a slug changed without an alias", path)
+    quality_cache: Path | None = _setting(None, "File where page quality measures are kept between runs (each page's "
+                                                "fingerprint, shingles and closest sibling), so that a restart, "
+                                                "landing check and landing build measure only changed pages; unset or "
+                                                "none: kept in memory only, for the life of the process", optional_path)
     # Telling search engines what changed (landing/indexnow.py)
     indexnow_key: str | None = _setting(None, "IndexNow key: when set, it is served at /{key}.txt and the pages a "
                                               "publish or a file reload adds, changes or removes are submitted to "

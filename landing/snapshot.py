@@ -18,6 +18,7 @@ from landing.catalog import (
     stat_fingerprint,
 )
 from landing.pages import Renderer, StaticAssets
+from landing.quality_cache import cache_for
 from landing.settings import Settings
 
 Fingerprint = tuple[tuple[str, int, int], ...]
@@ -66,5 +67,6 @@ def load_snapshot(settings: Settings) -> Snapshot:
     stamp = fingerprint(settings)
     version = site_version(settings)
     catalog = load_catalog(source_files(settings), settings.base_url)
-    renderer = Renderer(catalog, settings.templates_dir, StaticAssets(settings.static_dir))
+    renderer = Renderer(catalog, settings.templates_dir, StaticAssets(settings.static_dir),
+                        quality_cache=cache_for(settings.quality_cache, settings.site_file))
     return Snapshot(catalog=catalog, renderer=renderer, fingerprint=stamp, version=version)

@@ -243,3 +243,25 @@ def test_a_rebuild_renders_only_pages_whose_inputs_changed(static_settings: Sett
     # Every nerve-blocks page (they carry the whole article): a template is an input of all its pages.
     assert result.written == 9
     assert "Now with parking details." in (out / "nerve-blocks/cary-il/index.html").read_text()
+
+
+def test_a_build_in_worker_processes_writes_the_same_bytes_as_one_process(
+        static_settings: Settings, tmp_path: Path, site_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(build, "PARALLEL_FROM", 1)  # workers even for the test site's few pages
+    monkeypatch.setattr(build, "CHUNK", 3)
+    now = time.time()
+    one = build_site(static_settings, tmp_path / "one", now=now, jobs=1)
+    several = build_site(static_settings, tmp_path / "several", now=now, jobs=3)
+    names = files_in(tmp_path / "one")
+    assert names == files_in(tmp_path / "several") and len(names) > 20
+    for name in names - {build.MANIFEST}:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "several" / name).read_bytes(), name
+    records = [json.loads((tmp_path / folder / build.MANIFEST).read_text()) for folder in ("one", "several")]
+    assert [{**record, "files": sorted(record["files"])} for record in records][0] == \
+        [{**record, "files": sorted(record["files"])} for record in records][1]
+    assert (one.written, one.files, one.size) == (several.written, several.files, several.size)
+    # A rebuild by workers writes only what changed, as one process does.
+    csv_file = site_dir / "locations.csv"
+    csv_file.write_text(csv_file.read_text().replace("Barrington has its own office", "Barrington has an office"))
+    again = build_site(static_settings, tmp_path / "several", now=now, jobs=3)
+    assert 0 < again.written < again.files // 2 and again.unchanged == again.files - again.written

@@ -227,3 +227,38 @@ async def test_a_crash_mid_round_sends_at_most_one_notice_twice_and_the_restart_
     ids = lead_ids(inbox)
     assert len(set(ids)) == 15
     assert len(ids) - 15 <= 1, f"{len(ids) - 15} duplicates after one crash"
+
+
+async def test_notices_only_logged_are_marked_sent_many_at_a_time(tmp_path: Path, site_dir: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Without a mail server a round logs a whole batch and marks it sent in one write, so the notifier keeps
+    up with any intake; every notice is logged once."""
+    from landing.leads import notify
+    from landing.leads.store import store_for
+    from tests.leads_helpers import a_lead
+
+    store = store_for(f"sqlite:///{tmp_path / 'leads.sqlite3'}")
+    await store.open()
+    try:
+        leads = [a_lead() for _ in range(notify.LOGGED_PER_ROUND + 50)]
+        for lead in leads:
+            await store.add(lead, notify=True)
+        catalog = load_catalog(SourceFiles(site_dir / "site.toml", site_dir / "locations.csv", site_dir / "templates"))
+        writes: list[int] = []
+        real = store.notices_sent
+
+        async def counted(ids: list[str]) -> None:
+            writes.append(len(ids))
+            await real(ids)
+
+        store.notices_sent = counted  # type: ignore[method-assign]
+        notifier = notify.Notifier(store, lambda: catalog, notify.LogMailer(), "pages@example.com")
+        caplog.set_level("INFO", logger="landing.notify")
+        while await notifier.send_due():
+            pass
+        assert writes == [notify.LOGGED_PER_ROUND, 50]
+        assert await store.pending_notices() == 0
+        logged = [record.getMessage() for record in caplog.records if "no SMTP configured" in record.getMessage()]
+        assert sorted(line.split("new enquiry ")[1].split(" ")[0] for line in logged) == sorted(lead.id for lead in leads)
+    finally:
+        await store.close()

@@ -40,7 +40,7 @@ def test_a_pages_own_town_state_and_treatment_are_left_out_of_the_comparison() -
     assert quality.jaccard(*shingles_of) == 1.0
     # A state code alone stays: "in", "or" and "me" are words too (Indiana, Oregon, Maine).
     indiana = quality.page_shingles("seen in town or nearby", quality.own_names("Gary", "IN", "Indiana", "Pumps"))
-    assert indiana == quality.shingles("seen in town or nearby".split())
+    assert indiana == quality.page_shingles("seen in town or nearby", ()) and len(indiana) == 1
 
 
 def test_shingles_are_every_run_of_five_words() -> None:

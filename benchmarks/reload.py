@@ -1,0 +1,114 @@
+"""The quality gate's cost at load and reload, at 25,000 towns (issue 16).
+
+On the site benchmarks/pages.py generates, with `gate = 0.96` under [quality] in site.toml, it measures
+`landing.snapshot.load_snapshot` (catalog, renderer and the gate's similarity measure):
+
+1. without the quality cache: every page rendered, shingled and compared (what every load cost before);
+2. cold, with nothing cached: the same work, and the cache file (LANDING_QUALITY_CACHE) written;
+3. a restart: a new process with the cache file (target <= 10 s);
+4. a reload after one town's intro is edited, in the same process (target <= 2 s);
+5. `landing check`'s similarity report with the cache file (target <= 10 s).
+
+Each load runs in a fresh child process (a restart), or in the same one (a reload), and reports its wall
+time and CPU time. It prints figures and never fails on them. Run from the project root:
+
+    .venv/bin/python benchmarks/reload.py              # 25,000 towns
+    .venv/bin/python benchmarks/reload.py --towns 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # `python benchmarks/reload.py` puts benchmarks/, not the root, on the path
+
+from benchmarks._common import figure, heading  # noqa: E402
+from benchmarks.pages import generate_site, site_settings  # noqa: E402
+
+GATE = 0.96
+RESTART_TARGET, RELOAD_TARGET, CHECK_TARGET = 10.0, 2.0, 10.0
+
+
+def child(folder: Path, cache: str, steps: list[str]) -> list[dict[str, float]]:
+    """Run ``steps`` (load, edit-reload, check) in a fresh process; their wall and CPU seconds."""
+    code = f"""
+import csv, json, sys, time
+sys.path.insert(0, {str(ROOT)!r})
+from pathlib import Path
+from benchmarks.pages import site_settings
+from landing.check import check_site
+from landing.snapshot import load_snapshot
+settings = site_settings(Path({str(folder)!r}))
+settings = settings.replace(quality_cache=Path({cache!r}) if {cache!r} else None)
+out = []
+for step in {steps!r}:
+    if step == "edit":
+        rows = list(csv.reader(settings.locations_file.read_text().splitlines()))
+        rows[1][0] = rows[1][0].split(" (")[0] + " (" + str(time.time_ns()) + ")"  # a town renamed: its pages move
+        with settings.locations_file.open("w", newline="") as file:
+            csv.writer(file).writerows(rows)
+        continue
+    wall, cpu = time.perf_counter(), time.process_time()
+    if step == "check":
+        check_site(settings)
+    else:
+        snapshot = load_snapshot(settings)
+    out.append({{"step": step, "wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
+                 "measured": snapshot.renderer.quality_cache.measured if step == "load" else 0,
+                 "held": len(snapshot.renderer.held_back_by_gate) if step == "load" else 0}})
+print(json.dumps(out))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--towns", type=int, default=25_000)
+    parser.add_argument("--site", type=Path, help="an already generated site folder to use")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="landing-reload-bench-") as tmp:
+        folder = args.site or Path(tmp) / "site"
+        settings = site_settings(folder) if args.site else generate_site(folder, args.towns)
+        site = settings.site_file.read_text()
+        if "[quality]" not in site:
+            settings.site_file.write_text(site + f"\n[quality]\ngate = {GATE}\n")
+        cache = str(Path(tmp) / "quality.cache")
+        heading(f"Quality gate = {GATE} at {args.towns:,} towns; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        (plain,) = child(folder, "", ["load"])
+        figure("load without the cache (baseline)", f"{plain['wall']:.1f} s", f"CPU {plain['cpu']:.1f} s")
+        (cold,) = child(folder, cache, ["load"])
+        figure("cold load, nothing cached", f"{cold['wall']:.1f} s", f"{cold['measured']:,.0f} pages measured")
+        restart, reload = child(folder, cache, ["load", "edit", "load"])
+        figure("restart, from the cache file", f"{restart['wall']:.1f} s", f"target <= {RESTART_TARGET:g} s",
+               restart["wall"] <= RESTART_TARGET)
+        figure("  pages measured", f"{restart['measured']:,.0f}", f"CPU {restart['cpu']:.1f} s")
+        figure("reload after one town's edit", f"{reload['wall']:.1f} s", f"target <= {RELOAD_TARGET:g} s",
+               reload["wall"] <= RELOAD_TARGET)
+        figure("  pages measured", f"{reload['measured']:,.0f}", f"CPU {reload['cpu']:.1f} s")
+        figure("  pages held back (same as without the cache)", f"{reload['held']:,.0f}", f"baseline {plain['held']:,.0f}")
+        settings.site_file.write_text(site)  # no gate: check measures the similarity itself
+        (uncached_check,) = child(folder, "", ["check"])
+        child(folder, cache, ["check"])  # fills the cache for a site without a gate
+        (check,) = child(folder, cache, ["edit", "check"])
+        figure("landing check without the cache (baseline)", f"{uncached_check['wall']:.1f} s", f"CPU {uncached_check['cpu']:.1f} s")
+        figure("landing check after one town's edit", f"{check['wall']:.1f} s", f"CPU {check['cpu']:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    started = time.perf_counter()
+    code = main()
+    print(f"\n  ({time.perf_counter() - started:.0f} s in all)")
+    sys.exit(code)

@@ -1,0 +1,465 @@
+"""Page quality measured again only where pages changed.
+
+Measuring how much each landing page is like its closest sibling (landing.quality) means rendering every
+page's <main>, shingling it and comparing: half a minute at 25,000 towns. Between two loads of a site
+most pages are the same, so a ``QualityCache`` keeps, for every page, a fingerprint of what its text is
+made from (``text_keys``), its shingles (as their difference from its treatment's boilerplate) and its
+closest sibling. A new measure renders and shingles only the pages whose fingerprint changed, and compares
+only them with every page of their treatment, and the pages whose closest sibling changed again with every
+page; every other page keeps its sibling unless a changed page is now closer. The cache lives in memory
+for the life of the process (every reload of the service) and in a file (LANDING_QUALITY_CACHE), so that
+a restart, `landing check` and `landing build` start from it.
+
+What a page's text is made from (the fingerprint): the site's settings (site.toml, as loaded), every
+template file (the site's and the package's), the code that renders and measures, and of the page itself
+its town's row (all but its line number), its offices, its hub part, its nearby towns and its county's
+towns (names, paths and coordinates) and its local questions. A site template that reads more of the
+catalog than that (``catalog.locations``, ``catalog.pages``, ``catalog.hubs``) makes every page depend on
+the whole of locations.csv, so any edit of it measures everything again.
+
+Exactness. A page the cache measured in full (with every page when it changed, or when its sibling did)
+has its exact closest sibling. A page compared only with the changed pages keeps the sibling the earlier
+measure found, which is exact up to ``quality.COMPARE_ALL`` pages per treatment (so the result is the same
+as measuring everything: tests compare them), and on larger sites the same lower bound as the full measure
+(``quality._Search``): a figure is never overstated, so the gate never holds back a page the exact measure
+would let through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import operator
+import os
+import pickle
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from landing import quality
+from landing.catalog import Catalog, LandingPage, Reach, files_in
+from landing.geo import MILES_PER_DEGREE
+from landing.locations import Location
+
+if TYPE_CHECKING:
+    from landing.pages import Renderer
+
+log = logging.getLogger("landing.quality")
+
+FORMAT = 1  # of the cache file; a file of another format (or Python version) is ignored and rewritten
+# Past this share of a treatment's pages changed, measuring all of them again is faster than comparing
+# each changed page with every page.
+REMEASURE_SHARE = 0.05
+SAVE_AFTER = 200  # pages measured that make the cache file worth writing again
+_LOCATION_FIELDS = operator.attrgetter(*(spec.name for spec in fields(Location) if spec.name != "line"))
+_CODE = Path(__file__).resolve().parent
+# What a site template may read of the catalog without making its pages depend on every town.
+_WHOLE_CATALOG = ("catalog.locations", "catalog.pages", "catalog.hubs", "catalog.town_pages", "catalog.redirects")
+
+Key = bytes  # a page's fingerprint
+
+
+# -- what a page's text is made from ----------------------------------------------------------------------
+
+
+def shared_inputs(catalog: Catalog, templates: Path) -> bytes:
+    """A digest of what every page's text depends on: settings, templates, code, Python."""
+    from landing.pages import PACKAGE_TEMPLATES
+
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{FORMAT}\0{sys.version}\0{catalog.site!r}\0{catalog.base_url}\0{catalog.uses_zip_data}\0".encode())
+    whole_catalog = False
+    for folder in (templates, PACKAGE_TEMPLATES, _CODE):
+        for path in files_in(folder):
+            if folder is _CODE and path.suffix not in (".py", ".html"):
+                continue
+            data = path.read_bytes()
+            digest.update(f"{path.relative_to(folder)}\0{len(data)}\0".encode())
+            digest.update(data)
+            if folder is templates and any(name.encode() in data for name in _WHOLE_CATALOG):
+                whole_catalog = True
+    if whole_catalog:
+        for location in catalog.locations:
+            digest.update(repr(location).encode())
+    return digest.digest()
+
+
+def text_keys(catalog: Catalog, templates: Path) -> dict[str, Key]:
+    """Every landing page's fingerprint, by path: it changes whenever the page's visible text can."""
+    shared = shared_inputs(catalog, templates)
+    keys = {}
+    for page in catalog.pages.values():
+        keys[page.path] = hashlib.blake2b(shared + repr(page_inputs(catalog, page)).encode(), digest_size=16).digest()
+    return keys
+
+
+def page_inputs(catalog: Catalog, page: LandingPage) -> tuple[object, ...]:
+    """What of the catalog a page's text is made from. Its nearby towns are found among the towns within
+    nearby_miles of it: rather than finding them (as slow as rendering), the towns of every grid cell that
+    reaches that far are taken (``_areas``), and its county's towns as a whole (``_counties``)."""
+    location = page.location
+    hub = catalog.hubs[page.treatment.slug]
+    area: tuple[bytes, ...] = ()
+    if location.latitude is not None and location.longitude is not None:
+        cells = catalog.memo(("quality areas", page.treatment.slug), lambda: _areas(catalog, page.treatment.slug))
+        reach_lat = catalog.site.locations.nearby_miles / MILES_PER_DEGREE
+        reach_lon = reach_lat / max(math.cos(math.radians(min(89.9, abs(location.latitude) + reach_lat))), 1e-6)
+        rows = range(math.floor((location.latitude - reach_lat) / CELL), math.floor((location.latitude + reach_lat) / CELL) + 1)
+        cols = range(math.floor((location.longitude - reach_lon) / CELL), math.floor((location.longitude + reach_lon) / CELL) + 1)
+        area = tuple(cells.get((row, col), b"") for row in rows for col in cols) if len(rows) * len(cols) <= 400 \
+            else (catalog.memo(("quality all towns", page.treatment.slug), lambda: _all_towns(catalog, page.treatment.slug)),)
+    county = b""
+    if location.county:
+        counties = catalog.memo(("quality counties", page.treatment.slug), lambda: _counties(catalog, page.treatment.slug))
+        county = counties.get((location.county.casefold(), location.state), b"")
+    return (page.treatment.slug, _LOCATION_FIELDS(location), page.office.id,
+            page.distance_miles, page.direction, _reach(page.alternative), tuple(map(_reach, page.others)), page.far,
+            hub.part_listing(page).path, area, county, catalog.faqs_for(page))
+
+
+CELL = 0.5  # degrees: grid cells of the towns near a page
+
+
+def _reach(reach: Reach | None) -> tuple[object, ...] | None:
+    return (reach.office.id, reach.miles, reach.direction) if reach is not None else None
+
+
+def _town(page: LandingPage) -> tuple[object, ...]:
+    there = page.location
+    return page.path, there.town, there.state, there.county, there.latitude, there.longitude
+
+
+def _areas(catalog: Catalog, treatment: str) -> dict[tuple[int, int], bytes]:
+    """A digest of the towns of each grid cell, for a treatment."""
+    cells: dict[tuple[int, int], list[tuple[object, ...]]] = {}
+    for page in catalog.hubs[treatment].pages:
+        location = page.location
+        if location.latitude is not None and location.longitude is not None:
+            cells.setdefault((math.floor(location.latitude / CELL), math.floor(location.longitude / CELL)), []).append(_town(page))
+    return {cell: hashlib.blake2b(repr(sorted(towns, key=repr)).encode(), digest_size=16).digest() for cell, towns in cells.items()}
+
+
+def _all_towns(catalog: Catalog, treatment: str) -> bytes:
+    towns = [_town(page) for page in catalog.hubs[treatment].pages if page.location.has_coordinates]
+    return hashlib.blake2b(repr(sorted(towns, key=repr)).encode(), digest_size=16).digest()
+
+
+def _counties(catalog: Catalog, treatment: str) -> dict[tuple[str, str], bytes]:
+    """A digest of the towns of each county, for a treatment."""
+    counties: dict[tuple[str, str], list[tuple[object, ...]]] = {}
+    for page in catalog.hubs[treatment].pages:
+        if page.location.county:
+            counties.setdefault((page.location.county.casefold(), page.location.state), []).append(_town(page))
+    return {county: hashlib.blake2b(repr(sorted(towns, key=repr)).encode(), digest_size=16).digest()
+            for county, towns in counties.items()}
+
+
+# -- the cache ------------------------------------------------------------------------------------
+
+
+class _Index:
+    """Which pages have each shingle a page differs by, to compare one page with all others exactly and fast.
+
+    As in ``quality._Search``: a shingle many pages have (an office's, a county's) is a bit, so two pages'
+    shared frequent shingles are one popcount; a shingle few have is listed with its pages. Which shingles
+    are frequent is settled when the index is made; a shingle first seen later is listed (either way the
+    count is exact).
+    """
+
+    def __init__(self, pages: dict[str, quality._Page], rare: int = quality.RARE_SHARE) -> None:
+        counts: Counter[int] = Counter()
+        missing: Counter[int] = Counter()
+        for page in pages.values():
+            counts.update(page.own)
+            missing.update(page.lacks)
+        self.own_bit = {shingle: 1 << number for number, shingle in
+                        enumerate(shingle for shingle, count in counts.items() if count > rare)}
+        self.lacks_bit = {shingle: 1 << number for number, shingle in
+                          enumerate(shingle for shingle, count in missing.items() if count > rare)}
+        self.own_lists: dict[int, set[str]] = {}
+        self.lacks_lists: dict[int, set[str]] = {}
+        self.bits: dict[str, tuple[int, int, int, int]] = {}  # path -> own bits, lacks bits, own size, lacks size
+        for path, page in pages.items():
+            self.file(path, page)
+
+    def file(self, path: str, page: quality._Page) -> None:
+        own_bits = lacks_bits = 0
+        for shingle in page.own:
+            if (bit := self.own_bit.get(shingle)) is not None:
+                own_bits |= bit
+            else:
+                self.own_lists.setdefault(shingle, set()).add(path)
+        for shingle in page.lacks:
+            if (bit := self.lacks_bit.get(shingle)) is not None:
+                lacks_bits |= bit
+            else:
+                self.lacks_lists.setdefault(shingle, set()).add(path)
+        self.bits[path] = (own_bits, lacks_bits, len(page.own), len(page.lacks))
+
+    def unfile(self, path: str, page: quality._Page) -> None:
+        for shingle in page.own:
+            if shingle in self.own_lists:
+                self.own_lists[shingle].discard(path)
+        for shingle in page.lacks:
+            if shingle in self.lacks_lists:
+                self.lacks_lists[shingle].discard(path)
+        del self.bits[path]
+
+    def compare(self, path: str, page: quality._Page, base: int) -> dict[str, float]:
+        shared_own: Counter[str] = Counter()
+        for shingle in page.own:
+            if shingle in self.own_lists:
+                shared_own.update(self.own_lists[shingle])
+        shared_lacks: Counter[str] = Counter()
+        for shingle in page.lacks:
+            if shingle in self.lacks_lists:
+                shared_lacks.update(self.lacks_lists[shingle])
+        own_bits, lacks_bits, own, lacks = self.bits[path]
+        jaccard, get_own, get_lacks = quality._jaccard, shared_own.get, shared_lacks.get
+        found = {}
+        for other, (other_own_bits, other_lacks_bits, other_own, other_lacks) in self.bits.items():
+            found[other] = jaccard(base, own, lacks, other_own, other_lacks,
+                                   get_own(other, 0) + (own_bits & other_own_bits).bit_count(),
+                                   get_lacks(other, 0) + (lacks_bits & other_lacks_bits).bit_count())
+        del found[path]
+        return found
+
+
+@dataclass
+class _Group:
+    """One treatment's pages as last measured."""
+
+    boilerplate: dict[quality.Shingle, int]  # shingle -> its number (what a page lacks is kept as numbers)
+    ids: dict[quality.Shingle, int]  # a page's own shingles -> their number
+    pages: dict[str, quality._Page]  # by path
+    keys: dict[str, Key]
+    results: dict[str, float]  # by path: the similarity to the closest sibling
+    twins: dict[str, str | None]  # by path: that sibling
+    # Made when a page is first compared, then kept up (and in the cache file).
+    index: _Index | None = None
+
+    def remove(self, path: str) -> None:
+        page = self.pages.pop(path)
+        if self.index is not None:
+            self.index.unfile(path, page)
+        del self.keys[path], self.results[path], self.twins[path]
+
+    def difference(self, shingles: set[quality.Shingle]) -> quality._Page:
+        boilerplate, ids = self.boilerplate, self.ids
+        own = frozenset(ids.setdefault(shingle, len(ids)) for shingle in shingles.difference(boilerplate))
+        lacks = frozenset(number for shingle, number in boilerplate.items() if shingle not in shingles) \
+            if len(shingles) - len(own) != len(boilerplate) else frozenset()
+        return quality._Page(own, lacks)
+
+    def add(self, path: str, key: Key, page: quality._Page) -> None:
+        self.pages[path] = page
+        self.keys[path] = key
+        self.results[path] = 0.0
+        self.twins[path] = None
+        if self.index is not None:
+            self.index.file(path, page)
+
+    def compare(self, path: str) -> dict[str, float]:
+        """The page's similarity to every other page of the group, exactly."""
+        if self.index is None:
+            self.index = _Index(self.pages)
+        return self.index.compare(path, self.pages[path], len(self.boilerplate))
+
+    def state(self) -> tuple[object, ...]:
+        return self.boilerplate, self.ids, self.pages, self.keys, self.results, self.twins, self.index
+
+
+class QualityCache:
+    """Each page's fingerprint, shingles and closest sibling, per site, in memory and (with ``file``) on disk."""
+
+    def __init__(self, file: Path | None = None) -> None:
+        self.file = file
+        self.groups: dict[str, _Group] = {}
+        self.lock = threading.Lock()  # one measure at a time (a reload thread and a check, say)
+        self.read = False
+        self.measured = 0  # pages rendered and shingled by the last measure (the rest came from the cache)
+        self.on_disk = False  # the file holds a measure of this site (perhaps a few edits behind)
+        self.unsaved = 0  # pages measured since the file was written
+
+    def measure(self, renderer: Renderer) -> dict[str, quality.Measured]:
+        """Every landing page's closest sibling; a page's <main> is rendered only when its fingerprint is not in
+        the cache."""
+        with self.run(renderer) as run:
+            for page in renderer.catalog.pages.values():
+                if run.wants(page):
+                    run.add(page, renderer.render_main(page))
+        return run.results
+
+    @contextlib.contextmanager
+    def run(self, renderer: Renderer) -> Iterator[Run]:
+        """One measure, for a caller that renders the pages itself (landing check renders every page anyway):
+        ``run.add(page, html)`` each page ``run.wants``, in catalog order; ``run.results`` once the block ends."""
+        with self.lock:
+            if not self.read:
+                self.read = True
+                self._load()
+            run = Run(self, renderer.catalog, text_keys(renderer.catalog, renderer.templates))
+            yield run
+            run.finish()
+            self.measured = run.added
+            # Written when much was measured: a few pages measured since the file was written are measured
+            # again at a restart (in less time than writing the file at every small edit would take).
+            self.unsaved += run.added
+            if self.unsaved > SAVE_AFTER or (self.unsaved and not self.on_disk):
+                self._save()
+
+    def _load(self) -> None:
+        if self.file is None:
+            return
+        try:
+            with open(self.file, "rb") as stored:
+                data = pickle.load(stored)
+        except FileNotFoundError:
+            return
+        except Exception as exc:  # a damaged or foreign file: measure afresh and replace it
+            log.warning("quality cache %s could not be read (%s); measuring every page again", self.file, exc)
+            return
+        if not isinstance(data, dict) or data.get("format") != (FORMAT, sys.version):
+            return
+        self.groups = {slug: _Group(*state) for slug, state in data["groups"].items()}
+        self.on_disk = True
+
+    def _save(self) -> None:
+        if self.file is None:
+            return
+        temporary = self.file.with_name(f".{self.file.name}.{os.getpid()}.tmp")
+        try:
+            with open(temporary, "wb") as stored:
+                pickle.dump({"format": (FORMAT, sys.version),
+                             "groups": {slug: group.state() for slug, group in self.groups.items()}},
+                            stored, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, self.file)
+            self.on_disk, self.unsaved = True, 0
+        except OSError as exc:  # a read-only folder: the cache still works in memory
+            log.warning("quality cache %s could not be written (%s)", self.file, exc)
+            temporary.unlink(missing_ok=True)
+
+
+class Run:
+    """One measure: which pages need their text, then the results."""
+
+    def __init__(self, cache: QualityCache, catalog: Catalog, keys: dict[str, Key]) -> None:
+        self.cache = cache
+        self.catalog = catalog
+        self.keys = keys
+        self.added = 0
+        self.results: dict[str, quality.Measured] = {}
+        self.shingler = quality.Shingler()
+        self.fresh: dict[str, quality.Siblings] = {}  # groups measured in full, as SimilarityMeter does
+        self.fresh_paths: dict[str, list[str]] = {}
+        self.changed: dict[str, list[str]] = {}  # groups measured incrementally: their changed pages
+        self.removed: dict[str, set[str]] = {}
+        for slug, hub in catalog.hubs.items():
+            group = cache.groups.get(slug)
+            paths = [page.path for page in hub.pages]
+            if group is None:
+                self.fresh[slug], self.fresh_paths[slug] = quality.Siblings(), []
+                continue
+            gone = {path for path in group.pages if keys.get(path) != group.keys[path]}
+            changed = [path for path in paths if group.keys.get(path) != keys[path]]
+            if len(changed) + len(gone) > REMEASURE_SHARE * max(len(paths), 1) and len(changed) > 1:
+                self.fresh[slug], self.fresh_paths[slug] = quality.Siblings(), []
+                continue
+            self.changed[slug], self.removed[slug] = changed, gone
+        self.wanted = {path for paths in self.changed.values() for path in paths}
+        self.same: set[str] = set()  # wanted pages whose text turned out the same
+        self.fresh_slugs = set(self.fresh)
+
+    def wants(self, page: LandingPage) -> bool:
+        return page.treatment.slug in self.fresh_slugs or page.path in self.wanted
+
+    def add(self, page: LandingPage, html: str) -> None:
+        self.added += 1
+        shingles = self.shingler(html, own_names(page), (page.treatment.name,))
+        slug = page.treatment.slug
+        if slug in self.fresh:
+            self.fresh[slug].add(shingles)
+            self.fresh_paths[slug].append(page.path)
+            return
+        group = self.cache.groups[slug]
+        difference = group.difference(shingles)
+        if (old := group.pages.get(page.path)) is not None:
+            if old == difference:  # what the page's text is made from changed, but not its text
+                group.keys[page.path] = self.keys[page.path]
+                self.same.add(page.path)
+                return
+            group.remove(page.path)
+        group.add(page.path, self.keys[page.path], difference)
+
+    def finish(self) -> None:
+        groups = self.cache.groups
+        for slug, siblings in self.fresh.items():
+            paths = self.fresh_paths[slug]
+            twins = siblings.nearest()
+            assert siblings._boilerplate is not None
+            groups[slug] = _Group(siblings._boilerplate, siblings._ids, dict(zip(paths, siblings._pages)),
+                                  {path: self.keys[path] for path in paths},
+                                  {path: twin.similarity for path, twin in zip(paths, twins)},
+                                  {path: paths[twin.index] if twin.index is not None else None
+                                   for path, twin in zip(paths, twins)})
+            groups[slug].index = _Index(groups[slug].pages)  # made now, and kept in the file: for the next edit
+        for slug, changed in self.changed.items():
+            group = groups[slug]  # a page wanted but not given (a template error in landing check) is left as it was
+            self._update(group, [path for path in changed if group.keys.get(path) == self.keys[path] and path not in self.same],
+                         self.removed[slug] - self.same)
+        for slug in [slug for slug in groups if slug not in self.catalog.hubs]:
+            del groups[slug]
+        found = {}
+        for slug, hub in self.catalog.hubs.items():
+            group = groups[slug]
+            for page in hub.pages:
+                found[page.path] = quality.Measured(page.path, group.twins.get(page.path), group.results.get(page.path, 0.0))
+        self.results = {path: found[path] for path in self.catalog.pages}  # in catalog order, as SimilarityMeter gives
+
+    def _update(self, group: _Group, changed: list[str], gone: set[str]) -> None:
+        """Compare the changed pages with every page, and every page whose sibling changed or went."""
+        for path in gone:
+            if path in group.pages and path not in self.keys:
+                group.remove(path)  # a page that is no more (a changed one was replaced in add())
+        stale = gone | set(changed)
+        again = [path for path, twin in group.twins.items() if twin in stale and path not in stale]
+        for path in changed:
+            scores = group.compare(path)
+            self._best(group, path, scores)
+            for other, value in scores.items():  # a changed page may now be another's closest sibling
+                if value > group.results[other] and other not in stale:
+                    group.results[other], group.twins[other] = value, path
+        for path in again:
+            self._best(group, path, group.compare(path))
+
+    @staticmethod
+    def _best(group: _Group, path: str, scores: dict[str, float]) -> None:
+        best, twin = -1.0, None
+        for other, value in scores.items():
+            if value > best:
+                best, twin = value, other
+        group.results[path], group.twins[path] = max(best, 0.0), twin
+
+
+def own_names(page: LandingPage) -> tuple[str, ...]:
+    location = page.location
+    return quality.own_names(location.town, location.state, location.state_name, page.treatment.name)
+
+
+_CACHES: dict[tuple[Path | None, Path], QualityCache] = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def cache_for(file: Path | None, site: Path) -> QualityCache:
+    """The process's cache of one site (by its site.toml) and file."""
+    key = (file.resolve() if file else None, site.resolve())
+    with _CACHES_LOCK:
+        if key not in _CACHES:
+            _CACHES[key] = QualityCache(file)
+        return _CACHES[key]

@@ -1,0 +1,167 @@
+"""The quality cache: a reload measures only the pages whose text changed, and gets what measuring every page gets."""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+import pytest
+
+from landing import quality, quality_cache
+from landing.check import check_site
+from landing.pages import Renderer, StaticAssets
+from landing.quality_cache import QualityCache
+from landing.settings import Settings
+from landing.snapshot import Snapshot, load_snapshot
+
+COUNTIES = [f"County {number}" for number in range(25)]  # a handful of towns each
+
+
+def write_towns(csv_file: Path, count: int, seed: int = 3) -> list[list[str]]:
+    """``count`` towns around the test offices, a third of them with an intro of their own."""
+    rng = random.Random(seed)
+    rows = [["town", "state", "county", "latitude", "longitude", "intro"]]
+    for number in range(count):
+        intro = (f"Patients from town {number} often mention the {rng.choice(['river', 'lake', 'mill', 'park'])} "
+                 f"trail and the {rng.choice(['market', 'festival', 'library'])} on {rng.choice(['Main', 'Oak'])} "
+                 "Street." if rng.random() < 0.3 else "")
+        rows.append([f"Town {number}", "IL", rng.choice(COUNTIES), f"{rng.uniform(40.0, 44.0):.4f}",
+                     f"{rng.uniform(-91.0, -86.0):.4f}", intro])
+    save(csv_file, rows)
+    return rows
+
+
+def save(csv_file: Path, rows: list[list[str]]) -> None:
+    with csv_file.open("w", newline="", encoding="utf-8") as file:
+        csv.writer(file).writerows(rows)
+
+
+def full_measure(snapshot: Snapshot, settings: Settings) -> dict[str, quality.Measured]:
+    """Every page rendered, shingled and compared: no cache."""
+    return Renderer(snapshot.catalog, settings.templates_dir, StaticAssets(settings.static_dir)).measure_similarity()
+
+
+def cached(settings: Settings, cache: QualityCache) -> tuple[Snapshot, dict[str, quality.Measured]]:
+    snapshot = load_snapshot(settings)
+    renderer = Renderer(snapshot.catalog, settings.templates_dir, StaticAssets(settings.static_dir), quality_cache=cache)
+    return snapshot, renderer.measure_similarity()
+
+
+def same_figures(got: dict[str, quality.Measured], want: dict[str, quality.Measured]) -> None:
+    assert sorted(got) == sorted(want)
+    assert {path: found.similarity for path, found in got.items()} == pytest.approx(
+        {path: found.similarity for path, found in want.items()}, abs=1e-12)
+    for path, found in got.items():  # the twin named is one as similar as the full measure's (ties may differ)
+        assert (found.twin is None) == (want[path].twin is None)
+
+
+@pytest.fixture
+def towns(site_dir: Path, settings: Settings) -> list[list[str]]:
+    return write_towns(settings.locations_file, 150)
+
+
+@pytest.fixture
+def compare_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compare changed pages with every page however many there are (on a small site, a few edits are more than
+    the share past which everything is measured again)."""
+    monkeypatch.setattr(quality_cache, "REMEASURE_SHARE", 1.0)
+
+
+def test_a_reload_after_one_towns_edit_measures_only_its_pages_and_matches_measuring_everything(
+        towns: list[list[str]], settings: Settings, tmp_path: Path) -> None:
+    cache = QualityCache(tmp_path / "quality.cache")
+    snapshot, first = cached(settings, cache)
+    assert cache.measured == len(snapshot.catalog.pages)
+    same_figures(first, full_measure(snapshot, settings))
+    # The page most like another gets an intro of its own: its pages are measured again, and the pages that
+    # had it as their closest sibling are compared with every page again.
+    top = max(first.values(), key=lambda found: found.similarity)
+    row = snapshot.catalog.pages[top.path].location.line - 1
+    towns[row][5] = ("Our patients from here often mention the river trail, the old mill on Main Street, the Saturday "
+                     "farmers market by the train station, and the lake where the summer festival is held in July.")
+    save(settings.locations_file, towns)
+    snapshot, second = cached(settings, cache)
+    assert cache.measured == sum(page.location.line - 1 == row for page in snapshot.catalog.pages.values())
+    same_figures(second, full_measure(snapshot, settings))
+    assert second[top.path].similarity < top.similarity
+
+
+def test_renamed_removed_and_added_towns_give_what_measuring_everything_gives(
+        towns: list[list[str]], settings: Settings, tmp_path: Path, compare_changed: None) -> None:
+    cache = QualityCache(tmp_path / "quality.cache")
+    cached(settings, cache)
+    towns[5][0] = "Renamed Town"  # its pages move; its county's and its neighbours' pages name it
+    del towns[20]
+    towns.append(["New Town", "IL", "County 3", "42.0000", "-88.0000", ""])
+    towns.append(["Twin Of Town 7", *towns[8][1:]])  # a twin of a page that had another closest sibling
+    save(settings.locations_file, towns)
+    snapshot, measured = cached(settings, cache)
+    assert 0 < cache.measured < len(snapshot.catalog.pages) / 2
+    same_figures(measured, full_measure(snapshot, settings))
+
+
+@pytest.mark.parametrize("share", [0.5, 0.9])
+def test_the_gates_decisions_are_those_of_measuring_everything(
+        towns: list[list[str]], settings: Settings, tmp_path: Path, share: float, compare_changed: None) -> None:
+    cache = QualityCache(tmp_path / "quality.cache")
+    _, first = cached(settings, cache)
+    values = sorted(found.similarity for found in first.values())
+    gate = values[int(len(values) * share)]
+    site = settings.site_file
+    site.write_text(site.read_text() + f"\n[quality]\ngate = {gate}\n")
+    for number in (3, 40, 77):
+        towns[number][5] = f"Town {number} has a new clinic on the square, open since the spring of {2000 + number}."
+    save(settings.locations_file, towns)
+    snapshot, measured = cached(settings, cache)
+    full = full_measure(snapshot, settings)
+    assert {path for path, found in measured.items() if found.similarity > gate} == \
+        {path for path, found in full.items() if found.similarity > gate}
+
+
+def test_a_new_process_starts_from_the_cache_file(towns: list[list[str]], settings: Settings, tmp_path: Path) -> None:
+    _, first = cached(settings, QualityCache(tmp_path / "quality.cache"))
+    later = QualityCache(tmp_path / "quality.cache")  # what a restart, landing check or landing build finds
+    _, again = cached(settings, later)
+    assert later.measured == 0
+    assert again == first
+
+
+def test_a_damaged_cache_file_is_measured_afresh_and_replaced(
+        towns: list[list[str]], settings: Settings, tmp_path: Path) -> None:
+    file = tmp_path / "quality.cache"
+    file.write_bytes(b"not a cache")
+    cache = QualityCache(file)
+    snapshot, measured = cached(settings, cache)
+    assert cache.measured == len(snapshot.catalog.pages)
+    same_figures(measured, full_measure(snapshot, settings))
+    assert QualityCache(file).measure(snapshot.renderer) == measured
+
+
+def test_an_edited_template_measures_every_page_again(
+        towns: list[list[str]], settings: Settings, tmp_path: Path) -> None:
+    cache = QualityCache(tmp_path / "quality.cache")
+    cached(settings, cache)
+    template = next((settings.templates_dir / "treatments").glob("*.html"))
+    template.write_text(template.read_text().replace("<p>", "<p>Ask us about it. ", 1))
+    snapshot, measured = cached(settings, cache)
+    assert cache.measured == len(snapshot.catalog.pages)
+    same_figures(measured, full_measure(snapshot, settings))
+
+
+def test_landing_check_reports_the_same_figures_from_the_cache(
+        towns: list[list[str]], settings: Settings, tmp_path: Path) -> None:
+    settings = settings.replace(quality_cache=tmp_path / "quality.cache")
+    first = check_site(settings).quality
+    towns[9][5] = "A town with a story of its own, told by the patients who come from it."
+    save(settings.locations_file, towns)
+    cache = QualityCache(settings.quality_cache)  # as a second `landing check` process would start
+    snapshot = load_snapshot(settings)
+    with cache.run(snapshot.renderer) as run:
+        wanted = [page.path for page in snapshot.catalog.pages.values() if run.wants(page)]
+    assert wanted == [page.path for page in snapshot.catalog.pages.values() if page.location.line == 10]
+    second = check_site(settings).quality
+    assert first is not None and second is not None
+    full = full_measure(snapshot, settings)
+    assert {page.path: page.similarity for page in second.pages} == pytest.approx(
+        {path: found.similarity for path, found in full.items()}, abs=1e-12)
