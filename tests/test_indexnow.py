@@ -22,6 +22,7 @@ from landing.web.app import create_app
 from landing.web.live import LiveSite
 from tests.conftest import ClientFactory
 from tests.leads_helpers import rows
+from tests.servers import free_port
 
 KEY = "0123456789abcdef0123456789abcdef"
 BASE = "https://pain.example.com"
@@ -143,6 +144,21 @@ async def test_a_failed_submission_is_retried_and_a_publish_seen_twice_is_sent_o
                                                            "keyLocation": f"{BASE}/{KEY}.txt", "urlList": CARY}] * 3
     [row] = rows(Path(settings.database_url.removeprefix("sqlite:///")), "indexnow_outbox")
     assert row["attempts"] == 3 and row["sent_at"]
+
+
+async def test_an_endpoint_that_does_not_answer_is_tried_again_later(
+        instance: Instance, locations_csv: Path, settings: Settings) -> None:
+    silent = f"http://127.0.0.1:{free_port()}/indexnow"  # nothing listens there
+    _, site = await instance(indexnow_key=KEY, indexnow_endpoint=silent, notify_retry_seconds=60)
+    text = locations_csv.read_text(encoding="utf-8")
+    locations_csv.write_text(text.replace("Cary,IL,McHenry County,60013,42.2120,-88.2381,,,,,,",
+                                          "Cary,IL,McHenry County,60013,42.2120,-88.2381,,,,,A new intro for Cary.,"),
+                             encoding="utf-8")
+    assert await asyncio.to_thread(site.reload)
+    database = Path(settings.database_url.removeprefix("sqlite:///"))
+    await until(lambda: rows(database, "indexnow_outbox") and rows(database, "indexnow_outbox")[0]["last_error"])
+    [row] = rows(database, "indexnow_outbox")
+    assert row["sent_at"] is None and row["attempts"] == 1 and row["last_error"] == "no answer (ConnectError)"
 
 
 async def test_held_back_pages_are_never_submitted(instance: Instance, endpoint: Endpoint,

@@ -8,9 +8,8 @@ import asyncio
 import contextlib
 import json
 import logging
-import urllib.error
-import urllib.request
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -39,16 +38,13 @@ def key_routes(key: str | None) -> list[BaseRoute]:
     return [Route(f"/{key}.txt", key_file, name="indexnow_key")]
 
 
-def post_json(url: str, body: bytes, timeout: float) -> int:
-    """POST a JSON body; the HTTP status (an error status too). Raises OSError when there is no answer."""
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "content-type": "application/json; charset=utf-8", "user-agent": "landing (IndexNow)"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - an https/http setting
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        return int(exc.code)
+async def post_json(url: str, body: bytes, timeout: float) -> int:
+    """POST a JSON body; the HTTP status (an error status too). Raises httpx.TransportError when there is no
+    answer."""
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client:
+        response = await client.post(url, content=body, headers={
+            "content-type": "application/json; charset=utf-8", "user-agent": "landing (IndexNow)"})
+        return response.status_code
 
 
 class IndexNow:
@@ -101,9 +97,9 @@ class IndexNow:
     async def send(self, submission: Submission) -> None:
         body = json.dumps(request_body(self.site.current.catalog.base_url, self.key, submission.urls)).encode()
         try:
-            status = await asyncio.to_thread(post_json, self.endpoint, body, TIMEOUT_SECONDS)
+            status = await post_json(self.endpoint, body, TIMEOUT_SECONDS)
             error = "" if status in ACCEPTED else f"HTTP {status}"
-        except OSError as exc:
+        except httpx.TransportError as exc:
             error = f"no answer ({type(exc).__name__})"
         if not error:
             await self.store.submission_sent(submission.id)
