@@ -26,7 +26,7 @@ from landing.catalog import Catalog, load_catalog
 from landing.errors import ConfigError, LandingError
 from landing.gazetteer import GAZETTEER
 from landing.locations import COLUMNS, WORKLIST_COLUMNS
-from landing.pages import Renderer, own_names
+from landing.pages import Renderer
 from landing.quality_cache import Run
 from landing.settings import Settings
 from landing.snapshot import load_snapshot, source_files

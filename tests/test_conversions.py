@@ -16,7 +16,6 @@ from landing.errors import ConfigError
 from landing.leads.model import new_id
 from landing.settings import Settings
 from landing.site import load_site
-from tests.conftest import ClientFactory
 from tests.leads_helpers import a_lead, change, rows
 from tests.test_admin import database, staff  # noqa: F401 - the signed-in client fixture
 from tests.servers import landing_environment

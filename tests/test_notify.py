@@ -42,6 +42,20 @@ async def test_the_serving_office_is_emailed_without_personal_details(make_clien
         assert personal not in mail.as_string()
 
 
+async def test_the_email_gives_times_in_the_practice_time_zone(make_client: ClientFactory, site_dir: Path) -> None:
+    site_file = site_dir / "site.toml"
+    site_file.write_text(site_file.read_text().replace("[practice]\n", '[practice]\ntimezone = "America/Chicago"\n', 1))
+    port = free_port()
+    with smtp_server(port) as inbox:
+        client = await make_client(smtp_url=f"smtp://127.0.0.1:{port}")
+        await send_lead(client)
+        await send_lead(client)  # the same phone and email again: a repeat of the first
+        await until(lambda: len(inbox.messages) == 2)
+    first, repeat = (mail.get_payload(decode=True).decode() for mail in inbox.messages)  # type: ignore[union-attr]
+    assert "Received: " in first and " UTC" not in first and ("CST" in first or "CDT" in first)
+    assert "repeats an earlier enquiry" in repeat and " UTC" not in repeat
+
+
 async def test_spam_is_never_announced(make_client: ClientFactory) -> None:
     port = free_port()
     with smtp_server(port) as inbox:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 
 from landing.leads.model import new_id
 from landing.leads.speed import overdue, remind_overdue

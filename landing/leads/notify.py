@@ -23,8 +23,9 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 
 from landing.catalog import Catalog
+from landing.clock import local_text
 from landing.leads.model import Notice, new_id
-from landing.leads.speed import is_reminder, reminder_email
+from landing.leads.speed import is_reminder
 from landing.leads.store import LeadStore, StoreError
 from landing.logs import Repeated
 from landing.metrics import Metrics
@@ -91,34 +92,40 @@ class LogMailer:
 
 
 def notice_email(notice: Notice, catalog: Catalog, sender: str) -> EmailMessage:
-    if is_reminder(notice.id):
-        return reminder_email(notice, catalog, sender)
-    office = catalog.site.offices_by_id.get(notice.office)
-    treatment = catalog.site.treatments_by_slug.get(notice.treatment)
+    """The email to the office about a notice: a new enquiry, a repeat, or the one reminder of an enquiry still
+    new. Office, treatment, town, times in the practice's time zone and a staff link; never the patient."""
+    site = catalog.site
+    office = site.offices_by_id.get(notice.office)
+    office_name = office.name if office else notice.office
+    treatment = site.treatments_by_slug.get(notice.treatment)
     treatment_name = treatment.name if treatment else notice.treatment
     page = catalog.pages.get(f"/{notice.treatment}/{notice.town}/")
     town = page.location.place if page else notice.town
+    received = local_text(notice.lead_created_at, site.practice.zone, label=True)
+    link = catalog.url(f"/admin/leads/{notice.lead_id}")
+    details = f"Treatment: {treatment_name}\nTown: {town}\n"
+    privacy = "For the patient's privacy this email holds no personal details.\n"
+    if is_reminder(notice.id):
+        subject = f"Waiting for an answer: {treatment_name}, {town}"
+        text = (f"An enquiry for the {office_name} received {received} is still new after "
+                f"{site.leads.remind_after_minutes} minutes of opening hours.\n\n{details}\n"
+                f"Sign in to answer it: {link}\n\nThis is the only reminder about this enquiry. {privacy}")
+    else:
+        subject = f"{'Repeat' if notice.repeat_of else 'New'} enquiry: {treatment_name}, {town}"
+        repeat = ""
+        if notice.repeat_of:
+            earlier = local_text(notice.repeat_at, site.practice.zone, label=True)
+            repeat = (f"It repeats an earlier enquiry with the same phone number or email address, received "
+                      f"{earlier}: {catalog.url(f'/admin/leads/{notice.repeat_of}')}\n\n")
+        text = (f"A new enquiry has arrived for the {office_name}.\n\n{details}Received: {received}\n\n"
+                f"Sign in to see it: {link}\n\n{repeat}{privacy}")
     message = EmailMessage()
     message["From"] = sender
     message["To"] = office.email if office else sender
-    message["Subject"] = f"New enquiry: {treatment_name}, {town}"
+    message["Subject"] = subject
     # One id per notice: if a crash makes a worker send it again, mail systems can tell it is the same.
     message["Message-ID"] = f"<{notice.id}@landing.notice>"
-    link = catalog.url(f"/admin/leads/{notice.lead_id}")
-    repeat = ""
-    if notice.repeat_of:
-        message.replace_header("Subject", f"Repeat enquiry: {treatment_name}, {town}")
-        repeat = (f"It repeats an earlier enquiry with the same phone number or email address, received "
-                  f"{notice.repeat_at[:19].replace('T', ' ')} UTC: {catalog.url(f'/admin/leads/{notice.repeat_of}')}\n\n")
-    message.set_content(
-        f"A new enquiry has arrived for the {office.name if office else notice.office}.\n\n"
-        f"Treatment: {treatment_name}\n"
-        f"Town: {town}\n"
-        f"Received: {notice.lead_created_at[:19].replace('T', ' ')} UTC\n\n"
-        f"Sign in to see it: {link}\n\n"
-        f"{repeat}"
-        "For the patient's privacy this email holds no personal details.\n"
-    )
+    message.set_content(text)
     return message
 
 

@@ -12,11 +12,10 @@ import datetime as dt
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
 
 from landing.catalog import Catalog
-from landing.clock import duration_text, local_text, open_seconds, parse_utc
-from landing.leads.model import Lead, LeadFilter, Notice, utc_in, utc_now
+from landing.clock import duration_text, open_seconds, parse_utc
+from landing.leads.model import Lead, LeadFilter, utc_in, utc_now
 from landing.leads.query import where
 from landing.leads.store import LeadStore
 from landing.leads.sweeps import sweep_forever
@@ -150,32 +149,6 @@ async def remind_overdue(store: LeadStore, site: Site) -> int:
     if not statements:
         return 0
     return sum(await store.execute_many(statements))
-
-
-def reminder_email(notice: Notice, catalog: Catalog, sender: str) -> EmailMessage:
-    """The one reminder about an enquiry still new: office, treatment, town, times and a link, never the patient."""
-    site = catalog.site
-    office = site.offices_by_id.get(notice.office)
-    treatment = site.treatments_by_slug.get(notice.treatment)
-    treatment_name = treatment.name if treatment else notice.treatment
-    page = catalog.pages.get(f"/{notice.treatment}/{notice.town}/")
-    town = page.location.place if page else notice.town
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = office.email if office else sender
-    message["Subject"] = f"Waiting for an answer: {treatment_name}, {town}"
-    message["Message-ID"] = f"<{notice.id}@landing.notice>"
-    received = local_text(notice.lead_created_at, site.practice.zone, label=True)
-    message.set_content(
-        f"An enquiry for the {office.name if office else notice.office} received {received} is still new after "
-        f"{site.leads.remind_after_minutes} minutes of opening hours.\n\n"
-        f"Treatment: {treatment_name}\n"
-        f"Town: {town}\n\n"
-        f"Sign in to answer it: {catalog.url(f'/admin/leads/{notice.lead_id}')}\n\n"
-        "This is the only reminder about this enquiry. For the patient's privacy this email holds no personal "
-        "details.\n"
-    )
-    return message
 
 
 class Reminders:
