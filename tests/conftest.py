@@ -110,7 +110,7 @@ async def postgres_url() -> AsyncIterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh SQLite file, then a fresh PostgreSQL schema: a test of both lead stores."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'leads.sqlite3'}"

@@ -171,13 +171,13 @@ def test_the_command_writes_the_same_file_privately_and_audits_it(settings: Sett
     assert len(audited) == 3 and all(row["actor"].startswith("command line") for row in audited)
 
 
-async def test_sqlite_and_postgresql_find_the_same_conversions(any_database_url: str, site_dir: Path) -> None:
+async def test_sqlite_and_postgresql_find_the_same_conversions(database_url: str, site_dir: Path) -> None:
     from landing.leads.conversions import export_conversions
     from landing.leads.store import store_for
 
     chicago_site(site_dir)
     site = load_site(site_dir / "site.toml")
-    store = store_for(any_database_url)
+    store = store_for(database_url)
     await store.open()
     try:
         for lead in LEADS:

@@ -210,12 +210,6 @@ async def test_a_starting_instance_catching_up_submits_nothing(instance: Instanc
     assert endpoint.received == []
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'leads.sqlite3'}"
-    return str(request.getfixturevalue("postgres_url"))
-
 
 async def test_the_outbox_keeps_one_submission_per_change_and_retries_it_when_due(database_url: str) -> None:
     store = store_for(database_url)

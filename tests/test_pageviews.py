@@ -14,7 +14,7 @@ from landing.pageviews import DAY_GRACE, ViewCounter, day_of, visitor_hash
 from landing.settings import Settings
 from tests.conftest import ClientFactory
 from tests.servers import until
-from tests.test_store import Opener, database_url, open_store  # noqa: F401 - fixtures: the same SQLite and PostgreSQL
+from tests.test_store import Opener, open_store  # noqa: F401 - the fixture: the same SQLite and PostgreSQL
 
 PAGE = "/intrathecal-pump-therapy/barrington-il/"
 OTHER_PAGE = "/intrathecal-pump-therapy/crystal-lake-il/"

@@ -21,7 +21,6 @@ from tests.conftest import ClientFactory
 from tests.leads_helpers import a_lead
 from tests.test_admin import EMAIL, PASSWORD, sign_in
 from tests.test_html_validity import vnu_errors, vnu_java
-from tests.test_store import database_url  # noqa: F401 - the fixture: SQLite and PostgreSQL
 
 CARY = "/intrathecal-pump-therapy/cary-il/"
 BARRINGTON = "/intrathecal-pump-therapy/barrington-il/"
@@ -54,7 +53,7 @@ PERIOD = "since=2026-11-01&until=2026-11-03"
 
 
 @pytest.fixture
-async def staff(database_url: str, make_client: ClientFactory) -> httpx.AsyncClient:  # noqa: F811
+async def staff(database_url: str, make_client: ClientFactory) -> httpx.AsyncClient:
     store = store_for(database_url)
     await store.open()
     try:
@@ -118,7 +117,7 @@ async def test_a_period_of_whole_months_and_days_around_them_counts_each_day_onc
 
 
 async def test_the_csv_is_the_report_s_lines_with_a_total_and_is_audited(staff: httpx.AsyncClient,
-                                                                         database_url: str) -> None:  # noqa: F811
+                                                                         database_url: str) -> None:
     response = await staff.get(f"/admin/report.csv?{PERIOD}&by=office")
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
@@ -140,7 +139,7 @@ async def test_the_csv_is_the_report_s_lines_with_a_total_and_is_audited(staff: 
 
 
 async def test_a_campaign_typed_as_a_formula_cannot_run_in_a_spreadsheet(staff: httpx.AsyncClient,
-                                                                         database_url: str) -> None:  # noqa: F811
+                                                                         database_url: str) -> None:
     store = store_for(database_url)
     await store.open()
     try:

@@ -227,12 +227,6 @@ async def test_a_role_change_counts_at_the_next_request_and_is_audited(make_clie
     assert "/admin/leads" not in nav
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'leads.sqlite3'}"
-    return str(request.getfixturevalue("postgres_url"))
-
 
 async def test_roles_and_offices_are_kept_by_every_store(database_url: str) -> None:
     store = store_for(database_url)

@@ -109,11 +109,11 @@ def test_only_opening_hours_make_a_lead_overdue(site_dir: Path) -> None:
     assert overdue(site, lead, monday.replace(hour=8, minute=25))  # 10 + 25: past 30 minutes
 
 
-async def test_sweeping_twice_or_from_two_instances_adds_one_reminder(any_database_url: str, site_dir: Path) -> None:
+async def test_sweeping_twice_or_from_two_instances_adds_one_reminder(database_url: str, site_dir: Path) -> None:
     always_open(site_dir)
     site = load_site(site_dir / "site.toml")
     OVERDUE, FRESH, _ = leads()
-    first, second = store_for(any_database_url), store_for(any_database_url)
+    first, second = store_for(database_url), store_for(database_url)
     await first.open()
     await second.open()
     try:

@@ -24,12 +24,6 @@ from tests.servers import until
 Opener = Callable[[], Awaitable[LeadStore]]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'leads.sqlite3'}"
-    return str(request.getfixturevalue("postgres_url"))
-
 
 @pytest.fixture
 async def open_store(database_url: str) -> AsyncIterator[Opener]:
