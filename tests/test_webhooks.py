@@ -21,7 +21,7 @@ from landing.settings import Settings
 from landing.site import load_site
 from tests.conftest import ClientFactory
 from tests.leads_helpers import a_lead, change, valid_form
-from tests.servers import until
+from tests.servers import free_port, until
 from tests.test_admin import database, seed
 
 SECRET = "whsec-test-0123456789"
@@ -129,6 +129,17 @@ async def test_a_failing_receiver_gets_the_lead_again_until_it_accepts(
         await until(lambda: len(inbox.delivered("/p")) == 1, seconds=20)
     assert [item["status"] for item in inbox.received] == [500, 503, 200]
     assert len({item["id"] for item in inbox.received}) == 1  # one delivery id, for the receiver to deduplicate
+
+
+async def test_a_secret_missing_from_the_environment_is_said_at_start(
+        make_client: ClientFactory, site_dir: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.delenv("TEST_WEBHOOK_SECRET", raising=False)
+    add_webhooks(site_dir, free_port())
+    await make_client()
+    warnings = [record.getMessage() for record in caplog.records if record.name == "landing.webhooks"]
+    assert warnings == ["the webhook secret TEST_WEBHOOK_SECRET is not set: deliveries to its webhooks wait and are "
+                        "retried until it is"]
 
 
 async def test_spam_and_revoked_leads_are_never_sent(make_client: ClientFactory, settings: Settings, site_dir: Path,

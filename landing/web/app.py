@@ -87,7 +87,9 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
             store = store_for(settings.database_url, store_timeouts(settings))
             await store.open()
             opened.push_async_callback(store.close)
-            notifier = Notifier(store, lambda: site.current.catalog, Dispatch(mailer, Webhooks(store)), settings.mail_from,
+            webhooks = Webhooks(store)
+            webhooks.warn_missing_secrets(site.current.catalog.site)  # said at start, not at the first lead
+            notifier = Notifier(store, lambda: site.current.catalog, Dispatch(mailer, webhooks), settings.mail_from,
                                 retry_seconds=settings.notify_retry_seconds,
                                 poll_seconds=min(5.0, settings.notify_retry_seconds),
                                 lease_seconds=settings.notify_lease_seconds, worker=worker, metrics=metrics,

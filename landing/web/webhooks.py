@@ -18,6 +18,7 @@ from landing.leads.model import Notice
 from landing.leads.notify import LogMailer, Mailer
 from landing.leads.store import LeadStore
 from landing.leads.sweeps import sweep_forever
+from landing.site import Site
 from landing.leads.webhooks import (
     SIGNATURE_HEADER,
     SWEEP_SECONDS,
@@ -43,6 +44,12 @@ class Webhooks:
         self.store = store
         self.environ = os.environ if environ is None else environ
         self.timeout = timeout
+
+    def warn_missing_secrets(self, site: Site) -> None:
+        """Log each environment variable that site.toml's webhooks name and this process lacks."""
+        for name in sorted({hook.secret_env for hook in site.webhooks if not self.environ.get(hook.secret_env)}):
+            log.warning("the webhook secret %s is not set: deliveries to its webhooks wait and are retried until it "
+                        "is", name)
 
     async def send(self, notice: Notice, catalog: Catalog) -> str:
         """POST the notice's lead; what happened, for the log."""
