@@ -211,7 +211,7 @@ class Notifier:
     async def send(self, notice: Notice) -> bool:
         """Send one notice; on failure schedule its retry. True when it went out."""
         try:
-            if self.annotate is not None:
+            if self.annotate is not None and not self.only_logs(notice):  # a log line does not say it is a repeat
                 notice = await self.annotate(notice)
             await self.mailer.send(notice, self.catalog(), self.sender)
         except Exception as exc:  # noqa: BLE001 - any failure means: try again later
