@@ -36,6 +36,7 @@ import os
 import pickle
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
@@ -286,6 +287,7 @@ class QualityCache:
         self.measured = 0  # pages rendered and shingled by the last measure (the rest came from the cache)
         self.on_disk = False  # the file holds a measure of this site (perhaps a few edits behind)
         self.unsaved = 0  # pages measured since the file was written
+        self.seconds = 0.0  # CPU seconds the last measure took, rendering not included (benchmarks/reload.py)
 
     def measure(self, renderer: Renderer) -> dict[str, quality.Measured]:
         """Every landing page's closest sibling; a page's <main> is rendered only when its fingerprint is not in
@@ -301,11 +303,14 @@ class QualityCache:
         """One measure, for a caller that renders the pages itself (landing check renders every page anyway):
         ``run.add(page, html)`` each page ``run.wants``, in catalog order; ``run.results`` once the block ends."""
         with self.lock:
+            started = time.process_time()
             if not self.read:
                 self.read = True
                 self._load()
             run = Run(self, renderer.catalog, text_keys(renderer.catalog, renderer.templates))
+            before = time.process_time()
             yield run
+            resumed = time.process_time()
             run.finish()
             self.measured = run.added
             # Written when much was measured: a few pages measured since the file was written are measured
@@ -313,6 +318,8 @@ class QualityCache:
             self.unsaved += run.added
             if self.unsaved > SAVE_AFTER or (self.unsaved and not self.on_disk):
                 self._save()
+            # CPU time of the measure itself: this, the shingling in run.add, not the caller's rendering
+            self.seconds = before - started + time.process_time() - resumed + run.seconds
 
     def _load(self) -> None:
         if self.file is None:
@@ -354,6 +361,7 @@ class Run:
         self.catalog = catalog
         self.keys = keys
         self.added = 0
+        self.seconds = 0.0  # CPU time spent in add()
         self.results: dict[str, quality.Measured] = {}
         self.shingler = quality.Shingler()
         self.fresh: dict[str, quality.Siblings] = {}  # groups measured in full, as SimilarityMeter does
@@ -380,6 +388,13 @@ class Run:
         return page.treatment.slug in self.fresh_slugs or page.path in self.wanted
 
     def add(self, page: LandingPage, html: str) -> None:
+        started = time.process_time()
+        try:
+            self._add(page, html)
+        finally:
+            self.seconds += time.process_time() - started
+
+    def _add(self, page: LandingPage, html: str) -> None:
         self.added += 1
         shingles = self.shingler(html, own_names(page), (page.treatment.name,))
         slug = page.treatment.slug

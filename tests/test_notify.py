@@ -243,7 +243,8 @@ async def test_a_crash_mid_round_sends_at_most_one_notice_twice_and_the_restart_
     assert len(ids) - 15 <= 1, f"{len(ids) - 15} duplicates after one crash"
 
 
-async def test_notices_only_logged_are_marked_sent_many_at_a_time(tmp_path: Path, site_dir: Path,
+@pytest.mark.parametrize("dispatch", [False, True], ids=["log mailer", "the service's dispatch"])
+async def test_notices_only_logged_are_marked_sent_many_at_a_time(tmp_path: Path, site_dir: Path, dispatch: bool,
                                                                   caplog: pytest.LogCaptureFixture) -> None:
     """Without a mail server a round logs a whole batch and marks it sent in one write, so the notifier keeps
     up with any intake; every notice is logged once."""
@@ -266,7 +267,10 @@ async def test_notices_only_logged_are_marked_sent_many_at_a_time(tmp_path: Path
             await real(ids)
 
         store.notices_sent = counted  # type: ignore[method-assign]
-        notifier = notify.Notifier(store, lambda: catalog, notify.LogMailer(), "pages@example.com")
+        from landing.web.webhooks import Dispatch, Webhooks
+
+        mailer = Dispatch(notify.LogMailer(), Webhooks(store)) if dispatch else notify.LogMailer()  # as create_app wires it
+        notifier = notify.Notifier(store, lambda: catalog, mailer, "pages@example.com")
         caplog.set_level("INFO", logger="landing.notify")
         while await notifier.send_due():
             pass

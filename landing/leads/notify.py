@@ -188,17 +188,25 @@ class Notifier:
         await self.record_accepted()  # what the outbox could not be told last round, before anything new
         # Notices only logged are claimed and marked sent many at a time: one database write per round rather
         # than per notice keeps up with any intake (and a crash can only log a few again, which sends nothing).
-        only_logged = isinstance(self.mailer, LogMailer)
-        notices = await self.store.claim_notices(self.lease_seconds, limit=LOGGED_PER_ROUND if only_logged else EMAILS_PER_ROUND,
+        logging_only = isinstance(self.mailer, LogMailer) or bool(getattr(self.mailer, "log_only", False))
+        notices = await self.store.claim_notices(self.lease_seconds, limit=LOGGED_PER_ROUND if logging_only else EMAILS_PER_ROUND,
                                                  worker=self.worker)
         for notice in notices:
             if await self.send(notice):
                 self.accepted.append(notice.id)
-                if not only_logged:
-                    # Recorded at once, not at the end of the round: a crash then resends at most the email in flight.
+                if not self.only_logs(notice):
+                    # Recorded at once, not at the end of the round: a crash then resends at most the one in flight.
                     await self.record_accepted()
         await self.record_accepted()
         return bool(notices)
+
+    def only_logs(self, notice: Notice) -> bool:
+        """Whether sending ``notice`` only writes a log line (no mail server: LogMailer, or a mailer that says so
+        of the notice, as the webhook dispatch does of an email notice)."""
+        if isinstance(self.mailer, LogMailer):
+            return True
+        only_logs = getattr(self.mailer, "only_logs", None)
+        return bool(only_logs and only_logs(notice))
 
     async def record_accepted(self) -> None:
         """Mark sent what the mail server accepted. Shielded: a shutdown in the middle still records it; a failure
@@ -210,7 +218,7 @@ class Notifier:
     async def send(self, notice: Notice) -> bool:
         """Send one notice; on failure schedule its retry. True when it went out."""
         try:
-            if self.annotate is not None:
+            if self.annotate is not None and not self.only_logs(notice):  # a log line does not say it is a repeat
                 notice = await self.annotate(notice)
             await self.mailer.send(notice, self.catalog(), self.sender)
         except Exception as exc:  # noqa: BLE001 - any failure means: try again later

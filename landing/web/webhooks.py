@@ -87,6 +87,11 @@ class Dispatch:
         log-only mailer says what it did."""
         return is_webhook(notice.id) or self.log_only
 
+    def only_logs(self, notice: Notice) -> bool:
+        """Whether sending ``notice`` only writes a log line: an email notice without a mail server (the notifier
+        then marks such notices sent many at a time)."""
+        return self.log_only and not is_webhook(notice.id)
+
     async def send(self, notice: Notice, catalog: Catalog, sender: str) -> None:
         if is_webhook(notice.id):
             outcome = await self.webhooks.send(notice, catalog)
