@@ -326,7 +326,7 @@ class QualityCache:
             return
         try:
             with open(self.file, "rb") as stored:
-                data = pickle.load(stored)
+                data = _CacheUnpickler(stored).load()
         except FileNotFoundError:
             return
         except Exception as exc:  # a damaged or foreign file: measure afresh and replace it
@@ -351,6 +351,19 @@ class QualityCache:
         except OSError as exc:  # a read-only folder: the cache still works in memory
             log.warning("quality cache %s could not be written (%s)", self.file, exc)
             temporary.unlink(missing_ok=True)
+
+
+class _CacheUnpickler(pickle.Unpickler):
+    """Reads only what the cache writes: containers, numbers, strings, bytes and the two classes of its records.
+    Whoever could write the file could otherwise make the service run any code as it loads it (pickle's
+    "Restricting Globals"); a file naming anything else is refused like a damaged one."""
+
+    ALLOWED = {("landing.quality", "_Page"), ("landing.quality_cache", "_Index")}
+
+    def find_class(self, module: str, name: str) -> type:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"the cache file names {module}.{name}, which a cache never holds")
+        return super().find_class(module, name)  # type: ignore[no-any-return]
 
 
 class Run:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import pickle
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -136,6 +138,27 @@ def test_a_damaged_cache_file_is_measured_afresh_and_replaced(
     assert cache.measured == len(snapshot.catalog.pages)
     same_figures(measured, full_measure(snapshot, settings))
     assert QualityCache(file).measure(snapshot.renderer) == measured
+
+
+class Planted:
+    """What a file an attacker planted at the cache's path would make the service do when unpickled."""
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (Path.touch, (str(Planted.proof),))
+
+    proof = Path()
+
+
+def test_a_cache_file_that_would_run_code_is_refused_and_measured_afresh(
+        towns: list[list[str]], settings: Settings, tmp_path: Path) -> None:
+    file = tmp_path / "quality.cache"
+    Planted.proof = tmp_path / "ran"
+    file.write_bytes(pickle.dumps({"format": (quality_cache.FORMAT, sys.version), "groups": Planted()}))
+    cache = QualityCache(file)
+    snapshot, measured = cached(settings, cache)
+    assert not Planted.proof.exists()
+    assert cache.measured == len(snapshot.catalog.pages)
+    same_figures(measured, full_measure(snapshot, settings))
 
 
 def test_an_edited_template_measures_every_page_again(
