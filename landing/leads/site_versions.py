@@ -8,9 +8,8 @@ old version's file again, as a new version. The SQL is shared by every store (``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from landing.leads.model import new_id, utc_in, utc_now
 from landing.leads.primitives import Primitives
