@@ -296,7 +296,7 @@ def _build(settings: Settings, out: Path, now: float,
     known_inputs: dict[str, str] = previous.get("inputs", {}) if previous and same_build else {}
     facts: dict[str, dict[str, Any]] = {}
     inputs: dict[str, str] = {}
-    plan = list(outputs(catalog, renderer, slot))
+    plan = list(outputs(catalog, renderer, slot, counted=settings.count_views))
     writer = Writer(out, (previous or {}).get("files", {}), empty=not out.is_dir() or not any(out.iterdir()))
     out.mkdir(parents=True, exist_ok=True)
     advance = progress(len(plan)) if progress else None
@@ -331,14 +331,14 @@ def _build(settings: Settings, out: Path, now: float,
 Output = tuple[str, Callable[[], bytes], LandingPage | None]  # relative path, its bytes, the landing page it is
 
 
-def outputs(catalog: Catalog, renderer: Renderer, slot: bytes) -> Iterator[Output]:
+def outputs(catalog: Catalog, renderer: Renderer, slot: bytes, counted: bool = False) -> Iterator[Output]:
     """Every file, in an order in which nothing links to a file not yet written: stylesheets and images,
-    then pages, then the sitemaps that list them."""
+    then pages, then the sitemaps that list them. ``counted``: each page carries its view counter."""
     def landing(path: str) -> bytes:
-        return renderer.render_path(path).encode().replace(SLOT, slot)
+        return with_counter(renderer.render_path(path).encode().replace(SLOT, slot), path, counted)
 
     def page(path: str) -> bytes:
-        return renderer.render_path(path).encode()
+        return with_counter(renderer.render_path(path).encode(), path, counted)
 
     for fingerprinted, file in renderer.assets.files.items():
         yield f"static/{fingerprinted}", functools.partial(bytes, file.data), None
@@ -354,6 +354,20 @@ def outputs(catalog: Catalog, renderer: Renderer, slot: bytes) -> Iterator[Outpu
     for path, body in sitemap_files(catalog, renderer.held_back).items():
         yield path.lstrip("/"), functools.partial(bytes, body), None
     yield "robots.txt", functools.partial(robots_txt, catalog), None
+
+
+# The service's GET /v/<page> (landing/web/views.py), same-origin: a CDN that passes /v/ to the service lets
+# the service count a view each time a browser displays the page, without JavaScript (see README: Page views).
+COUNTER_PREFIX = "/v"
+
+
+def with_counter(body: bytes, path: str, counted: bool) -> bytes:
+    """A static page with its view counter: a hidden 1x1 image (fetched all the same) before ``</body>``."""
+    if not counted:
+        return body
+    image = f'<img src="{escape(COUNTER_PREFIX + path, quote=True)}" alt="" width="1" height="1" hidden>\n'.encode()
+    head, end, tail = body.rpartition(b"</body>")
+    return head + image + end + tail if end else body
 
 
 def moved_page(url: str) -> bytes:

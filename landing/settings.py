@@ -187,6 +187,11 @@ class Settings:
                                choice("text", "json"))
     metrics_allow: str = _setting("127.0.0.1, ::1", "Comma-separated addresses or networks (CIDR) that may read "
                                                     "/metrics; none: nobody", addresses)
+    # Page views counted at the origin (landing/pageviews.py)
+    count_views: bool = _setting(True, "Count page views per page and day at the origin (no cookie, no script, no "
+                                       "stored address: see Page views in the README)", boolean)
+    views_flush_seconds: float = _setting(5.0, "Seconds between the additions of this process's page view counts to "
+                                               "the database (and at shutdown)", number(0.1, 3600))
     # landing build (static pages) and landing check (page quality)
     lead_url: str | None = _setting(None, "Absolute address of the running service's /leads, e.g. "
                                           "https://pain.example.com/leads, that the lead forms of a static build "

@@ -80,6 +80,10 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
         anonymous=UNAUTHORIZED, admin=NOT_FOUND, staff=FORBIDDEN, barrington=FORBIDDEN, marketer=NOT_FOUND)),
     ("POST", "/admin/site/versions/{number}/rollback"): ("/admin/site/versions/1/rollback", dict(
         anonymous=SEE_OTHER, admin=NOT_FOUND, staff=FORBIDDEN, barrington=FORBIDDEN, marketer=NOT_FOUND)),
+    ("GET", "/admin/report"): ("/admin/report", dict(anonymous=SEE_OTHER, admin=OK, staff=FORBIDDEN,
+                                                     barrington=FORBIDDEN, marketer=OK)),
+    ("GET", "/admin/report.csv"): ("/admin/report.csv", dict(anonymous=UNAUTHORIZED, admin=OK, staff=FORBIDDEN,
+                                                             barrington=FORBIDDEN, marketer=OK)),
     # Signing out last: it ends the session the rows above use.
     ("POST", "/admin/logout"): ("/admin/logout", dict(anonymous=SEE_OTHER, admin=SEE_OTHER, staff=SEE_OTHER,
                                                       barrington=SEE_OTHER, marketer=SEE_OTHER)),

@@ -161,6 +161,64 @@ MIGRATIONS.append(("0007_indexnow_outbox", [
 ]))
 
 
+# Page views counted at the origin (landing/pageviews.py): per page, day (UTC) and campaign, views by people,
+# their unique visitors and views by known crawlers, added to by every instance. A visitor is a keyed hash
+# made with the day's salt; both live only for their day (and a few minutes past it) and are then deleted.
+MIGRATIONS.append(("0010_page_views", [
+    """CREATE TABLE page_views (
+        day TEXT NOT NULL,
+        path TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        campaign TEXT NOT NULL DEFAULT '',
+        views INTEGER NOT NULL DEFAULT 0,
+        visitors INTEGER NOT NULL DEFAULT 0,
+        bot_views INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, path, source, campaign)
+    )""",
+    """CREATE TABLE page_visitors (
+        day TEXT NOT NULL,
+        path TEXT NOT NULL,
+        source TEXT NOT NULL,
+        campaign TEXT NOT NULL,
+        visitor TEXT NOT NULL,
+        flush TEXT NOT NULL,
+        PRIMARY KEY (day, path, source, campaign, visitor)
+    )""",
+    "CREATE INDEX page_visitors_by_flush ON page_visitors (flush)",
+    "CREATE TABLE view_salts (day TEXT PRIMARY KEY, salt TEXT NOT NULL)",
+]))
+
+# What the marketing report reads over long periods: page views per page and month, and all views per day (for its
+# chart), kept by every flush beside the daily counts. A year's report reads 12 rows a page instead of 365.
+ROLLUPS_FROM_DAILY = [
+    "DELETE FROM page_views_monthly",
+    "DELETE FROM views_by_day",
+    """INSERT INTO page_views_monthly (month, path, source, campaign, views, visitors, bot_views)
+        SELECT substr(day, 1, 7), path, source, campaign, SUM(views), SUM(visitors), SUM(bot_views) FROM page_views
+        GROUP BY substr(day, 1, 7), path, source, campaign""",
+    """INSERT INTO views_by_day (day, views, visitors, bot_views)
+        SELECT day, SUM(views), SUM(visitors), SUM(bot_views) FROM page_views GROUP BY day""",
+]
+MIGRATIONS.append(("0011_page_view_rollups", [
+    """CREATE TABLE page_views_monthly (
+        month TEXT NOT NULL,
+        path TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        campaign TEXT NOT NULL DEFAULT '',
+        views INTEGER NOT NULL DEFAULT 0,
+        visitors INTEGER NOT NULL DEFAULT 0,
+        bot_views INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (month, path, source, campaign)
+    )""",
+    """CREATE TABLE views_by_day (
+        day TEXT PRIMARY KEY,
+        views INTEGER NOT NULL DEFAULT 0,
+        visitors INTEGER NOT NULL DEFAULT 0,
+        bot_views INTEGER NOT NULL DEFAULT 0
+    )""",
+    *ROLLUPS_FROM_DAILY,
+]))
+
 # Which migrations a database has had: the same table in every store.
 CREATE_RECORD = "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
 READ_RECORD = "SELECT name FROM schema_migrations"

@@ -203,6 +203,13 @@ class PostgresLeadStore(SQLStore):
             async with self._connection() as connection, connection.transaction():
                 return [_count(await connection.execute(numbered(sql), *args)) for sql, args in statements]
 
+    async def execute_batch(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+        with failing("write to"):
+            async with self._connection() as connection, connection.transaction():
+                for sql, rows in statements:
+                    if rows:
+                        await connection.executemany(numbered(sql), rows)
+
     async def execute_returning(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with failing("write to"):
             async with self._connection() as connection:

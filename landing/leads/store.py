@@ -259,6 +259,10 @@ class SQLStore(SiteVersionQueries, IndexNowQueries):
         """Several writes in one transaction; rows changed by each."""
         raise NotImplementedError
 
+    async def execute_batch(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+        """Several statements, each run once per row of its arguments, all in one transaction (page views)."""
+        raise NotImplementedError
+
     # -- notifications -------------------------------------------------------------------------------------
 
     async def claim_notices(self, lease_seconds: float, limit: int = 20, worker: str = "") -> list[Notice]:
@@ -647,6 +651,14 @@ class SQLiteLeadStore(SQLStore):
             return counts
 
         return await self._submit("op", run)  # type: ignore[no-any-return]
+
+    async def execute_batch(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+        async def run(db: aiosqlite.Connection) -> None:
+            for sql, rows in statements:
+                if rows:
+                    await db.executemany(sql, rows)
+
+        await self._submit("op", run)
 
     async def execute_returning(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         async def run(db: aiosqlite.Connection) -> list[tuple[Any, ...]]:

@@ -216,6 +216,7 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("Leads", "/admin/leads", roles.LEADS),
     ("Towns", "/admin/site/", roles.SITE),
     ("Coverage map", "/admin/coverage", roles.EVERYONE),
+    ("Report", "/admin/report", (roles.ADMIN, roles.MARKETER)),  # landing/web/report.py: REPORT_ROLES
     ("Audit log", "/admin/audit", roles.LEADS),
 ]
 

@@ -21,10 +21,13 @@ from landing.leads.notify import LogMailer, Mailer, Notifier, SMTPMailer
 from landing.leads.store import store_for
 from landing.logs import install_request_ids
 from landing.metrics import Metrics
+from landing.pageviews import ViewCounter
 from landing.settings import Settings, resolve_secret
 from landing.web import admin as admin_views
 from landing.web import leads as lead_views
 from landing.web import public, site_admin
+from landing.web import report as report_views
+from landing.web import views as view_routes
 from landing.web.indexnow import IndexNow, key_routes
 from landing.web.live import LiveSite
 from landing.web.published import Follower
@@ -36,6 +39,7 @@ class State(TypedDict):
     site: LiveSite
     leads: lead_views.LeadDesk
     published: Follower
+    views: ViewCounter | None
 
 
 # A request allocates a few hundred short-lived objects and dozens are in flight at once. At Python's
@@ -62,6 +66,7 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
     metrics = Metrics()
     site = LiveSite(settings, form_fields=lead_views.form_fields_for(tokens), metrics=metrics)
     mailer: Mailer = SMTPMailer(settings.smtp_url) if settings.smtp_url else LogMailer()
+    views = ViewCounter(settings.views_flush_seconds) if settings.count_views else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
@@ -85,6 +90,10 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
                                        notifier=notifier, metrics=metrics)
             published = Follower(site, store)
             await published.start()
+            if views is not None:  # flushed for the last time before the store closes (callbacks run last first)
+                await views.start(store)
+                counting = asyncio.create_task(views.run(), name="page-views")
+                opened.push_async_callback(views.stop, counting, settings.shutdown_timeout)
             sending = asyncio.create_task(notifier.run(), name="notifier")
             watching = asyncio.create_task(site.watch(), name="reload") if settings.reload_interval > 0 else None
             following = (asyncio.create_task(published.follow(settings.reload_interval), name="published")
@@ -96,7 +105,7 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
                                     poll_seconds=min(5.0, settings.notify_retry_seconds))
                 submitting = asyncio.create_task(indexnow.run(), name="indexnow")
             try:
-                yield {"site": site, "leads": desk, "published": published}
+                yield {"site": site, "leads": desk, "published": published, "views": views}
             finally:
                 for task in (following, submitting):
                     if task is not None:
@@ -119,6 +128,8 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
         *admin_views.routes(),
         *site_admin.routes(),
         *key_routes(settings.indexnow_key),
+        *view_routes.routes(),
+        *report_views.routes(),
         *public.routes(),
     ]
 
@@ -132,7 +143,8 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: server_error}, middleware=[
         # The hot path first, with its headers prepared.
-        Middleware(public.CachedPages, site=site, claimed=public.claimed_prefixes(routes), metrics=metrics),
+        Middleware(public.CachedPages, site=site, claimed=public.claimed_prefixes(routes), metrics=metrics,
+                   views=views),
         Middleware(RequestContext, metrics=metrics),
         Middleware(AddSecurityHeaders, headers=security_headers),
     ])

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from landing.leads.health import HealthCheck
 from landing.metrics import Metrics
 from landing.pages import Renderer
+from landing.pageviews import ViewCounter
 from landing.web.live import GONE_CACHE, NOT_FOUND_CACHE, LiveSite
 
 NOT_FOUND_HEADERS = {"cache-control": NOT_FOUND_CACHE, "x-robots-tag": "noindex"}
@@ -30,9 +31,11 @@ class CachedPages:
     else goes on to the router as usual.
     """
 
-    def __init__(self, app: ASGIApp, site: LiveSite, claimed: tuple[str, ...] = (), metrics: Metrics | None = None) -> None:
+    def __init__(self, app: ASGIApp, site: LiveSite, claimed: tuple[str, ...] = (), metrics: Metrics | None = None,
+                 views: ViewCounter | None = None) -> None:
         self.app = app
         self.site = site
+        self.views = views  # counts each GET of a page answered here (a 304 too): landing.pageviews
         self.claimed = claimed  # the path prefixes of the routes other than the catch-all
         # Told the seconds each answer given here took, by family (bound once: this is the hot path).
         self.timers = {family: metrics.latency.timer(family) for family in ("page", "not_found")} if metrics else None
@@ -50,6 +53,8 @@ class CachedPages:
                 family = "not_found"
             if response is not None:
                 await response(scope, receive, send)
+                if self.views is not None and family == "page" and scope["method"] == "GET":
+                    self.views.count_request(scope)
                 if self.timers is not None:
                     self.timers[family](time.perf_counter() - start)
                 return
