@@ -8,11 +8,10 @@ on disk is (catalog, renderer, check), so there is one loader and one validator 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import csv
-import hashlib
 import datetime as dt
+import hashlib
 import io
 import os
 import re
@@ -21,7 +20,7 @@ import shutil
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -30,7 +29,6 @@ from landing import check, quality
 from landing.build import site_fingerprint
 from landing.errors import ConfigError, LandingError
 from landing.leads.site_versions import SiteVersion
-from landing.leads.store import LeadStore, store_for
 from landing.locations import decode_csv
 from landing.settings import Settings
 from landing.workbook import is_workbook, workbook_csv
@@ -39,6 +37,7 @@ T = TypeVar("T")
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # how an .xls (and other old Office files) begins
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes: a CSV of 100,000 towns is about 10 MiB
 _staging: tempfile.TemporaryDirectory[str] | None = None
+_lock = threading.Lock()  # the staging folder's creation, and the kept results below
 _PROBLEM = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+): (?:column '(?P<column>[^']+)': )?(?P<message>.*)$", re.S)
 
 
@@ -47,9 +46,10 @@ _PROBLEM = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+): (?:column '(?P<column>
 def staging_folder() -> Path:
     """This process's private folder for the towns of versions and uploads (0700; removed when it exits)."""
     global _staging
-    if _staging is None:
-        _staging = tempfile.TemporaryDirectory(prefix="landing-towns-")
-    return Path(_staging.name)
+    with _lock:
+        if _staging is None:
+            _staging = tempfile.TemporaryDirectory(prefix="landing-towns-")
+        return Path(_staging.name)
 
 
 def staged(text: str, name: str = "locations.csv", modified: float | None = None) -> Path:
@@ -208,7 +208,6 @@ class _Recent(OrderedDict[str, T]):
 
 _similarity: _Recent[dict[str, quality.Distribution]] = _Recent(8)  # by towns_key: a preview's "before" and "after"
 _previews: _Recent[Preview] = _Recent(4)  # by the two sides' towns_key
-_lock = threading.Lock()
 
 
 def preview(current: Settings, draft: Settings) -> Preview:
@@ -302,18 +301,6 @@ def add_alias(text: str, line: int, alias: str) -> str:
 
 # -- the command line's way to the database -----------------------------------------------------------------
 
-def with_store(settings: Settings, work: Callable[[LeadStore], Awaitable[T]]) -> T:
-    async def run() -> T:
-        store = store_for(settings.database_url)
-        await store.open()
-        try:
-            return await work(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
-
-
 def database_may_hold_versions(settings: Settings) -> bool:
     """False for a SQLite file that does not exist yet (`landing check` in a new site folder creates none)."""
     url = settings.database_url
@@ -324,6 +311,8 @@ def current_source(settings: Settings) -> tuple[Settings, SiteVersion | None]:
     """The settings that load the towns in use (the newest published version, else the file), and the version."""
     if not database_may_hold_versions(settings):
         return settings, None
+    from landing.admin.commands import with_store
+
     version = with_store(settings, lambda store: store.site_version())
     return (version_settings(settings, version), version) if version else (settings, None)
 
@@ -346,8 +335,3 @@ def _distribution(found: quality.Distribution | None) -> str:
     if found is None or not found.pages:
         return "no pages"
     return f"{quality.percent(found.median)} / {quality.percent(found.p90)} / {quality.percent(found.max)}"
-
-
-def version_rows(versions: Sequence[SiteVersion]) -> list[str]:
-    return [f"{version.number}\t{version.published_at[:19].replace('T', ' ')}\t{version.author}\t{version.summary}"
-            for version in versions]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from landing import publish
-from landing.admin.commands import actor
+from landing.admin.commands import actor, with_store
 from landing.errors import LandingError
 from landing.leads.store import LeadStore
 from landing.settings import Settings
@@ -54,7 +54,7 @@ def run_site_publish(args: argparse.Namespace, settings: Settings) -> int:
             await store.audit(actor(), "publish towns", f"version {number}: {found.summary} ({source})")
         return number
 
-    number = publish.with_store(settings, put)
+    number = with_store(settings, put)
     if number is None:
         raise LandingError("another version was published while this one was checked; run the command again to see "
                            "what yours changes against it")
