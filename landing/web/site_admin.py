@@ -20,6 +20,7 @@ from landing.leads.model import Session
 from landing.leads.site_versions import Draft, SiteVersion
 from landing.web.admin import admin_headers, allow, plain_text, render, store
 from landing.web.leads import site
+from landing.web.live import LiveSite
 from landing.web.published import Follower
 
 MAX_VERSIONS_SHOWN = 200
@@ -100,6 +101,18 @@ def before_name(published: int) -> str:
     return f"published version {published}" if published else "the file on disk"
 
 
+async def summary_of(live: LiveSite, locations: str) -> str:
+    """What publishing ``locations`` would change, checked against the site served now; a ConfigError when the
+    towns do not load (a publish and a roll back refuse alike)."""
+    try:
+        with publish.staged_for(locations) as staged:
+            return await asyncio.to_thread(publish.summarize, live.settings, live.settings.replace(locations_file=staged))
+    except ConfigError:
+        raise
+    except LandingError as exc:  # towns that cannot be read at all: shown like any other problem
+        raise ConfigError([str(exc)]) from exc
+
+
 async def publish_draft(request: Request, session: Session, form: dict[str, str]) -> Response:
     draft = await own_draft(request, session)
     if draft is None:
@@ -108,12 +121,9 @@ async def publish_draft(request: Request, session: Session, form: dict[str, str]
     await follower(request).catch_up()
     live = site(request)
     try:
-        with publish.staged_for(draft.locations) as staged:
-            summary = await asyncio.to_thread(publish.summarize, live.settings,
-                                              live.settings.replace(locations_file=staged))
-    except (ConfigError, LandingError) as exc:
-        problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
-        return await overview(request, session, publish.problems_of(ConfigError(problems)), draft.source, status=422)
+        summary = await summary_of(live, draft.locations)
+    except ConfigError as exc:
+        return await overview(request, session, publish.problems_of(exc), draft.source, status=422)
     base = form.get("base", "")
     # The version the preview was compared with: publishing is refused if another was published since.
     number = await leads.publish_version(draft.locations, session.email, summary, draft.source,
@@ -207,9 +217,7 @@ async def roll_back(request: Request, session: Session, form: dict[str, str]) ->
     await follower(request).catch_up()
     live = site(request)
     try:
-        with publish.staged_for(version.locations) as staged:
-            summary = await asyncio.to_thread(publish.summarize, live.settings,
-                                              live.settings.replace(locations_file=staged))
+        summary = await summary_of(live, version.locations)
     except ConfigError as exc:
         return await overview(request, session, publish.problems_of(exc), f"version {version.number}", status=422)
     source = f"roll back to version {version.number}" + (f" ({version.source})" if version.number == 0 else "")
