@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from landing.errors import ConfigError
 from landing.faqs import LocalFaqs, load_faqs
 from landing.gazetteer import GAZETTEER
-from landing.geo import GridIndex, bearing, compass, miles_between
+from landing.geo import GridIndex, bearing, compass, miles_between, nearest_first, radians_of
 from landing.locations import Location, load_locations
 from landing.site import Faq, Office, Site, Treatment, load_site
 
@@ -270,6 +270,18 @@ class Catalog:
             return {key: tuple(sorted(pages, key=lambda p: p.location.town.casefold())) for key, pages in groups.items()}
         groups = self.memo(("counties", page.treatment.slug), group)
         return groups.get((location.county.casefold(), location.state), ())
+
+    def county_neighbours(self, page: LandingPage) -> tuple[LandingPage, ...]:
+        """The other pages of the same treatment in the town's county, nearest first (by town name if the town has
+        no coordinates; those without coordinates last)."""
+        county = self.county_pages(page)
+        if not page.location.has_coordinates:
+            return tuple(other for other in county if other is not page)
+        points = self.memo(("county radians", id(county)), lambda: (county, [
+            radians_of(other.location.latitude, other.location.longitude)  # type: ignore[arg-type]
+            if other.location.has_coordinates else None for other in county]))[1]
+        origin = radians_of(page.location.latitude, page.location.longitude)  # type: ignore[arg-type]
+        return tuple(county[number] for number in nearest_first(origin, points) if county[number] is not page)
 
     def own_faqs(self, page: LandingPage) -> tuple[Faq, ...]:
         """The local questions ``page`` is the one to mark up: Google asks that a question shown on several pages

@@ -111,6 +111,27 @@ class GridIndex(Generic[T]):
         return keys
 
 
+Radians = tuple[float, float, float]  # latitude and longitude in radians, and the latitude's cosine
+
+
+def radians_of(lat: float, lon: float) -> Radians:
+    phi = math.radians(lat)
+    return phi, math.radians(lon), math.cos(phi)
+
+
+def nearest_first(origin: Radians, points: Sequence[Radians | None]) -> list[int]:
+    """The positions of ``points`` ordered by their distance from ``origin``, nearest first, those that are None
+    last; ties keep the input order. The order of sorting by miles_between, at a fraction of its cost (the
+    haversine's inner term grows with the distance: no square root or arcsine is needed to rank by it): each
+    town page ranks every town of its county, and a build renders tens of thousands of town pages."""
+    phi0, lam0, cos0 = origin
+    sin, inf = math.sin, math.inf
+    terms = [inf if point is None else
+             sin((point[0] - phi0) * 0.5) ** 2 + cos0 * point[2] * sin((point[1] - lam0) * 0.5) ** 2
+             for point in points]
+    return sorted(range(len(terms)), key=terms.__getitem__)
+
+
 def _haversine_term(miles: float) -> float:
     """The haversine's inner term for a distance: sin²(d / 2R), which grows with d up to half the globe."""
     return math.sin(min(miles / (2 * EARTH_RADIUS_MILES), math.pi / 2)) ** 2

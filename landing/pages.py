@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import math
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from markupsafe import Markup
 
 from landing import quality, structured_data
 from landing.catalog import Catalog, Hub, HubPart, LandingPage, Reach, files_in
-from landing.geo import bearing, compass, miles_between
+from landing.geo import bearing, compass
 from landing.leads.form import CONTACT_CHOICES, Submission
 from landing.maps import office_map
 from landing.site import Faq, Office, Practice, Treatment
@@ -420,14 +419,7 @@ class Renderer:
     def local_facts(self, page: LandingPage) -> LocalFacts:
         location, office = page.location, page.office
         county = self.catalog.county_pages(page)
-        others = [other for other in county if other is not page]
-        if location.has_coordinates:
-            def miles(other: LandingPage) -> float:
-                if not other.location.has_coordinates:
-                    return math.inf
-                return miles_between(location.latitude, location.longitude,  # type: ignore[arg-type]
-                                     other.location.latitude, other.location.longitude)  # type: ignore[arg-type]
-            others.sort(key=miles)
+        others = self.catalog.county_neighbours(page)
         labels = {column.name: column.label for column in self.catalog.site.locations.columns}
         extras = tuple((labels[name], value) for name, value in location.extras if labels.get(name) and value)
         drawing = Markup("")
@@ -442,7 +434,7 @@ class Renderer:
                                                          there.latitude, there.longitude))  # type: ignore[arg-type]
         return LocalFacts(direction=page.direction, alternative=page.alternative,
                           other_offices=tuple(reach for reach in page.others if reach != page.alternative),
-                          county_pages=tuple(others), county_total=len(county), extras=extras, map=drawing,
+                          county_pages=others, county_total=len(county), extras=extras, map=drawing,
                           directions=directions)
 
     def article(self, treatment: Treatment, variables: dict[str, Any], *, whole: bool) -> Markup:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from landing.geo import GridIndex, miles_between
+from landing.geo import GridIndex, miles_between, nearest_first, radians_of
 
 
 def test_miles_between_known_towns() -> None:
@@ -34,3 +34,19 @@ def test_grid_index_with_fewer_points_than_asked_returns_them_all() -> None:
     points = [(42.0, -88.0), (45.0, -100.0), (21.3, -157.8)]
     index = GridIndex(points, lambda point: point)
     assert [p for _, p in index.nearest(42.0, -88.0, 6)] == points
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_nearest_first_orders_towns_as_sorting_by_miles_does(seed: int) -> None:
+    # A county's towns, some sharing a position, some without one: those last, ties in the order given.
+    rng = random.Random(seed)
+    points: list[tuple[float, float] | None] = [(rng.uniform(41.5, 42.5), rng.uniform(-88.5, -87.5)) for _ in range(150)]
+    points += [points[3], None, points[10], None]
+    rng.shuffle(points)
+    for origin in [point for point in points if point is not None][:20]:
+        def miles(number: int, origin: tuple[float, float] = origin) -> float:
+            point = points[number]
+            return float("inf") if point is None else miles_between(*origin, *point)
+        expected = sorted(range(len(points)), key=miles)
+        found = nearest_first(radians_of(*origin), [None if point is None else radians_of(*point) for point in points])
+        assert found == expected
