@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from landing import quality, structured_data
 from landing.catalog import Catalog, Hub, HubPart, LandingPage, Reach, files_in
+from landing.fragments import FragmentCache
 from landing.geo import bearing, compass
 from landing.leads.form import CONTACT_CHOICES, Submission
 from landing.maps import office_map
@@ -290,6 +291,7 @@ def make_environment(templates: Path) -> jinja2.Environment:
         # The site's templates first: a file there overrides the package's of the same name.
         loader=jinja2.FileSystemLoader([templates, PACKAGE_TEMPLATES]),
         autoescape=True,
+        extensions=[FragmentCache],
         undefined=jinja2.StrictUndefined,  # a typo in a marketer's template is an error in `landing check`
         trim_blocks=True,
         lstrip_blocks=True,
