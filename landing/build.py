@@ -40,7 +40,7 @@ from landing.sitemap import robots_txt, sitemap_files
 from landing.snapshot import load_snapshot, source_files
 
 MANIFEST = ".landing-build.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: a page's county_towns is the hash of the list version 1 recorded
 
 
 # -- what a page is made of (recorded per build, compared by `landing check --diff`) --------------------
@@ -65,9 +65,26 @@ def page_facts(catalog: Catalog, page: LandingPage) -> dict[str, Any]:
         "direction": page.direction,
         "alternative": [alternative.office.id, alternative.miles, alternative.direction] if alternative else None,
         "nearby": [[other.path, other.location.place, round(miles)] for miles, other in catalog.nearby(page)],
-        "county_towns": [[other.path, other.location.town] for other in catalog.county_pages(page)],
+        "county_towns": county_towns(catalog, page),
         "questions": [[faq.question, faq.answer] for faq in catalog.faqs_for(page)],
     }
+
+
+def county_towns(catalog: Catalog, page: LandingPage) -> str:
+    """A hash of the towns of the page's county that the page lists (path and name of each). A hash, worked
+    out once per county: the list is the same on every page of the county, and a big county listed in full on
+    each of its pages made the facts of a site grow with the square of its counties' size."""
+    location = page.location
+    key = (location.county or "").casefold(), location.state
+
+    def towns() -> str:
+        return towns_hash([[other.path, other.location.town] for other in catalog.county_pages(page)])
+
+    return catalog.memo(("county towns", page.treatment.slug, key), towns)
+
+
+def towns_hash(towns: list[list[str]]) -> str:
+    return content_hash(json.dumps(towns, ensure_ascii=False).encode())
 
 
 def page_inputs(facts: dict[str, Any], held_back: bool) -> str:
@@ -217,8 +234,12 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
         data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
+    if not isinstance(data, dict) or data.get("version") not in (1, MANIFEST_VERSION):
         return None
+    if data["version"] == 1:  # a build by the previous release: `landing check --diff` compares it all the same
+        for facts in data.get("pages", {}).values():
+            if isinstance(facts, dict) and isinstance(facts.get("county_towns"), list):
+                facts["county_towns"] = towns_hash(facts["county_towns"])
     return data
 
 
