@@ -21,11 +21,11 @@ import json
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from landing.catalog import Catalog, LandingPage, files_in
@@ -40,7 +40,7 @@ from landing.sitemap import robots_txt, sitemap_files
 from landing.snapshot import load_snapshot, source_files
 
 MANIFEST = ".landing-build.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: a page's county_towns is the hash of the list version 1 recorded
 
 
 # -- what a page is made of (recorded per build, compared by `landing check --diff`) --------------------
@@ -65,14 +65,37 @@ def page_facts(catalog: Catalog, page: LandingPage) -> dict[str, Any]:
         "direction": page.direction,
         "alternative": [alternative.office.id, alternative.miles, alternative.direction] if alternative else None,
         "nearby": [[other.path, other.location.place, round(miles)] for miles, other in catalog.nearby(page)],
-        "county_towns": [[other.path, other.location.town] for other in catalog.county_pages(page)],
+        "county_towns": county_towns(catalog, page),
         "questions": [[faq.question, faq.answer] for faq in catalog.faqs_for(page)],
     }
 
 
-def page_inputs(facts: dict[str, Any], held_back: bool) -> str:
-    """A hash of everything a landing page's bytes depend on besides the build's own inputs (build_key)."""
-    return content_hash(json.dumps([facts, held_back], ensure_ascii=False).encode())  # page_facts fixes the key order
+def county_towns(catalog: Catalog, page: LandingPage) -> str:
+    """A hash of the towns of the page's county that the page lists (path and name of each). A hash, worked
+    out once per county: the list is the same on every page of the county, and a big county listed in full on
+    each of its pages made the facts of a site grow with the square of its counties' size."""
+    location = page.location
+    key = (location.county or "").casefold(), location.state
+
+    def towns() -> str:
+        return towns_hash([[other.path, other.location.town] for other in catalog.county_pages(page)])
+
+    return catalog.memo(("county towns", page.treatment.slug, key), towns)
+
+
+def towns_hash(towns: list[list[str]]) -> str:
+    return content_hash(json.dumps(towns, ensure_ascii=False).encode())
+
+
+def facts_json(facts: dict[str, Any]) -> str:
+    """The facts as the build record holds them (page_facts fixes the key order: equal facts, equal text)."""
+    return json.dumps(facts, ensure_ascii=False, separators=(",", ":"))
+
+
+def page_inputs(facts: str, held_back: bool) -> str:
+    """A hash of everything a landing page's bytes depend on besides the build's own inputs (build_key):
+    its facts (as facts_json gives them) and whether the quality gate holds it back."""
+    return content_hash(f"{facts}\0{held_back:d}".encode())
 
 
 def build_key(site: str, base_url: str, form_action: str, token: bytes) -> str:
@@ -118,49 +141,42 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+FileEntry = dict[str, int]  # {"size", "mtime_ns"} of a file the build made, as its record lists it
+
+
 @dataclass
 class Writer:
-    """Writes files under ``root`` atomically, skipping those whose bytes a previous build already wrote."""
+    """Writes files under ``root`` atomically, skipping those whose bytes a previous build already wrote.
+    It keeps no count: files are written by several processes, and the build adds up what each reports."""
 
     root: Path
-    previous: dict[str, dict[str, Any]]  # relative path -> {"size", "mtime_ns"} from the last build
+    previous: dict[str, FileEntry]  # relative path -> {"size", "mtime_ns"} from the last build
     empty: bool = False  # the folder held nothing before: no file can be there already, none need be compared
-    files: dict[str, dict[str, Any]] = field(default_factory=dict)
-    written: int = 0
-    unchanged: int = 0
-    size: int = 0
     _folders: set[Path] = field(default_factory=set)
 
-    def put(self, relative: str, data: bytes) -> None:
+    def put(self, relative: str, data: bytes) -> tuple[FileEntry, bool]:
+        """Write ``data`` unless the file holds it already: its record entry, and whether it was written."""
         path = self.root / relative
-        self.size += len(data)
         if not self.empty and (stat := self._unchanged(relative, path, data)) is not None:
-            self.unchanged += 1
-            self.files[relative] = {"size": len(data), "mtime_ns": stat.st_mtime_ns}
-            return
+            return {"size": len(data), "mtime_ns": stat.st_mtime_ns}, False
         folder = path.parent
         if folder not in self._folders:
             folder.mkdir(parents=True, exist_ok=True)
             self._folders.add(folder)
-        mtime_ns = write_atomically(path, data)
-        self.written += 1
-        self.files[relative] = {"size": len(data), "mtime_ns": mtime_ns}
+        return {"size": len(data), "mtime_ns": write_atomically(path, data)}, True
 
-    def keep(self, relative: str) -> bool:
-        """Leave a file as the previous build wrote it, if it is there untouched; False if it is not."""
+    def keep(self, relative: str) -> FileEntry | None:
+        """The previous build's entry of a file left as it wrote it, if it is there untouched; else None."""
         known = self.previous.get(relative)
         if known is None:
-            return False
+            return None
         try:
             stat = (self.root / relative).stat()
         except OSError:
-            return False
+            return None
         if (stat.st_size, stat.st_mtime_ns) != (known["size"], known["mtime_ns"]):
-            return False
-        self.files[relative] = known
-        self.unchanged += 1
-        self.size += known["size"]
-        return True
+            return None
+        return known
 
     def _unchanged(self, relative: str, path: Path, data: bytes) -> os.stat_result | None:
         """The file's stat if it holds ``data`` already (and, if the last build wrote it, is untouched since:
@@ -175,10 +191,10 @@ class Writer:
             return None
         return stat if stat.st_size == len(data) and path.read_bytes() == data else None
 
-    def remove_stale(self) -> int:
-        """Delete what the previous build wrote and this one did not: never a file it did not make."""
+    def remove_stale(self, files: Collection[str]) -> int:
+        """Delete what the previous build wrote and this one (``files``) did not: never a file it did not make."""
         removed = 0
-        for relative in sorted(self.previous.keys() - self.files.keys()):
+        for relative in sorted(self.previous.keys() - set(files)):
             path = self.root / relative
             try:
                 path.unlink()
@@ -195,13 +211,16 @@ class Writer:
         return removed
 
 
-def write_atomically(path: Path, data: bytes) -> int:
-    """Write to a temporary file beside ``path``, then rename it over ``path``: readers see old or new.
-    Returns the file's modification time (ns), which the rename keeps."""
+def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> int:
+    """Write ``data`` (bytes, or parts of them in order) to a temporary file beside ``path``, then rename it
+    over ``path``: readers see old or new. Returns the file's modification time (ns), which the rename keeps."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(temporary, "wb") as file:
-            file.write(data)
+            if isinstance(data, bytes):
+                file.write(data)
+            else:
+                file.writelines(data)
             file.flush()
             mtime_ns = os.fstat(file.fileno()).st_mtime_ns
         os.replace(temporary, path)
@@ -217,8 +236,12 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
         data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
+    if not isinstance(data, dict) or data.get("version") not in (1, MANIFEST_VERSION):
         return None
+    if data["version"] == 1:  # a build by the previous release: `landing check --diff` compares it all the same
+        for facts in data.get("pages", {}).values():
+            if isinstance(facts, dict) and isinstance(facts.get("county_towns"), list):
+                facts["county_towns"] = towns_hash(facts["county_towns"])
     return data
 
 
@@ -295,122 +318,142 @@ def _build(settings: Settings, out: Path, now: float,
     site = site_fingerprint(settings)
     key = build_key(site, catalog.base_url, renderer.form_action, token)
     same_build = previous is not None and previous.get("key") == key
-    known_inputs: dict[str, str] = previous.get("inputs", {}) if previous and same_build else {}
-    facts: dict[str, dict[str, Any]] = {}
-    inputs: dict[str, str] = {}
     plan = list(outputs(catalog, renderer, slot, counted=settings.count_views))
     writer = Writer(out, (previous or {}).get("files", {}), empty=not out.is_dir() or not any(out.iterdir()))
     out.mkdir(parents=True, exist_ok=True)
-    advance = progress(len(plan)) if progress else None
-    todo: list[int] = []  # what is to be rendered and written, by position in the plan
-    for number, (relative, make, page) in enumerate(plan):
-        if page is not None:
-            facts[page.path] = page_facts(catalog, page)
-            inputs[page.path] = page_inputs(facts[page.path], page.path in renderer.held_back)
-        # A page whose inputs are those of the file the last build left is not even rendered again.
-        if page is None or known_inputs.get(page.path) != inputs[page.path] or not writer.keep(relative):
-            todo.append(number)
-        elif advance:
-            advance(1)
-    write_all(plan, todo, writer, jobs, advance)
-    removed = writer.remove_stale()
-    manifest = {
+    work = Work(plan, writer, catalog, frozenset(renderer.held_back),
+                previous.get("inputs", {}) if previous and same_build else {})
+    made = make_all(work, jobs, progress(len(plan)) if progress else None)
+    files = {entry.relative: entry.file for entry in made}
+    removed = writer.remove_stale(files)
+    header = {
         "version": MANIFEST_VERSION,
         "built_at": dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat(timespec="seconds"),
         "base_url": catalog.base_url,
         "site": site,
         "key": key,
         "towns": town_record(catalog.locations),
-        "pages": facts,
-        "inputs": inputs,
-        "files": writer.files,
     }
-    write_atomically(out / MANIFEST, json.dumps(manifest, ensure_ascii=False, separators=(",", ":")).encode())
-    return BuildResult(out=out, pages=len(catalog.pages), files=len(writer.files), written=writer.written,
-                       unchanged=writer.unchanged, removed=removed, size=writer.size,
-                       seconds=time.perf_counter() - started, held_back=len(renderer.held_back),
-                       lead_url=renderer.form_action, warnings=tuple(warnings))
+    write_atomically(out / MANIFEST, manifest_parts(header, made, files))
+    written = sum(entry.written for entry in made)
+    return BuildResult(out=out, pages=len(catalog.pages), files=len(files), written=written,
+                       unchanged=len(made) - written, removed=removed,
+                       size=sum(entry.file["size"] for entry in made), seconds=time.perf_counter() - started,
+                       held_back=len(renderer.held_back), lead_url=renderer.form_action, warnings=tuple(warnings))
+
+
+def manifest_parts(header: dict[str, Any], made: list[Made], files: dict[str, FileEntry]) -> Iterator[bytes]:
+    """The build record as JSON, in parts: its pages' facts come as the text the workers made of them, and
+    tens of thousands of them are not joined into one string first."""
+    def compact(value: object) -> bytes:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+    pages = [entry for entry in made if entry.page is not None]
+    yield compact(header)[:-1] + b',"pages":{'
+    yield b",".join(compact(entry.page) + b":" + entry.facts.encode() for entry in pages)
+    yield b'},"inputs":{'
+    yield b",".join(compact(entry.page) + b":" + compact(entry.inputs) for entry in pages)
+    yield b'},"files":' + compact(files) + b"}"
 
 
 Output = tuple[str, Callable[[], bytes], LandingPage | None]  # relative path, its bytes, the landing page it is
+
+
+class Made(NamedTuple):
+    """What became of one file of the plan (in whichever process made it)."""
+
+    relative: str
+    file: FileEntry
+    written: bool
+    page: str | None = None  # the landing page's path; for a landing page:
+    facts: str = ""  # its facts, as facts_json gives them
+    inputs: str = ""  # page_inputs
+
+
+@dataclass(frozen=True)
+class Work:
+    """What making a file of the plan needs: forked workers find it in place (_WORK)."""
+
+    plan: list[Output]
+    writer: Writer
+    catalog: Catalog
+    held_back: frozenset[str]
+    known_inputs: dict[str, str]  # page path -> its inputs, if the last build had the same build key
+
+
+def make(work: Work, number: int) -> Made:
+    """Render and write the file at ``number`` of the plan, unless it is a landing page whose inputs are those
+    of the file the last build left there untouched: that one is not even rendered again."""
+    relative, render, page = work.plan[number]
+    if page is None:
+        return Made(relative, *work.writer.put(relative, render()))
+    facts = facts_json(page_facts(work.catalog, page))
+    inputs = page_inputs(facts, page.path in work.held_back)
+    kept = work.writer.keep(relative) if work.known_inputs.get(page.path) == inputs else None
+    file, written = (kept, False) if kept is not None else work.writer.put(relative, render())
+    return Made(relative, file, written, page.path, facts, inputs)
+
 
 PARALLEL_FROM = 400  # pages to render below which worker processes cost more than they save
 CHUNK = 200  # files a worker renders and writes per task
 
 
-def write_all(plan: list[Output], todo: list[int], writer: Writer, jobs: int,
-              advance: Callable[[int], object] | None) -> None:
-    """Render and write the files at positions ``todo`` of ``plan``, in order: what comes before the first
-    rendered page (stylesheets and images) first, then every page (by ``jobs`` worker processes, forked with
-    the loaded site), then the rest (the sitemaps listing them)."""
-    pages = [number for number in todo if plan[number][2] is not None or plan[number][0].endswith(".html")]
-    first = pages[0] if pages else len(plan)
-    last = pages[-1] if pages else -1
-    before = [number for number in todo if number < first]
-    after = [number for number in todo if number > last]
-    for number in before:
-        relative, make, _ = plan[number]
-        writer.put(relative, make())
-        if advance:
-            advance(1)
-    if jobs > 1 and len(pages) >= PARALLEL_FROM:
-        _write_in_workers(plan, pages, writer, jobs, advance)
-    else:
-        for number in pages:
-            relative, make, _ = plan[number]
-            writer.put(relative, make())
+def make_all(work: Work, jobs: int, advance: Callable[[int], object] | None) -> list[Made]:
+    """Make every file of the plan, in order: what comes before the first page (stylesheets and images)
+    first, then every page (by ``jobs`` worker processes, forked with the loaded site), then the rest (the
+    sitemaps listing them). What became of each, in plan order."""
+    plan = work.plan
+    pages = [number for number, (relative, _, page) in enumerate(plan) if page is not None or relative.endswith(".html")]
+    first, last = (pages[0], pages[-1]) if pages else (len(plan), len(plan) - 1)
+    made: list[Made | None] = [None] * len(plan)
+
+    def here(numbers: Iterable[int]) -> None:
+        for number in numbers:
+            made[number] = make(work, number)
             if advance:
                 advance(1)
-    for number in after:
-        relative, make, _ = plan[number]
-        writer.put(relative, make())
-        if advance:
-            advance(1)
+
+    here(range(first))
+    if jobs > 1 and len(pages) >= PARALLEL_FROM:
+        # The first page here: what every page shares (compiled templates, the catalog's indexes and
+        # memos) is made once, before the fork, and the workers share it instead of each making its own.
+        here(pages[:1])
+        for number, entry in _make_in_workers(work, pages[1:], jobs, advance):
+            made[number] = entry
+    else:
+        here(pages)
+    here(range(last + 1, len(plan)))
+    assert all(entry is not None for entry in made)
+    return made  # type: ignore[return-value]
 
 
-# What forked workers find in place: the plan and the writer of the build that started them.
-_WORK: tuple[list[Output], Writer] | None = None
+# What forked workers find in place: the work of the build that started them.
+_WORK: Work | None = None
 
 
-def _write_in_workers(plan: list[Output], numbers: list[int], writer: Writer, jobs: int,
-                      advance: Callable[[int], object] | None) -> None:
+def _make_in_workers(work: Work, numbers: list[int], jobs: int,
+                     advance: Callable[[int], object] | None) -> Iterator[tuple[int, Made]]:
     global _WORK
     chunks = [numbers[start:start + CHUNK] for start in range(0, len(numbers), CHUNK)]
-    _WORK = (plan, writer)
-    done: dict[int, tuple[str, dict[str, Any], bool, int]] = {}
+    _WORK = work
+    # What the parent made since loading (the plan, the first page's templates and memos) is frozen too:
+    # a worker's garbage collector then never touches it, and its memory stays shared with the parent's.
+    gc.freeze()
     try:
         # Forked: the workers share the loaded site (catalog, templates, quality measure) with this process.
         with multiprocessing.get_context("fork").Pool(min(jobs, len(chunks))) as pool:
-            for results in pool.imap_unordered(_write_chunk, chunks):
-                for number, record in results:
-                    done[number] = record
+            for results in pool.imap_unordered(_make_chunk, chunks):
+                yield from results
                 if advance:
                     advance(len(results))
     finally:
         _WORK = None
-    for number in numbers:  # in plan order, as one process records them
-        relative, files_entry, written, size = done[number]
-        writer.files[relative] = files_entry
-        writer.size += size
-        if written:
-            writer.written += 1
-            writer._folders.add((writer.root / relative).parent)
-        else:
-            writer.unchanged += 1
 
 
-def _write_chunk(numbers: list[int]) -> list[tuple[int, tuple[str, dict[str, Any], bool, int]]]:
-    """In a worker: render and write these files of the plan; what each Writer.put recorded."""
+def _make_chunk(numbers: list[int]) -> list[tuple[int, Made]]:
+    """In a worker: make these files of the plan."""
     assert _WORK is not None
-    plan, writer = _WORK
-    results = []
-    for number in numbers:
-        relative, make, _ = plan[number]
-        written = writer.written
-        size = writer.size
-        writer.put(relative, make())
-        results.append((number, (relative, writer.files[relative], writer.written > written, writer.size - size)))
-    return results
+    return [(number, make(_WORK, number)) for number in numbers]
 
 
 def outputs(catalog: Catalog, renderer: Renderer, slot: bytes, counted: bool = False) -> Iterator[Output]:

@@ -265,3 +265,30 @@ def test_a_build_in_worker_processes_writes_the_same_bytes_as_one_process(
     csv_file.write_text(csv_file.read_text().replace("Barrington has its own office", "Barrington has an office"))
     again = build_site(static_settings, tmp_path / "several", now=now, jobs=3)
     assert 0 < again.written < again.files // 2 and again.unchanged == again.files - again.written
+
+
+def test_check_diff_reads_a_build_record_of_the_previous_release(static_settings: Settings, out: Path,
+                                                                  site_dir: Path) -> None:
+    from landing.catalog import load_catalog
+    from landing.check import diff_site
+    from landing.snapshot import source_files
+
+    build_site(static_settings, out)
+    # What the previous release recorded: version 1, each page listing its county's towns in full.
+    catalog = load_catalog(source_files(static_settings), static_settings.base_url)
+    record = json.loads((out / build.MANIFEST).read_text())
+    record["version"] = 1
+    for path, facts in record["pages"].items():
+        facts["county_towns"] = [[other.path, other.location.town]
+                                 for other in catalog.county_pages(catalog.pages[path])]
+    (out / build.MANIFEST).write_text(json.dumps(record))
+    csv_file = site_dir / "locations.csv"
+    csv_file.write_text(csv_file.read_text().replace("Barrington has its own office", "Barrington has an office"))
+    diff = diff_site(static_settings, out)
+    assert diff.changed == (("/intrathecal-pump-therapy/barrington-il/", ("intro",)),
+                            ("/nerve-blocks/barrington-il/", ("intro",)))
+    assert not diff.added and not diff.removed and not diff.moves and not diff.site_changed
+    # A town moved to another county changes the list of towns on its county's pages, as before.
+    csv_file.write_text(csv_file.read_text().replace("Cary,IL,McHenry County", "Cary,IL,Lake County"))
+    changed = dict(diff_site(static_settings, out).changed)
+    assert "towns of the county" in changed["/intrathecal-pump-therapy/cary-il/"]
