@@ -457,6 +457,26 @@ def health_probe_lead() -> Lead:
 Job = tuple[str, Any, "asyncio.Future[Any]"]
 
 
+async def _answered_within(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], timeout: float) -> bool:
+    """Whether ``future`` is done within ``timeout`` seconds. The waiter's own cancellation leaves ``future`` be,
+    as asyncio.shield would: what is asked of the writer is the writer's to finish. (asyncio.wait_for around
+    asyncio.shield does the same with three more futures and callbacks: a tenth of a lead's CPU time.)"""
+    waiter = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    timer = loop.call_later(timeout, wake)
+    future.add_done_callback(wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        future.remove_done_callback(wake)
+    return future.done()
+
+
 class _GivenUp(Exception):
     """A waiter of the batch stopped waiting (its time ran out) before the commit: roll back, redo without it."""
 
@@ -559,14 +579,12 @@ class SQLiteLeadStore(SQLStore):
         """
         if self._task is None or self._task.done():
             raise StoreError("the lead store is not open")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self._queue.put((kind, payload, future))
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout or self.timeouts.command)
-        except TimeoutError:
-            if not future.cancel():  # it was answered just now
-                return future.result()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.put_nowait((kind, payload, future))  # unbounded: never waits
+        if not await _answered_within(loop, future, timeout or self.timeouts.command) and future.cancel():
             raise store_failure("write to", TimeoutError()) from None
+        return future.result()  # answered, just now perhaps
 
     async def _write_loop(self) -> None:
         held: Job | None = None  # a non-lead write met while gathering leads

@@ -4,6 +4,7 @@ and guard.py; this module only reads the request, stores, and renders."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import time
@@ -277,7 +278,14 @@ async def store(leads: LeadDesk, renderer: Renderer, lead: Lead, page: LandingPa
 
 def thank_you_redirect(page: LandingPage | None) -> RedirectResponse:
     # Only the office goes in the URL: nothing about the person, and not the treatment they asked about.
-    return RedirectResponse(f"/thank-you/?office={page.office.id}" if page else "/thank-you/", status_code=303)
+    return _see_thank_you(f"/thank-you/?office={page.office.id}" if page else "/thank-you/")
+
+
+@functools.lru_cache(maxsize=256)
+def _see_thank_you(url: str) -> RedirectResponse:
+    """One answer per office, made once: nothing in it is the visitor's, and the app and the lean path only read
+    it (a response's headers are copied before anything is added)."""
+    return RedirectResponse(url, status_code=303)
 
 
 def form_again(renderer: Renderer, page: LandingPage, submission: Submission, tokens: FormTokens) -> HTMLResponse:
