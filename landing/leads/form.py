@@ -63,10 +63,29 @@ def parse_form(body: bytes) -> list[tuple[str, str]]:
 
 
 def _unescape(text: str) -> str:
-    # As unquote(errors="strict") after "+" -> " ", without its search for runs of non-ASCII text. Without a "%"
-    # that is the text itself: it was decoded from UTF-8, so encoding it again and decoding gives it back.
+    # As unquote(errors="strict") after "+" -> " ", without its search for runs of non-ASCII text. The text was
+    # decoded from UTF-8, so what is not escaped comes back as it is, and an escaped ASCII character is that
+    # character whatever is around it: only other escapes (UTF-8 sequences, or malformed) need the bytes.
     text = text.replace("+", " ")
-    return unquote_to_bytes(text).decode() if "%" in text else text
+    if "%" not in text:
+        return text
+    head, *escaped = text.split("%")
+    parts = [head]
+    for item in escaped:
+        char = _ASCII_ESCAPES.get(item[:2])
+        if char is None:
+            return unquote_to_bytes(text).decode()
+        parts += (char, item[2:])
+    return "".join(parts)
+
+
+def _spellings(code: int) -> list[str]:
+    """The ways a byte's two hex digits may be written: 2f, 2F (and, for letters, mixed case)."""
+    digits = f"{code:02x}"
+    return list(dict.fromkeys((digits, digits.upper(), digits[0].upper() + digits[1], digits[0] + digits[1].upper())))
+
+
+_ASCII_ESCAPES = {spelling: chr(code) for code in range(128) for spelling in _spellings(code)}
 
 
 def first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
