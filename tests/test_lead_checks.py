@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import random
 import time
 import unicodedata
 from urllib.parse import parse_qsl
@@ -10,7 +13,13 @@ import phonenumbers
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
-from landing.leads.form import attribution_from_request, check_submission, first_values, hidden_fields, parse_form
+from landing.leads.form import (
+    attribution_from_request,
+    check_submission,
+    first_values,
+    hidden_fields,
+    parse_form,
+)
 from landing.leads.guard import FormTokens, TokenVerdict, client_hash
 from tests.leads_helpers import SECRET, token, valid_form
 
@@ -108,6 +117,43 @@ def test_a_phone_is_accepted_when_phonenumbers_calls_it_a_valid_north_american_n
     assert check_submission(valid_form(phone=phone, email=""), TREATMENTS, PAGES).phone_e164 == expected
 
 
+def library_e164(phone: str) -> str:
+    try:
+        number = phonenumbers.parse(phone, "US")
+    except phonenumbers.NumberParseException:
+        return ""
+    valid = number.country_code == 1 and phonenumbers.is_valid_number(number)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if valid else ""
+
+
+def test_random_phone_numbers_are_judged_as_phonenumbers_judges_them() -> None:
+    # The form tests a US number against the library's patterns compiled once: they must agree everywhere,
+    # on every area code and exchange, in the shapes people type them.
+    chance = random.Random(16)  # the same numbers every run: a failure can be reproduced
+    shapes = ["({} ) {}-{}", "({}) {}-{}", "{}.{}.{}", "+1 {} {} {}", "1-{}-{}-{}", "{}{}{}"]
+    for _ in range(20_000):
+        area, exchange, line = f"{chance.randrange(1000):03d}", f"{chance.randrange(1000):03d}", f"{chance.randrange(10_000):04d}"
+        phone = chance.choice(shapes).format(area, exchange, line)
+        assert check_submission(valid_form(phone=phone, email=""), TREATMENTS, PAGES).phone_e164 == library_e164(phone), phone
+
+
+def test_random_form_bodies_are_read_as_the_standard_library_reads_them() -> None:
+    pieces = ["a", "Z", "0", "=", "&", "+", "%", "%2", "%41", "%4a", "%7f", "%80", "%3D", "%26", "%2B", "%e2%80%ae", "%F0%9F%98%80",
+              "é", " "]
+    chance = random.Random(16)
+    for _ in range(5_000):
+        body = "".join(chance.choices(pieces, k=chance.randint(0, 20))).encode()
+        try:
+            expected: object = parse_qsl(body.decode(), keep_blank_values=True, errors="strict")
+        except ValueError:
+            expected = ValueError
+        try:
+            got: object = parse_form(body)
+        except ValueError:
+            got = ValueError
+        assert got == expected, body
+
+
 def test_tokens_reject_forms_sent_too_fast_too_late_or_forged() -> None:
     tokens = FormTokens(SECRET)
     assert tokens.verify(token(age=10)) is TokenVerdict.OK
@@ -124,6 +170,9 @@ def test_client_hash_is_keyed_and_never_the_address() -> None:
     hashed = client_hash(SECRET, "203.0.113.7")
     assert "203.0.113.7" not in hashed and hashed == client_hash(SECRET, "203.0.113.7")
     assert hashed != client_hash("other-secret", "203.0.113.7")
+    # The same keyed hash as the stored leads' (an HMAC-SHA256, hex, the first 32 digits): counts by address go on.
+    expected = hmac.new(SECRET.encode(), b"client:203.0.113.7", hashlib.sha256).hexdigest()[:32]
+    assert hashed == expected
 
 
 def test_attribution_comes_from_the_landing_url_and_referrer() -> None:

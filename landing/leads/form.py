@@ -6,7 +6,7 @@ import functools
 import html
 import re
 import unicodedata
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote_to_bytes
 
@@ -63,8 +63,29 @@ def parse_form(body: bytes) -> list[tuple[str, str]]:
 
 
 def _unescape(text: str) -> str:
-    # As unquote(errors="strict") after "+" -> " ", without its search for runs of non-ASCII text.
-    return unquote_to_bytes(text.replace("+", " ")).decode()
+    # As unquote(errors="strict") after "+" -> " ", without its search for runs of non-ASCII text. The text was
+    # decoded from UTF-8, so what is not escaped comes back as it is, and an escaped ASCII character is that
+    # character whatever is around it: only other escapes (UTF-8 sequences, or malformed) need the bytes.
+    text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    head, *escaped = text.split("%")
+    parts = [head]
+    for item in escaped:
+        char = _ASCII_ESCAPES.get(item[:2])
+        if char is None:
+            return unquote_to_bytes(text).decode()
+        parts += (char, item[2:])
+    return "".join(parts)
+
+
+def _spellings(code: int) -> list[str]:
+    """The ways a byte's two hex digits may be written: 2f, 2F (and, for letters, mixed case)."""
+    digits = f"{code:02x}"
+    return list(dict.fromkeys((digits, digits.upper(), digits[0].upper() + digits[1], digits[0] + digits[1].upper())))
+
+
+_ASCII_ESCAPES = {spelling: chr(code) for code in range(128) for spelling in _spellings(code)}
 
 
 def first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
@@ -117,7 +138,8 @@ def check_submission(values: Mapping[str, str], treatments: Mapping[str, object]
     if kept["treatment"] not in treatments or f"/{kept['treatment']}/{kept['town']}/" not in towns:
         errors["form"] = "This form belongs to a page that no longer exists; please use the form on the current page."
     for key in ATTRIBUTION_FIELDS:
-        kept[key] = _CONTROL.sub("", kept[key])[:MAX_ATTRIBUTION]
+        if kept[key]:  # most are empty
+            kept[key] = _CONTROL.sub("", kept[key])[:MAX_ATTRIBUTION]
     kept["name"], kept["phone"], kept["email"] = name, phone, email
     return Submission(values=kept, errors=errors, phone_e164=phone_e164, email_normalized=email_normalized)
 
@@ -145,7 +167,47 @@ def _us_phone(text: str) -> str:
 def _valid_nanp(number: phonenumbers.PhoneNumber) -> bool:
     """is_valid_number(), with the US (nearly every visitor's) checked alone first: is_valid_number tries the
     US first as well (it leads the regions of +1), and then again as the region found, which costs twice."""
-    return phonenumbers.is_valid_number_for_region(number, "US") or phonenumbers.is_valid_number(number)
+    if _valid_in_us is not None and number.country_code == 1:
+        in_us = _valid_in_us(phonenumbers.national_significant_number(number))
+    else:
+        in_us = phonenumbers.is_valid_number_for_region(number, "US")
+    return in_us or phonenumbers.is_valid_number(number)
+
+
+# The number types phonenumbers tells apart; a number of a region is valid when its national significant number
+# matches the region's general pattern and one of these (phonenumberutil._number_type_helper is not UNKNOWN).
+# Which one does not matter here, so the types of nearly every number come first.
+_NUMBER_TYPES = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "voip", "personal_number", "pager",
+                 "uan", "voicemail")
+
+
+def _matcher(desc: object) -> Callable[[str], bool]:
+    """phonenumberutil._is_number_matching_desc for one description, its pattern compiled once."""
+    pattern = getattr(desc, "national_number_pattern", None) if desc is not None else None
+    if not pattern:
+        return lambda national: False
+    lengths = frozenset(getattr(desc, "possible_length", ()) or ())
+    compiled = re.compile(pattern)
+    return lambda national: (not lengths or len(national) in lengths) and compiled.fullmatch(national) is not None
+
+
+def _region_validity(region: str) -> Callable[[str], bool] | None:
+    """is_valid_number_for_region(number, ``region``) of a number with the region's calling code, as a function of
+    its national significant number: the library's own test, its patterns compiled once rather than looked up
+    through a dozen calls per number (most of what checking a submission costs). None when the metadata is not
+    shaped as this expects; tests/test_lead_checks.py compares the two on random numbers."""
+    try:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        if metadata is None:
+            return None
+        general = _matcher(metadata.general_desc)
+        types = tuple(_matcher(getattr(metadata, name)) for name in _NUMBER_TYPES)
+    except (AttributeError, TypeError, re.error):  # pragma: no cover - depends on the installed phonenumbers
+        return None
+    return lambda national: general(national) and any(matches(national) for matches in types)
+
+
+_valid_in_us = _region_validity("US")
 
 
 # A plain ASCII address (nearly every one) gets validate_email()'s answer at a fraction of its cost: a

@@ -6,7 +6,6 @@ guard that misfires loses nothing; only a person over a rate limit is told to sl
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 import math
@@ -129,7 +128,8 @@ def limit_address(address: str) -> str:
 def client_hash(secret: str, address: str) -> str:
     """A keyed hash of a client's address (its /64 for IPv6): enough to group abuse and key the rate limits,
     useless for finding the person."""
-    return hmac.new(secret.encode(), f"client:{limit_address(address)}".encode(), hashlib.sha256).hexdigest()[:32]
+    # hmac.digest: the same HMAC, computed in one call to OpenSSL rather than through an HMAC object.
+    return hmac.digest(secret.encode(), f"client:{limit_address(address)}".encode(), "sha256").hex()[:32]
 
 
 class RateLimits(Protocol):

@@ -5,6 +5,11 @@ arrive together are written in one transaction, and each waiting request is answ
 commit that holds its lead succeeded. That is both correct (no request is acknowledged on a transaction
 another request can roll back) and fast (one fsync for many leads). A batch that fails is retried lead
 by lead, so one bad row sinks only itself.
+
+The write connection lives in a thread of its own, and a whole transaction (BEGIN to COMMIT) runs there in
+one call: handed over statement by statement, as aiosqlite does, each statement also waited for a turn of
+the event loop, which is busy with the next requests under load, and the writer spent most of its time
+waiting there while leads queued behind it (benchmarks/leads.py). Reads keep their aiosqlite connection.
 """
 
 from __future__ import annotations
@@ -12,13 +17,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import time
+from concurrent.futures import ThreadPoolExecutor
 import logging
 import operator
 import os
 import sqlite3
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiosqlite
 
@@ -440,7 +447,8 @@ _lead_values = operator.attrgetter(*LEAD_COLUMNS)  # astuple() deep-copies every
 
 
 def lead_row(lead: Lead) -> tuple[Any, ...]:
-    return tuple(int(value) if isinstance(value, bool) else value for value in _lead_values(lead))
+    values = _lead_values(lead)
+    return (*values[:_SPAM], int(values[_SPAM]), *values[_SPAM + 1:])  # spam is the one bool: stored as 0 or 1
 
 
 def notice_row(lead: Lead) -> tuple[str, ...]:
@@ -457,6 +465,26 @@ def health_probe_lead() -> Lead:
 Job = tuple[str, Any, "asyncio.Future[Any]"]
 
 
+async def _answered_within(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], timeout: float) -> bool:
+    """Whether ``future`` is done within ``timeout`` seconds. The waiter's own cancellation leaves ``future`` be,
+    as asyncio.shield would: what is asked of the writer is the writer's to finish. (asyncio.wait_for around
+    asyncio.shield does the same with three more futures and callbacks: a tenth of a lead's CPU time.)"""
+    waiter = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    timer = loop.call_later(timeout, wake)
+    future.add_done_callback(wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        future.remove_done_callback(wake)
+    return future.done()
+
+
 class _GivenUp(Exception):
     """A waiter of the batch stopped waiting (its time ran out) before the commit: roll back, redo without it."""
 
@@ -470,16 +498,76 @@ async def _switch_to_wal(db: aiosqlite.Connection) -> None:
             await db.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == WAL_SWITCH_TRIES - 1:
+            if not _try_again(exc, attempt):
                 raise
             await asyncio.sleep(0.01 * (attempt + 1))
+
+
+def _try_again(exc: sqlite3.OperationalError, attempt: int) -> bool:
+    return "locked" in str(exc) and attempt < WAL_SWITCH_TRIES - 1
+
+
+def _open_writer(path: Path) -> sqlite3.Connection:
+    """The write connection, set up as the reader is (SQLiteLeadStore._connect), in the writer's own thread."""
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)  # transactions are explicit
+    try:
+        db.execute("PRAGMA busy_timeout=5000")  # first: another worker may be switching the file to WAL
+        for attempt in range(WAL_SWITCH_TRIES):  # as _switch_to_wal, waiting in this thread
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if not _try_again(exc, attempt):
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        db.execute("PRAGMA synchronous=FULL")  # a lead acknowledged survives a power cut, not just a crash
+        db.execute("PRAGMA foreign_keys=ON")
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Apply what is pending in one write transaction, reading what is applied inside it: workers that
+    start together on a new database take turns, and each after the first finds nothing to do."""
+    db.execute(f"PRAGMA busy_timeout={MIGRATION_WAIT_MS}")  # a long migration holds the others up
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute(migrations.CREATE_RECORD)
+        applied = {row[0] for row in db.execute(migrations.READ_RECORD).fetchall()}
+        for name, statements in migrations.pending(applied):
+            for statement in statements:
+                db.execute(statement)
+            db.execute(migrations.RECORD, (name, utc_now()))
+        db.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(Exception):
+            db.execute("ROLLBACK")
+        raise
+    finally:
+        db.execute("PRAGMA busy_timeout=5000")
+
+
+def _insert_leads(db: sqlite3.Connection, leads: list[tuple[tuple[Any, ...], tuple[str, ...] | None]]) -> None:
+    """Insert (lead row, its notice row or None) pairs: all the leads, then their notices."""
+    if leads:
+        db.executemany(_INSERT_LEAD, [row for row, _ in leads])
+        notices = [notice for _, notice in leads if notice is not None]
+        if notices:
+            db.executemany(_INSERT_NOTICE, notices)
+
+
+Result = TypeVar("Result")
+Operation = Callable[[sqlite3.Connection], Any]  # a write run in the writer's thread, inside its transaction
 
 
 class SQLiteLeadStore(SQLStore):
     def __init__(self, path: Path, timeouts: StoreTimeouts | None = None) -> None:
         self.path = path
         self.timeouts = timeouts or StoreTimeouts()
-        self._writer: aiosqlite.Connection | None = None
+        self._writer: sqlite3.Connection | None = None  # used only in _thread
+        self._thread: ThreadPoolExecutor | None = None
         self._reader: aiosqlite.Connection | None = None
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -492,8 +580,9 @@ class SQLiteLeadStore(SQLStore):
         for suffix in ("-wal", "-shm", "-journal"):
             keep_private(self.path.with_name(self.path.name + suffix))
         try:
-            self._writer = await self._connect()
-            await self._migrate(self._writer)
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lead-writer")
+            self._writer = await asyncio.get_running_loop().run_in_executor(self._thread, _open_writer, self.path)
+            await self._in_writer(_migrate)
             self._reader = await self._connect()
         except BaseException as exc:
             await self.close()  # a connection left open keeps its thread, and the process, alive
@@ -515,37 +604,27 @@ class SQLiteLeadStore(SQLStore):
             raise
         return db
 
-    async def _migrate(self, db: aiosqlite.Connection) -> None:
-        """Apply what is pending in one write transaction, reading what is applied inside it: workers that
-        start together on a new database take turns, and each after the first finds nothing to do."""
-        await db.execute(f"PRAGMA busy_timeout={MIGRATION_WAIT_MS}")  # a long migration holds the others up
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            await db.execute(migrations.CREATE_RECORD)
-            async with db.execute(migrations.READ_RECORD) as cursor:
-                applied = {row[0] async for row in cursor}
-            for name, statements in migrations.pending(applied):
-                for statement in statements:
-                    await db.execute(statement)
-                await db.execute(migrations.RECORD, (name, utc_now()))
-            await db.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await db.execute("ROLLBACK")
-            raise
-        finally:
-            await db.execute("PRAGMA busy_timeout=5000")
+    async def _in_writer(self, function: Callable[[sqlite3.Connection], Result]) -> Result:
+        """``function(write connection)``, run in the writer's thread: one hand-off, however many statements."""
+        writer, thread = self._writer, self._thread
+        if writer is None or thread is None:
+            raise StoreError("the lead store is not open")
+        return await asyncio.get_running_loop().run_in_executor(thread, function, writer)
 
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        writer, reader, self._writer, self._reader = self._writer, self._reader, None, None
+        writer, thread, reader = self._writer, self._thread, self._reader
+        self._writer, self._thread, self._reader = None, None, None
         try:
-            if writer is not None:
-                await writer.close()
-        finally:  # the reader too, even if closing the writer failed or was cancelled
+            if writer is not None and thread is not None:
+                # After whatever the thread is still doing (a transaction whose task was cancelled) has finished.
+                await asyncio.get_running_loop().run_in_executor(thread, writer.close)
+        finally:  # the thread goes, and the reader closes, even if closing the writer failed or was cancelled
+            if thread is not None:
+                thread.shutdown(wait=False)
             if reader is not None:
                 await reader.close()
 
@@ -559,25 +638,26 @@ class SQLiteLeadStore(SQLStore):
         """
         if self._task is None or self._task.done():
             raise StoreError("the lead store is not open")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self._queue.put((kind, payload, future))
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout or self.timeouts.command)
-        except TimeoutError:
-            if not future.cancel():  # it was answered just now
-                return future.result()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.put_nowait((kind, payload, future))  # unbounded: never waits
+        if not await _answered_within(loop, future, timeout or self.timeouts.command) and future.cancel():
             raise store_failure("write to", TimeoutError()) from None
+        return future.result()  # answered, just now perhaps
 
     async def _write_loop(self) -> None:
-        held: Job | None = None  # a non-lead write met while gathering leads
+        # Every write waiting is committed together, leads and the rest (the notifier's claims and receipts come
+        # as often as leads do): a commit is a disk sync, the slowest part of a write. A health probe, which is
+        # rolled back, goes alone.
+        held: Job | None = None  # a probe met while gathering
         while True:
             first, held = (held, None) if held is not None else (await self._queue.get(), None)
             if first[2].cancelled():  # its waiter has given up: never write it late
                 continue
             batch = [first]
-            while first[0] == "add" and len(batch) < MAX_BATCH and not self._queue.empty():
+            while first[0] != "probe" and len(batch) < MAX_BATCH and not self._queue.empty():
                 item = self._queue.get_nowait()
-                if item[0] != "add":
+                if item[0] == "probe":
                     held = item
                     break
                 batch.append(item)
@@ -606,27 +686,39 @@ class SQLiteLeadStore(SQLStore):
                 future.set_result(result)
 
     async def _transaction(self, batch: list[Job]) -> list[Any]:
-        db = self._writer
-        assert db is not None
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            if batch[0][0] == "add":
-                await db.executemany(_INSERT_LEAD, [lead_row(payload[0]) for _, payload, _ in batch])
-                notices = [notice_row(lead) for lead, notify in (payload for _, payload, _ in batch) if notify]
-                if notices:
-                    await db.executemany(_INSERT_NOTICE, notices)
-                results: list[Any] = [None] * len(batch)
-            else:
-                operation: Callable[[aiosqlite.Connection], Awaitable[Any]] = batch[0][1]
-                results = [await operation(db)]
-            if any(future.cancelled() for _, _, future in batch):
-                raise _GivenUp
-            await db.execute("ROLLBACK" if batch[0][0] == "probe" else "COMMIT")
-            return results
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await db.execute("ROLLBACK")
-            raise
+        """Run a batch's writes in one transaction, in the order they came (the leads between two other writes
+        inserted together), and commit it; their results, in the same order."""
+        leads = [(lead_row(payload[0]), notice_row(payload[0]) if payload[1] else None) if kind == "add" else None
+                 for kind, payload, _ in batch]
+
+        def run(db: sqlite3.Connection) -> list[Any]:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                results: list[Any] = []
+                pending: list[tuple[tuple[Any, ...], tuple[str, ...] | None]] = []
+                for (_, payload, _), lead in zip(batch, leads):
+                    if lead is not None:
+                        pending.append(lead)
+                        results.append(None)
+                        continue
+                    _insert_leads(db, pending)  # the leads queued before this write, first
+                    pending = []
+                    operation: Operation = payload
+                    results.append(operation(db))
+                _insert_leads(db, pending)
+                # Read from this thread: a future's state is one attribute. A waiter that gives up during the COMMIT
+                # below is told to try again although its lead is stored, as it was when this ran statement by
+                # statement: the visitor may send it twice, but nothing is lost.
+                if any(future.cancelled() for _, _, future in batch):
+                    raise _GivenUp
+                db.execute("ROLLBACK" if batch[0][0] == "probe" else "COMMIT")
+                return results
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    db.execute("ROLLBACK")
+                raise
+
+        return await self._in_writer(run)
 
     async def add(self, lead: Lead, notify: bool) -> None:
         await self._submit("add", (lead, notify), self.timeouts.lead)
@@ -641,9 +733,9 @@ class SQLiteLeadStore(SQLStore):
             raise StoreError(f"could not write to the lead database: disk full ({free // 1024:,} KiB free)", "disk full")
         probe = health_probe_lead()
 
-        async def write(db: aiosqlite.Connection) -> None:
-            await db.execute(_INSERT_LEAD, lead_row(probe))
-            await db.execute(_INSERT_NOTICE, notice_row(probe))
+        def write(db: sqlite3.Connection) -> None:
+            db.execute(_INSERT_LEAD, lead_row(probe))
+            db.execute(_INSERT_NOTICE, notice_row(probe))
 
         await self._submit("probe", write, self.timeouts.lead)
 
@@ -651,27 +743,22 @@ class SQLiteLeadStore(SQLStore):
         return (await self.execute_many([(sql, args)]))[0]
 
     async def execute_many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
-        async def run(db: aiosqlite.Connection) -> list[int]:
-            counts = []
-            for sql, args in statements:
-                async with db.execute(sql, args) as cursor:
-                    counts.append(cursor.rowcount)
-            return counts
+        def run(db: sqlite3.Connection) -> list[int]:
+            return [db.execute(sql, args).rowcount for sql, args in statements]
 
         return await self._submit("op", run)  # type: ignore[no-any-return]
 
     async def execute_batch(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
-        async def run(db: aiosqlite.Connection) -> None:
+        def run(db: sqlite3.Connection) -> None:
             for sql, rows in statements:
                 if rows:
-                    await db.executemany(sql, rows)
+                    db.executemany(sql, rows)
 
         await self._submit("op", run)
 
     async def execute_returning(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        async def run(db: aiosqlite.Connection) -> list[tuple[Any, ...]]:
-            async with db.execute(sql, args) as cursor:
-                return [tuple(row) for row in await cursor.fetchall()]
+        def run(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return [tuple(row) for row in db.execute(sql, args).fetchall()]
 
         return await self._submit("op", run)  # type: ignore[no-any-return]
 

@@ -33,6 +33,7 @@ from landing.web import public, site_admin
 from landing.web import report as report_views
 from landing.web import views as view_routes
 from landing.web.indexnow import IndexNow, key_routes
+from landing.web.intake import LeadIntake
 from landing.web.live import LiveSite
 from landing.web.published import Follower
 from landing.web.observe import Allowed, RequestContext, metrics_route
@@ -160,6 +161,8 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
         # The hot path first, with its headers prepared.
         Middleware(public.CachedPages, site=site, claimed=public.claimed_prefixes(routes), metrics=metrics,
                    views=views),
+        # The lead form's post, answered as the route would but without the router and the middlewares' wrappers.
+        Middleware(LeadIntake, site=site, metrics=metrics, headers=security_headers),
         Middleware(RequestContext, metrics=metrics),
         Middleware(AddSecurityHeaders, headers=security_headers),
     ])

@@ -3,11 +3,12 @@ and guard.py; this module only reads the request, stores, and renders."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 import math
 import time
-from collections.abc import Callable
-import dataclasses
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -125,14 +126,20 @@ class Unreadable(Enum):
 async def form_pairs(request: Request) -> list[tuple[str, str]] | Unreadable:
     """The (name, value) pairs of a posted urlencoded form of at most MAX_BODY bytes (the lead form's and the
     staff area's), or why there are none."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+    return await read_pairs(request.headers.get("content-type", ""), request.headers.get("content-length", ""),
+                            request.stream())
+
+
+async def read_pairs(content_type: str, declared: str, chunks: AsyncIterator[bytes]) -> list[tuple[str, str]] | Unreadable:
+    """form_pairs of a body given as its content type, its declared length and its chunks (which raise
+    ClientDisconnect when the client goes away), whoever read them from the request."""
+    if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
         return Unreadable.NOT_A_FORM
-    declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
         return Unreadable.TOO_LARGE
     body = b""
     try:
-        async for chunk in request.stream():
+        async for chunk in chunks:
             body += chunk  # one chunk, nearly always: nothing is copied
             if len(body) > MAX_BODY:
                 return Unreadable.TOO_LARGE
@@ -144,20 +151,14 @@ async def form_pairs(request: Request) -> list[tuple[str, str]] | Unreadable:
         return Unreadable.GARBLED
 
 
-async def read_form(request: Request) -> list[tuple[str, str]] | Response:
-    """The posted pairs, or the 4xx that explains why they cannot be read."""
-    pairs = await form_pairs(request)
-    if not isinstance(pairs, Unreadable):
-        return pairs
-    if request.scope["path"] == "/leads":
-        desk(request).refused(REFUSAL_OF_UNREADABLE[pairs])
-    renderer = site(request).current.renderer
-    if pairs is Unreadable.NOT_A_FORM:
+def unreadable(why: Unreadable, renderer: Renderer) -> Response:
+    """The 4xx that explains why a posted form cannot be read."""
+    if why is Unreadable.NOT_A_FORM:
         return message(renderer, 415, "We could not read that form",
                        "The form was sent in a format we do not accept. Please use the form on our page.")
-    if pairs is Unreadable.TOO_LARGE:
+    if why is Unreadable.TOO_LARGE:
         return too_large(renderer)
-    if pairs is Unreadable.GONE:
+    if why is Unreadable.GONE:
         return Response(status_code=400)
     return message(renderer, 400, "We could not read that form",
                    "Some of what was sent could not be read. Please check the form and send it again.")
@@ -181,16 +182,35 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """What the answer to POST /leads depends on besides the body: read from a Starlette Request (submit_lead)
+    or straight from the ASGI scope (landing.web.intake), the same way."""
+
+    content_type: str
+    content_length: str
+    user_agent: str
+    client: str  # the address uvicorn believes, "unknown" without one
+
+
 async def submit_lead(request: Request) -> Response:
-    pairs = await read_form(request)
-    if isinstance(pairs, Response):
-        return pairs
+    headers = request.headers
+    posted = Posted(headers.get("content-type", ""), headers.get("content-length", ""),
+                    headers.get("user-agent", ""), client_address(request))
+    return await answer_lead(desk(request), site(request), posted, request.stream())
+
+
+async def answer_lead(leads: LeadDesk, live: LiveSite, posted: Posted, chunks: AsyncIterator[bytes]) -> Response:
+    """The answer to a posted lead form, given after what it holds is stored (or why it is not)."""
+    pairs = await read_pairs(posted.content_type, posted.content_length, chunks)
+    if isinstance(pairs, Unreadable):
+        leads.refused(REFUSAL_OF_UNREADABLE[pairs])
+        return unreadable(pairs, live.current.renderer)
     values = first_values(pairs)
-    leads = desk(request)
-    snapshot = site(request).current
+    snapshot = live.current
     catalog, renderer = snapshot.catalog, snapshot.renderer
     page = catalog.pages.get(f"/{values.get('treatment', '')}/{values.get('town', '')}/")
-    hashed = client_hash(leads.secret, client_address(request))
+    hashed = client_hash(leads.secret, posted.client)
     verdict = leads.tokens.verify(values.get(TOKEN, ""))
     spam_reason = "honeypot filled" if values.get(HONEYPOT) else ""
     if not spam_reason and verdict in SPAM_VERDICTS:
@@ -202,8 +222,8 @@ async def submit_lead(request: Request) -> Response:
             leads.spam_not_kept.note()
             leads.metrics.leads_spam.labels("false").inc()
             return thank_you_redirect(page)
-        lead = spam_lead(values, page, catalog, request, hashed, spam_reason)
-        stored = await store(request, lead, page, notify=False)
+        lead = spam_lead(values, page, catalog, posted.user_agent, hashed, spam_reason)
+        stored = await store(leads, renderer, lead, page, notify=False)
         if stored is None:
             leads.metrics.leads_spam.labels("true").inc()
         return stored or thank_you_redirect(page)
@@ -229,7 +249,8 @@ async def submit_lead(request: Request) -> Response:
         expired = verdict in (TokenVerdict.EXPIRED, TokenVerdict.BUILD_EXPIRED) and "form" in submission.errors
         leads.refused("expired" if expired else "invalid")
         return form_again(renderer, page, submission, leads.tokens)
-    stored = await store(request, person_lead(submission, page, catalog, request, hashed), page, notify=True)
+    lead = person_lead(submission, page, catalog, posted.user_agent, hashed)
+    stored = await store(leads, renderer, lead, page, notify=True)
     if stored is not None:
         return stored
     leads.metrics.leads_accepted.inc()
@@ -238,17 +259,17 @@ async def submit_lead(request: Request) -> Response:
     return thank_you_redirect(page)
 
 
-async def store(request: Request, lead: Lead, page: LandingPage | None, notify: bool) -> Response | None:
+async def store(leads: LeadDesk, renderer: Renderer, lead: Lead, page: LandingPage | None,
+                notify: bool) -> Response | None:
     """Store and commit; None on success, else the page (with ``page``'s office phone) telling the visitor
     to call instead. A lead not stored within LANDING_LEAD_TIMEOUT is never stored later (the stores see to it)."""
-    leads = desk(request)
     try:
         await leads.store.add(lead, notify=notify)
     except StoreError as exc:
         leads.refused("store_failed")
         leads.store_trouble.failure(exc.cause, "could not store lead %s for office %s: %s; the visitor was asked to "
                                     "try again or call", lead.id, lead.office or "-", exc.cause, level=logging.ERROR)
-        return message(site(request).current.renderer, 503, "We could not send your enquiry",
+        return message(renderer, 503, "We could not send your enquiry",
                        "Something went wrong on our side and your enquiry was not saved. Please try again in a "
                        "minute, or call us.", page)
     leads.store_trouble.success("leads are being stored again")
@@ -257,7 +278,14 @@ async def store(request: Request, lead: Lead, page: LandingPage | None, notify: 
 
 def thank_you_redirect(page: LandingPage | None) -> RedirectResponse:
     # Only the office goes in the URL: nothing about the person, and not the treatment they asked about.
-    return RedirectResponse(f"/thank-you/?office={page.office.id}" if page else "/thank-you/", status_code=303)
+    return _see_thank_you(f"/thank-you/?office={page.office.id}" if page else "/thank-you/")
+
+
+@functools.lru_cache(maxsize=256)
+def _see_thank_you(url: str) -> RedirectResponse:
+    """One answer per office, made once: nothing in it is the visitor's, and the app and the lean path only read
+    it (a response's headers are copied before anything is added)."""
+    return RedirectResponse(url, status_code=303)
 
 
 def form_again(renderer: Renderer, page: LandingPage, submission: Submission, tokens: FormTokens) -> HTMLResponse:
@@ -267,18 +295,18 @@ def form_again(renderer: Renderer, page: LandingPage, submission: Submission, to
     return HTMLResponse(html, status_code=422, headers=NO_STORE)
 
 
-def person_lead(submission: Submission, page: LandingPage, catalog: Catalog, request: Request, hashed: str) -> Lead:
+def person_lead(submission: Submission, page: LandingPage, catalog: Catalog, user_agent: str, hashed: str) -> Lead:
     values = submission.values
     return Lead(
         id=new_id(), created_at=utc_now(), name=values["name"], phone=submission.phone_e164,
         email=submission.email_normalized, contact=values["contact"], message=values["message"],
         treatment=page.treatment.slug, town=page.location.slug, office=page.office.id,
         consent_text=catalog.site.consent.text, consent_version=catalog.site.consent.version,
-        **request_facts(values, page, catalog, request, hashed),
+        **request_facts(values, page, catalog, user_agent, hashed),
     )
 
 
-def spam_lead(values: dict[str, str], page: LandingPage | None, catalog: Catalog, request: Request, hashed: str,
+def spam_lead(values: dict[str, str], page: LandingPage | None, catalog: Catalog, user_agent: str, hashed: str,
               reason: str) -> Lead:
     def clip(key: str, limit: int = MAX_MESSAGE) -> str:
         return values.get(key, "")[:limit]
@@ -288,18 +316,18 @@ def spam_lead(values: dict[str, str], page: LandingPage | None, catalog: Catalog
         contact=clip("contact", 20), message=clip("message"), treatment=clip("treatment", 200), town=clip("town", 200),
         office=page.office.id if page else "", consent_text=catalog.site.consent.text if values.get("consent") else "",
         consent_version=catalog.site.consent.version if values.get("consent") else "", spam=True, spam_reason=reason,
-        **request_facts(values, page, catalog, request, hashed),
+        **request_facts(values, page, catalog, user_agent, hashed),
     )
 
 
-def request_facts(values: dict[str, str], page: LandingPage | None, catalog: Catalog, request: Request,
+def request_facts(values: dict[str, str], page: LandingPage | None, catalog: Catalog, user_agent: str,
                   hashed: str) -> dict[str, Any]:
     query = values.get("landing_query", "")
     landing_url = catalog.url(page.path) + (f"?{query}" if query else "") if page else ""
     return {
         "landing_url": landing_url[:1000],
         "referrer": values.get("landing_referrer", "")[:MAX_ATTRIBUTION],
-        "user_agent": request.headers.get("user-agent", "")[:MAX_ATTRIBUTION],
+        "user_agent": user_agent[:MAX_ATTRIBUTION],
         "client_hash": hashed,
         **{key: values.get(key, "")[:MAX_ATTRIBUTION] for key in CAMPAIGN_FIELDS},
     }
