@@ -28,6 +28,7 @@ would let through.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import logging
 import math
@@ -37,13 +38,14 @@ import pickle
 import sys
 import threading
 import time
+from array import array
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from landing import quality
+from landing import forked, quality
 from landing.catalog import Catalog, LandingPage, Reach, files_in
 from landing.geo import MILES_PER_DEGREE
 from landing.locations import Location
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("landing.quality")
 
-FORMAT = 1  # of the cache file; a file of another format (or Python version) is ignored and rewritten
+FORMAT = 2  # of the cache file; a file of another format (or Python version) is ignored and rewritten
 # Past this share of a treatment's pages changed, measuring all of them again is faster than comparing
 # each changed page with every page.
 REMEASURE_SHARE = 0.05
@@ -237,7 +239,6 @@ class _Group:
     """One treatment's pages as last measured."""
 
     boilerplate: dict[quality.Shingle, int]  # shingle -> its number (what a page lacks is kept as numbers)
-    ids: dict[quality.Shingle, int]  # a page's own shingles -> their number
     pages: dict[str, quality._Page]  # by path
     keys: dict[str, Key]
     results: dict[str, float]  # by path: the similarity to the closest sibling
@@ -250,13 +251,6 @@ class _Group:
         if self.index is not None:
             self.index.unfile(path, page)
         del self.keys[path], self.results[path], self.twins[path]
-
-    def difference(self, shingles: set[quality.Shingle]) -> quality._Page:
-        boilerplate, ids = self.boilerplate, self.ids
-        own = frozenset(ids.setdefault(shingle, len(ids)) for shingle in shingles.difference(boilerplate))
-        lacks = frozenset(number for shingle, number in boilerplate.items() if shingle not in shingles) \
-            if len(shingles) - len(own) != len(boilerplate) else frozenset()
-        return quality._Page(own, lacks)
 
     def add(self, path: str, key: Key, page: quality._Page) -> None:
         self.pages[path] = page
@@ -273,7 +267,7 @@ class _Group:
         return self.index.compare(path, self.pages[path], len(self.boilerplate))
 
     def state(self) -> tuple[object, ...]:
-        return self.boilerplate, self.ids, self.pages, self.keys, self.results, self.twins, self.index
+        return self.boilerplate, self.pages, self.keys, self.results, self.twins, self.index
 
 
 class QualityCache:
@@ -291,18 +285,16 @@ class QualityCache:
 
     def measure(self, renderer: Renderer) -> dict[str, quality.Measured]:
         """Every landing page's closest sibling; a page's <main> is rendered only when its fingerprint is not in
-        the cache."""
+        the cache, and many pages are rendered on every core (``Run.render``)."""
         with self.run(renderer) as run:
-            for page in renderer.catalog.pages.values():
-                if run.wants(page):
-                    run.add(page, renderer.render_main(page))
+            run.render(renderer)
         return run.results
 
     @contextlib.contextmanager
     def run(self, renderer: Renderer) -> Iterator[Run]:
         """One measure, for a caller that renders the pages itself (landing check renders every page anyway):
         ``run.add(page, html)`` each page ``run.wants``, in catalog order; ``run.results`` once the block ends."""
-        with self.lock:
+        with self.lock, _no_collection():
             started = time.process_time()
             if not self.read:
                 self.read = True
@@ -351,6 +343,20 @@ class QualityCache:
         except OSError as exc:  # a read-only folder: the cache still works in memory
             log.warning("quality cache %s could not be written (%s)", self.file, exc)
             temporary.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _no_collection() -> Iterator[None]:
+    """No cyclic garbage collection meanwhile: a measure makes millions of sets and lists and no cycles, and each
+    full collection it would trigger visits them all (a third of a cold measure's time at 25,000 pages). In the
+    service this pauses collection for the process during a reload, which frees its old snapshot at the end."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class _CacheUnpickler(pickle.Unpickler):
@@ -407,16 +413,64 @@ class Run:
         finally:
             self.seconds += time.process_time() - started
 
+    def render(self, renderer: Renderer) -> None:
+        """Render and ``add`` every page this run wants. Past a few hundred, they are rendered and shingled in
+        forked processes (landing.forked), one slice of the pages each, and each page comes back as its
+        difference from its treatment's boilerplate: a fresh treatment's first pages are added here first, to
+        settle that boilerplate (and to work out, before the fork, what every page of the catalog shares)."""
+        rest: list[LandingPage] = []
+        for page in self.catalog.pages.values():
+            if self.wants(page):
+                if self._boilerplate(page.treatment.slug) is None:
+                    self.add(page, renderer.render_main(page))
+                else:
+                    rest.append(page)
+        boilerplates = {slug: self._boilerplate(slug) for slug in {page.treatment.slug for page in rest}}
+        shingler = self.shingler
+
+        def work(part: range) -> bytes:
+            sizes, values = array("q"), array("q")
+            for page in map(rest.__getitem__, part):
+                shingles = shingler(renderer.render_main(page), own_names(page), (page.treatment.name,))
+                found = quality.difference(shingles, boilerplates[page.treatment.slug] or {})
+                sizes.extend((len(found.own), len(found.lacks)))
+                values.extend(found.own)
+                values.extend(found.lacks)
+            return len(sizes).to_bytes(8, "little") + sizes.tobytes() + values.tobytes()
+
+        answers = forked.spread(work, len(rest))
+        if answers is None:  # a small site, one core, or a worker that failed: all of it here
+            for page in rest:
+                self.add(page, renderer.render_main(page))
+            return
+        started = time.process_time()
+        for page, found in zip(rest, _differences(answers), strict=True):
+            self._file(page, found)
+        self.seconds += time.process_time() - started
+
+    def _boilerplate(self, slug: str) -> dict[quality.Shingle, int] | None:
+        """What a page of the treatment is compared as its difference from; None while not settled."""
+        return self.fresh[slug].boilerplate if slug in self.fresh else self.cache.groups[slug].boilerplate
+
     def _add(self, page: LandingPage, html: str) -> None:
-        self.added += 1
         shingles = self.shingler(html, own_names(page), (page.treatment.name,))
         slug = page.treatment.slug
-        if slug in self.fresh:
+        boilerplate = self._boilerplate(slug)
+        if boilerplate is None:  # one of a fresh treatment's first pages
+            self.added += 1
             self.fresh[slug].add(shingles)
             self.fresh_paths[slug].append(page.path)
             return
+        self._file(page, quality.difference(shingles, boilerplate))
+
+    def _file(self, page: LandingPage, difference: quality._Page) -> None:
+        self.added += 1
+        slug = page.treatment.slug
+        if slug in self.fresh:
+            self.fresh[slug].add_difference(difference)
+            self.fresh_paths[slug].append(page.path)
+            return
         group = self.cache.groups[slug]
-        difference = group.difference(shingles)
         if (old := group.pages.get(page.path)) is not None:
             if old == difference:  # what the page's text is made from changed, but not its text
                 group.keys[page.path] = self.keys[page.path]
@@ -429,9 +483,9 @@ class Run:
         groups = self.cache.groups
         for slug, siblings in self.fresh.items():
             paths = self.fresh_paths[slug]
-            twins = siblings.nearest()
-            assert siblings._boilerplate is not None
-            groups[slug] = _Group(siblings._boilerplate, siblings._ids, dict(zip(paths, siblings._pages)),
+            twins = siblings.nearest(_twins_in_workers)
+            assert siblings.boilerplate is not None
+            groups[slug] = _Group(siblings.boilerplate, dict(zip(paths, siblings._pages)),
                                   {path: self.keys[path] for path in paths},
                                   {path: twin.similarity for path, twin in zip(paths, twins)},
                                   {path: paths[twin.index] if twin.index is not None else None
@@ -473,6 +527,42 @@ class Run:
             if value > best:
                 best, twin = value, other
         group.results[path], group.twins[path] = max(best, 0.0), twin
+
+
+def _differences(answers: list[bytes]) -> Iterator[quality._Page]:
+    """The pages ``Run.render``'s workers sent, in order."""
+    for data in answers:
+        count = int.from_bytes(data[:8], "little")
+        sizes, values = array("q"), array("q")
+        sizes.frombytes(data[8:8 + 8 * count])
+        values.frombytes(data[8 + 8 * count:])
+        start = 0
+        for number in range(0, count, 2):
+            middle = start + sizes[number]
+            end = middle + sizes[number + 1]
+            yield quality._Page(frozenset(values[start:middle]), frozenset(values[middle:end]))
+            start = end
+
+
+def _twins_in_workers(find: Callable[[int], quality.Twin], count: int) -> list[quality.Twin]:
+    """``quality.in_order``, spread over forked processes: finding twins is most of a fresh measure's own work."""
+    def work(part: range) -> bytes:
+        indexes, values = array("q"), array("d")
+        for twin in map(find, part):
+            indexes.append(-1 if twin.index is None else twin.index)
+            values.append(twin.similarity)
+        return indexes.tobytes() + values.tobytes()
+
+    answers = forked.spread(work, count)
+    if answers is None:
+        return quality.in_order(find, count)
+    twins = []
+    for data in answers:
+        indexes, values = array("q"), array("d")
+        indexes.frombytes(data[:len(data) // 2])
+        values.frombytes(data[len(data) // 2:])
+        twins += [quality.Twin(None if index < 0 else index, value) for index, value in zip(indexes, values)]
+    return twins
 
 
 def own_names(page: LandingPage) -> tuple[str, ...]:
