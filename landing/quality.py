@@ -202,6 +202,7 @@ class Siblings:
     _waiting: list[set[Shingle]] = field(default_factory=list)
     _boilerplate: dict[Shingle, int] | None = None
     _pages: list[_Page] = field(default_factory=list)
+    search: _Search | None = None  # the last nearest()'s
 
     def add(self, page: set[Shingle]) -> None:
         """Add the next page's shingles (pages are numbered in the order they are added)."""
@@ -238,6 +239,7 @@ class Siblings:
             self._settle()
         assert self._boilerplate is not None
         search = _Search(self._pages, len(self._boilerplate))
+        self.search = search  # kept for the quality cache's index of the pages (landing.quality_cache)
         if len(self._pages) <= self.compare_all:
             everyone = range(len(self._pages))
             return spread(lambda number: search.best(number, everyone), len(self._pages))
@@ -286,7 +288,7 @@ class _Search:
         counts = Counter(chain.from_iterable(keys))
         # Only shingles of several pages are listed: most (a page's intro, its distances) are on one page alone,
         # and tell nothing about its siblings. Set operations keep the per-shingle work of 25,000 pages in C.
-        shared = frozenset(key for key, count in counts.items() if count > 1)
+        self.shared = shared = frozenset(key for key, count in counts.items() if count > 1)
         keys = [page_keys & shared for page_keys in keys]
         lists: dict[int, list[int]] = {key: [] for key in shared}
         for number, page_keys in enumerate(keys):
@@ -296,7 +298,8 @@ class _Search:
         rank = {number: position for position, number in enumerate(by_size)}
         self.rare: dict[int, list[int]] = {key: numbers for key, numbers in lists.items() if len(numbers) <= rare}
         self.smallest: dict[int, list[int]] = {}
-        bit: dict[int, int] = {}
+        self.bit: dict[int, int] = {}  # a frequent shingle's key -> its bit
+        bit = self.bit
         # Frequent shingles get bits from the most frequent down, so "the shingles on more than n pages"
         # are the low bits of a mask: see the levels below. Ties go by key, so that nothing depends on the
         # order a set happens to list a page's shingles in (the same in every process, or not).

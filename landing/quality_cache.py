@@ -42,6 +42,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
+from itertools import chain, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -166,63 +167,75 @@ def _counties(catalog: Catalog, treatment: str) -> dict[tuple[str, str], bytes]:
 # -- the cache ------------------------------------------------------------------------------------
 
 
+Holders = str | set[str]  # the path of the one page with a shingle, or of each of several
+
+
 class _Index:
     """Which pages have each shingle a page differs by, to compare one page with all others exactly and fast.
 
     As in ``quality._Search``: a shingle many pages have (an office's, a county's) is a bit, so two pages'
-    shared frequent shingles are one popcount; a shingle few have is listed with its pages. Which shingles
-    are frequent is settled when the index is made; a shingle first seen later is listed (either way the
-    count is exact).
+    shared frequent shingles are one popcount; a shingle few have is listed with its pages (most are on one
+    page only, kept as its path alone: a set each would double the index's memory). Which shingles are
+    frequent is settled when the index is made; a shingle first seen later is listed (either way the count
+    is exact).
     """
 
-    def __init__(self, pages: dict[str, quality._Page], rare: int = quality.RARE_SHARE) -> None:
-        counts: Counter[int] = Counter()
-        missing: Counter[int] = Counter()
-        for page in pages.values():
-            counts.update(page.own)
-            missing.update(page.lacks)
-        self.own_bit = {shingle: 1 << number for number, shingle in
-                        enumerate(shingle for shingle, count in counts.items() if count > rare)}
-        self.lacks_bit = {shingle: 1 << number for number, shingle in
-                          enumerate(shingle for shingle, count in missing.items() if count > rare)}
-        self.own_lists: dict[int, set[str]] = {}
-        self.lacks_lists: dict[int, set[str]] = {}
-        self.bits: dict[str, tuple[int, int, int, int]] = {}  # path -> own bits, lacks bits, own size, lacks size
+    def __init__(self, own_bit: dict[int, int], lacks_bit: dict[int, int], own_lists: dict[int, Holders],
+                 lacks_lists: dict[int, Holders], bits: dict[str, tuple[int, int, int, int]]) -> None:
+        self.own_bit = own_bit
+        self.lacks_bit = lacks_bit
+        self.own_lists = own_lists
+        self.lacks_lists = lacks_lists
+        self.bits = bits  # path -> own bits, lacks bits, own size, lacks size
+
+    @classmethod
+    def of(cls, pages: dict[str, quality._Page], rare: int = quality.RARE_SHARE) -> _Index:
+        counts: Counter[int] = Counter(chain.from_iterable(page.own for page in pages.values()))
+        missing: Counter[int] = Counter(chain.from_iterable(page.lacks for page in pages.values()))
+        index = cls({shingle: 1 << number for number, shingle in
+                     enumerate(sorted(shingle for shingle, count in counts.items() if count > rare))},
+                    {shingle: 1 << number for number, shingle in
+                     enumerate(sorted(shingle for shingle, count in missing.items() if count > rare))}, {}, {}, {})
         for path, page in pages.items():
-            self.file(path, page)
+            index.file(path, page)
+        return index
+
+    @classmethod
+    def of_search(cls, search: quality._Search, paths: list[str]) -> _Index:
+        """The index of the pages ``search`` was made of (``paths``, in its order), from what it worked out."""
+        lacking = quality.LACKS
+        own_bit = {key: bit for key, bit in search.bit.items() if key < lacking}
+        lacks_bit = {key - lacking: bit for key, bit in search.bit.items() if key >= lacking}
+        own_lists: dict[int, Holders] = {}
+        lacks_lists: dict[int, Holders] = {}
+        for key, numbers in search.rare.items():
+            holders = {paths[number] for number in numbers}
+            if key < lacking:
+                own_lists[key] = holders
+            else:
+                lacks_lists[key - lacking] = holders
+        shared = search.shared
+        for path, page in zip(paths, search.pages, strict=True):
+            own_lists.update(zip(page.own - shared, repeat(path)))  # on this page only
+            for number in page.lacks:
+                if lacking + number not in shared:
+                    lacks_lists[number] = path
+        bits = {path: (own_bits, lacks_bits, *size) for path, own_bits, lacks_bits, size in
+                zip(paths, search.own_bits, search.lacks_bits, search.sizes, strict=True)}
+        return cls(own_bit, lacks_bit, own_lists, lacks_lists, bits)
 
     def file(self, path: str, page: quality._Page) -> None:
-        own_bits = lacks_bits = 0
-        for shingle in page.own:
-            if (bit := self.own_bit.get(shingle)) is not None:
-                own_bits |= bit
-            else:
-                self.own_lists.setdefault(shingle, set()).add(path)
-        for shingle in page.lacks:
-            if (bit := self.lacks_bit.get(shingle)) is not None:
-                lacks_bits |= bit
-            else:
-                self.lacks_lists.setdefault(shingle, set()).add(path)
-        self.bits[path] = (own_bits, lacks_bits, len(page.own), len(page.lacks))
+        self.bits[path] = (_file(path, page.own, self.own_bit, self.own_lists),
+                           _file(path, page.lacks, self.lacks_bit, self.lacks_lists), len(page.own), len(page.lacks))
 
     def unfile(self, path: str, page: quality._Page) -> None:
-        for shingle in page.own:
-            if shingle in self.own_lists:
-                self.own_lists[shingle].discard(path)
-        for shingle in page.lacks:
-            if shingle in self.lacks_lists:
-                self.lacks_lists[shingle].discard(path)
+        _unfile(path, page.own, self.own_lists)
+        _unfile(path, page.lacks, self.lacks_lists)
         del self.bits[path]
 
     def compare(self, path: str, page: quality._Page, base: int) -> dict[str, float]:
-        shared_own: Counter[str] = Counter()
-        for shingle in page.own:
-            if shingle in self.own_lists:
-                shared_own.update(self.own_lists[shingle])
-        shared_lacks: Counter[str] = Counter()
-        for shingle in page.lacks:
-            if shingle in self.lacks_lists:
-                shared_lacks.update(self.lacks_lists[shingle])
+        shared_own = _holding(page.own, self.own_lists)
+        shared_lacks = _holding(page.lacks, self.lacks_lists)
         own_bits, lacks_bits, own, lacks = self.bits[path]
         jaccard, get_own, get_lacks = quality._jaccard, shared_own.get, shared_lacks.get
         found = {}
@@ -232,6 +245,42 @@ class _Index:
                                    get_lacks(other, 0) + (lacks_bits & other_lacks_bits).bit_count())
         del found[path]
         return found
+
+
+def _file(path: str, shingles: frozenset[int], bits: dict[int, int], lists: dict[int, Holders]) -> int:
+    """List ``path`` under each of ``shingles`` that has no bit; the bits of the others."""
+    found = 0
+    for shingle in shingles:
+        if (bit := bits.get(shingle)) is not None:
+            found |= bit
+        elif (holders := lists.get(shingle)) is None:
+            lists[shingle] = path
+        elif isinstance(holders, str):
+            lists[shingle] = {holders, path}
+        else:
+            holders.add(path)
+    return found
+
+
+def _unfile(path: str, shingles: frozenset[int], lists: dict[int, Holders]) -> None:
+    for shingle in shingles:
+        holders = lists.get(shingle)
+        if holders == path:
+            del lists[shingle]
+        elif isinstance(holders, set):
+            holders.discard(path)
+
+
+def _holding(shingles: frozenset[int], lists: dict[int, Holders]) -> Counter[str]:
+    """How many of ``shingles`` each listed page has."""
+    found: Counter[str] = Counter()
+    for shingle in shingles:
+        if (holders := lists.get(shingle)) is not None:
+            if isinstance(holders, str):
+                found[holders] += 1
+            else:
+                found.update(holders)
+    return found
 
 
 @dataclass
@@ -263,7 +312,7 @@ class _Group:
     def compare(self, path: str) -> dict[str, float]:
         """The page's similarity to every other page of the group, exactly."""
         if self.index is None:
-            self.index = _Index(self.pages)
+            self.index = _Index.of(self.pages)
         return self.index.compare(path, self.pages[path], len(self.boilerplate))
 
     def state(self) -> tuple[object, ...]:
@@ -490,7 +539,9 @@ class Run:
                                   {path: twin.similarity for path, twin in zip(paths, twins)},
                                   {path: paths[twin.index] if twin.index is not None else None
                                    for path, twin in zip(paths, twins)})
-            groups[slug].index = _Index(groups[slug].pages)  # made now, and kept in the file: for the next edit
+            # Made now from what the search worked out, and kept in the file: for the next edit.
+            assert siblings.search is not None
+            groups[slug].index = _Index.of_search(siblings.search, paths)
         for slug, changed in self.changed.items():
             group = groups[slug]  # a page wanted but not given (a template error in landing check) is left as it was
             self._update(group, [path for path in changed if group.keys.get(path) == self.keys[path] and path not in self.same],
