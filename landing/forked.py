@@ -49,9 +49,11 @@ def slices(count: int, parts: int) -> list[range]:
     return found
 
 
-def spread(work: Callable[[range], bytes], count: int, jobs: int | None = None) -> list[bytes] | None:
+def spread(work: Callable[[range], bytes], count: int, jobs: int | None = None,
+           meanwhile: Callable[[], object] | None = None) -> list[bytes] | None:
     """``work`` of each consecutive slice of ``range(count)``, each in a forked child, in order; None when
-    forking is not worth it or not possible here, or a child failed (then the caller works in-process)."""
+    forking is not worth it or not possible here, or a child failed (then the caller works in-process).
+    ``meanwhile()`` runs here while the children work (not at all when none were started)."""
     jobs = cores() if jobs is None else jobs
     if jobs < 2 or count < MIN_ITEMS or not hasattr(os, "fork"):
         return None
@@ -62,6 +64,12 @@ def spread(work: Callable[[range], bytes], count: int, jobs: int | None = None) 
     except OSError:  # no more processes or memory: the caller works in-process
         _reap(children)
         return None
+    try:
+        if meanwhile is not None:
+            meanwhile()
+    except BaseException:
+        _reap(children)
+        raise
     answers: list[bytes | None] = []
     for pid, reader in children:
         with os.fdopen(reader, "rb") as pipe:

@@ -28,6 +28,7 @@ would let through.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import hashlib
 import logging
@@ -237,12 +238,14 @@ class _Index:
         shared_own = _holding(page.own, self.own_lists)
         shared_lacks = _holding(page.lacks, self.lacks_lists)
         own_bits, lacks_bits, own, lacks = self.bits[path]
-        jaccard, get_own, get_lacks = quality._jaccard, shared_own.get, shared_lacks.get
+        get_own, get_lacks = shared_own.get, shared_lacks.get
         found = {}
+        # quality._jaccard, written out: this runs for every page of the treatment, for each page compared
         for other, (other_own_bits, other_lacks_bits, other_own, other_lacks) in self.bits.items():
-            found[other] = jaccard(base, own, lacks, other_own, other_lacks,
-                                   get_own(other, 0) + (own_bits & other_own_bits).bit_count(),
-                                   get_lacks(other, 0) + (lacks_bits & other_lacks_bits).bit_count())
+            both_own = get_own(other, 0) + (own_bits & other_own_bits).bit_count()
+            both_lack = get_lacks(other, 0) + (lacks_bits & other_lacks_bits).bit_count()
+            union = base - both_lack + own + other_own - both_own
+            found[other] = (base - (lacks + other_lacks - both_lack) + both_own) / union if union > 0 else 0.0
         del found[path]
         return found
 
@@ -348,7 +351,7 @@ class QualityCache:
             if not self.read:
                 self.read = True
                 self._load()
-            run = Run(self, renderer.catalog, text_keys(renderer.catalog, renderer.templates))
+            run = Run(self, renderer.catalog, functools.partial(text_keys, renderer.catalog, renderer.templates))
             before = time.process_time()
             yield run
             resumed = time.process_time()
@@ -424,10 +427,11 @@ class _CacheUnpickler(pickle.Unpickler):
 class Run:
     """One measure: which pages need their text, then the results."""
 
-    def __init__(self, cache: QualityCache, catalog: Catalog, keys: dict[str, Key]) -> None:
+    def __init__(self, cache: QualityCache, catalog: Catalog, keys: Callable[[], dict[str, Key]]) -> None:
         self.cache = cache
         self.catalog = catalog
-        self.keys = keys
+        self._keys: dict[str, Key] | None = None
+        self._make_keys = keys
         self.added = 0
         self.seconds = 0.0  # CPU time spent in add()
         self.results: dict[str, quality.Measured] = {}
@@ -442,8 +446,8 @@ class Run:
             if group is None:
                 self.fresh[slug], self.fresh_paths[slug] = quality.Siblings(), []
                 continue
-            gone = {path for path in group.pages if keys.get(path) != group.keys[path]}
-            changed = [path for path in paths if group.keys.get(path) != keys[path]]
+            gone = {path for path in group.pages if self.keys.get(path) != group.keys[path]}
+            changed = [path for path in paths if group.keys.get(path) != self.keys[path]]
             if len(changed) + len(gone) > REMEASURE_SHARE * max(len(paths), 1) and len(changed) > 1:
                 self.fresh[slug], self.fresh_paths[slug] = quality.Siblings(), []
                 continue
@@ -451,6 +455,14 @@ class Run:
         self.wanted = {path for paths in self.changed.values() for path in paths}
         self.same: set[str] = set()  # wanted pages whose text turned out the same
         self.fresh_slugs = set(self.fresh)
+
+    @property
+    def keys(self) -> dict[str, Key]:
+        """Every page's fingerprint. Worked out when first needed: on a first measure, only once the pages are
+        rendered, so a measure in worker processes works it out here meanwhile."""
+        if self._keys is None:
+            self._keys = self._make_keys()
+        return self._keys
 
     def wants(self, page: LandingPage) -> bool:
         return page.treatment.slug in self.fresh_slugs or page.path in self.wanted
@@ -487,7 +499,7 @@ class Run:
                 values.extend(found.lacks)
             return len(sizes).to_bytes(8, "little") + sizes.tobytes() + values.tobytes()
 
-        answers = forked.spread(work, len(rest))
+        answers = forked.spread(work, len(rest), meanwhile=lambda: self.keys)
         if answers is None:  # a small site, one core, or a worker that failed: all of it here
             for page in rest:
                 self.add(page, renderer.render_main(page))
