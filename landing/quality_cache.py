@@ -1,7 +1,8 @@
 """Page quality measured again only where pages changed.
 
 Measuring how much each landing page is like its closest sibling (landing.quality) means rendering every
-page's <main>, shingling it and comparing: half a minute at 25,000 towns. Between two loads of a site
+page's <main>, shingling it and comparing: about a minute of CPU at 25,000 towns, spread over every core
+(``Run.render``, landing.forked). Between two loads of a site
 most pages are the same, so a ``QualityCache`` keeps, for every page, a fingerprint of what its text is
 made from (``text_keys``), its shingles (as their difference from its treatment's boilerplate) and its
 closest sibling. A new measure renders and shingles only the pages whose fingerprint changed, and compares
