@@ -7,23 +7,30 @@ On the site benchmarks/pages.py generates, with `gate = 0.96` under [quality] in
 2. cold, with nothing cached: the same work, and the cache file (LANDING_QUALITY_CACHE) written;
 3. a restart: a new process with the cache file (target <= 10 s);
 4. a reload after one town's intro is edited, in the same process (target <= 2 s);
-5. `landing check`'s similarity report with the cache file (target <= 10 s).
+5. `landing check`'s similarity report with the cache file (target <= 10 s);
+6. serving during a reload: `landing serve` answers a cached page in a loop while an edited template makes
+   it measure every page again; the 99th percentile of those answers, beside the one before the edit.
 
 Each load runs in a fresh child process (a restart), or in the same one (a reload), and reports its wall
 time and CPU time. It prints figures and never fails on them. Run from the project root:
 
     .venv/bin/python benchmarks/reload.py              # 25,000 towns
     .venv/bin/python benchmarks/reload.py --towns 5000
+    .venv/bin/python benchmarks/reload.py --serving-only   # step 6 alone
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
+import re
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -31,8 +38,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python benchmarks/reload.py` puts benchmarks/, not the root, on the path
 
-from benchmarks._common import figure, heading  # noqa: E402
-from benchmarks.pages import generate_site, site_settings  # noqa: E402
+from benchmarks._common import figure, heading, start_server, stop_server, wait_ready  # noqa: E402
+from benchmarks.pages import (  # noqa: E402
+    generate_site,
+    landing_command,
+    site_environment,
+    site_settings,
+)
+from landing.settings import Settings  # noqa: E402
 
 GATE = 0.96
 RESTART_TARGET, RELOAD_TARGET, CHECK_TARGET = 10.0, 2.0, 10.0
@@ -75,11 +88,86 @@ print(json.dumps(out))
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+class Prober:
+    """Asks for one page over one keep-alive connection, again and again, and keeps each answer's time."""
+
+    def __init__(self, port: int, path: str) -> None:
+        self.port, self.path = port, path
+        self.times: list[tuple[float, float]] = []  # (when it was sent, seconds it took)
+        self.failures = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        while not self.stop.is_set():
+            sent = time.perf_counter()
+            try:
+                connection.request("GET", self.path)
+                answer = connection.getresponse()
+                answer.read()
+                if answer.status != 200:
+                    self.failures += 1
+            except (OSError, http.client.HTTPException):
+                self.failures += 1
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            self.times.append((sent, time.perf_counter() - sent))
+            time.sleep(0.002)  # a visitor at a time, not a flood: what one page's latency is while reloading
+
+    def between(self, start: float, end: float) -> list[float]:
+        return [took for sent, took in self.times if start <= sent < end]
+
+
+def p99(times: list[float]) -> float:
+    return statistics.quantiles(times, n=100, method="inclusive")[98] if len(times) > 1 else (times or [0.0])[0]
+
+
+def serving_during_reload(folder: Path, settings: Settings, cache: str) -> None:
+    """Step 6: a cached page's answers while an edited template makes the service measure every page again."""
+    env = {**site_environment(settings), "LANDING_RELOAD_INTERVAL": "0.5", "LANDING_RELOAD_SETTLE_SECONDS": "0.2",
+           "LANDING_QUALITY_CACHE": cache}
+    server = start_server("landing", landing_command(), env, folder)
+    template = next((settings.templates_dir / "treatments").glob("*.html"))
+    original = template.read_text()
+    try:
+        wait_ready(server, "/healthz", timeout=900)
+        with open(server.log, "rb") as log:
+            started_log = len(log.read())
+        sitemap = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        sitemap.request("GET", "/sitemap.xml")
+        urls = re.findall(r"<loc>https?://[^/<]+(/[^<]+)</loc>", sitemap.getresponse().read().decode())
+        path = next(url for url in urls if url.count("/") == 3)  # /treatment/town/
+        prober = Prober(server.port, path)
+        prober.thread.start()
+        time.sleep(5)
+        edited = time.perf_counter()
+        template.write_text(original.replace("<p>", "<p>Ask us about it. ", 1))  # every page measured again
+        deadline = edited + 900
+        while time.perf_counter() < deadline and b"now serving" not in server.log.read_bytes()[started_log:]:
+            time.sleep(0.1)
+        done = time.perf_counter()
+        time.sleep(1)
+        prober.stop.set()
+        prober.thread.join()
+        before, during = prober.between(0, edited), prober.between(edited, done)
+        figure("reload after a template edit (every page)", f"{done - edited:.1f} s",
+               "done" if done < deadline else "not done in 900 s")
+        figure("a cached page, p99 before the edit", f"{p99(before) * 1000:.1f} ms", f"{len(before):,} answers")
+        figure("a cached page, p99 during the reload", f"{p99(during) * 1000:.1f} ms",
+               f"{len(during):,} answers, max {max(during, default=0) * 1000:.0f} ms")
+        figure("  failed answers", f"{prober.failures}")
+    finally:
+        template.write_text(original)
+        stop_server(server)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--towns", type=int, default=25_000)
     parser.add_argument("--site", type=Path, help="an already generated site folder to use")
     parser.add_argument("--check-only", action="store_true", help="only the landing check figures")
+    parser.add_argument("--serving-only", action="store_true", help="only the figures of serving during a reload")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="landing-reload-bench-") as tmp:
         folder = args.site or Path(tmp) / "site"
@@ -89,6 +177,9 @@ def main() -> int:
             settings.site_file.write_text(site + f"\n[quality]\ngate = {GATE}\n")
         cache = str(Path(tmp) / "quality.cache")
         heading(f"Quality gate = {GATE} at {args.towns:,} towns; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        if args.serving_only:
+            serving_during_reload(folder, settings, cache)
+            return 0
         if not args.check_only:
             (plain,) = child(folder, "", ["load"])
             figure("load without the cache (baseline)", f"{plain['wall']:.1f} s", f"CPU {plain['cpu']:.1f} s")
@@ -102,6 +193,7 @@ def main() -> int:
                    reload["wall"] <= RELOAD_TARGET)
             figure("  pages measured", f"{reload['measured']:,.0f}", f"CPU {reload['cpu']:.1f} s")
             figure("  pages held back (same as without the cache)", f"{reload['held']:,.0f}", f"baseline {plain['held']:,.0f}")
+            serving_during_reload(folder, settings, cache)
         settings.site_file.write_text(site)  # no gate: check measures the similarity itself
         (uncached_check,) = child(folder, "", ["check"])
         (filled,) = child(folder, cache, ["check"])  # fills the cache for a site without a gate

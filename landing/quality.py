@@ -29,7 +29,7 @@ import math
 import re
 import statistics
 from collections import Counter
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 
@@ -164,12 +164,29 @@ class Twin:
 
 @dataclass(frozen=True, slots=True)
 class _Page:
-    own: frozenset[int]  # shingles (as ids) it has beyond the boilerplate
-    lacks: frozenset[int]  # boilerplate shingles (as ids) it does not have
+    own: frozenset[Shingle]  # shingles it has beyond the boilerplate
+    lacks: frozenset[int]  # boilerplate shingles (as their numbers) it does not have
 
     @property
     def size(self) -> int:
         return len(self.own) + len(self.lacks)
+
+
+def difference(page: set[Shingle], boilerplate: Mapping[Shingle, int]) -> _Page:
+    """A page's shingles as their difference from a boilerplate (shingle -> its number)."""
+    own = frozenset(page.difference(boilerplate))
+    if len(page) - len(own) == len(boilerplate):  # all of the boilerplate: the usual case, and cheap
+        return _Page(own, frozenset())
+    return _Page(own, frozenset(number for shingle, number in boilerplate.items() if shingle not in page))
+
+
+# How nearest() finds the twin of each of ``count`` pages: ``find(0)``, ``find(1)``... in order, here or spread
+# over processes (landing.quality_cache).
+Spread = Callable[[Callable[[int], "Twin"], int], list["Twin"]]
+
+
+def in_order(find: Callable[[int], Twin], count: int) -> list[Twin]:
+    return [find(number) for number in range(count)]
 
 
 @dataclass
@@ -184,8 +201,8 @@ class Siblings:
     compare_all: int = COMPARE_ALL
     _waiting: list[set[Shingle]] = field(default_factory=list)
     _boilerplate: dict[Shingle, int] | None = None
-    _ids: dict[Shingle, int] = field(default_factory=dict)
     _pages: list[_Page] = field(default_factory=list)
+    search: _Search | None = None  # the last nearest()'s
 
     def add(self, page: set[Shingle]) -> None:
         """Add the next page's shingles (pages are numbered in the order they are added)."""
@@ -194,7 +211,17 @@ class Siblings:
             if len(self._waiting) >= self.sample_size:
                 self._settle()
             return
-        self._pages.append(self._difference(page))
+        self._pages.append(difference(page, self._boilerplate))
+
+    @property
+    def boilerplate(self) -> dict[Shingle, int] | None:
+        """The shingles taken as the template's (-> their numbers), once ``sample_size`` pages are in."""
+        return self._boilerplate
+
+    def add_difference(self, page: _Page) -> None:
+        """Add the next page as its ``difference`` from the boilerplate (worked out elsewhere, once settled)."""
+        assert self._boilerplate is not None and not self._waiting
+        self._pages.append(page)
 
     def __len__(self) -> int:
         return len(self._pages) + len(self._waiting)
@@ -204,28 +231,19 @@ class Siblings:
         common = set.intersection(*self._waiting) if self._waiting else set()
         self._boilerplate = {shingle: number for number, shingle in enumerate(common)}
         waiting, self._waiting = self._waiting, []
-        self._pages.extend(self._difference(page) for page in waiting)
+        self._pages.extend(difference(page, self._boilerplate) for page in waiting)
 
-    def _difference(self, page: set[Shingle]) -> _Page:
-        boilerplate = self._boilerplate
-        assert boilerplate is not None
-        ids = self._ids
-        # Ids in order of first appearance: results never depend on Python's per-process string hashing.
-        own = frozenset(ids.setdefault(shingle, len(ids)) for shingle in page.difference(boilerplate))
-        if len(page) - len(own) == len(boilerplate):  # all of the boilerplate: the usual case, and cheap
-            return _Page(own, frozenset())
-        return _Page(own, frozenset(boilerplate[shingle] for shingle in boilerplate.keys() - page))
-
-    def nearest(self) -> list[Twin]:
+    def nearest(self, spread: Spread = in_order) -> list[Twin]:
         """Each page's most similar sibling; of equally similar siblings, the first added."""
         if self._boilerplate is None:
             self._settle()
         assert self._boilerplate is not None
         search = _Search(self._pages, len(self._boilerplate))
+        self.search = search  # kept for the quality cache's index of the pages (landing.quality_cache)
         if len(self._pages) <= self.compare_all:
             everyone = range(len(self._pages))
-            return [search.best(number, everyone) for number in everyone]
-        return [search.twin(number) for number in range(len(self._pages))]
+            return spread(lambda number: search.best(number, everyone), len(self._pages))
+        return spread(search.twin, len(self._pages))
 
 
 def similarity(a: _Page, b: _Page, base: int) -> float:
@@ -240,6 +258,9 @@ def _jaccard(base: int, own_a: int, lacks_a: int, own_b: int, lacks_b: int, shar
     inter = base - (lacks_a + lacks_b - shared_lacks) + shared_own
     union = base - shared_lacks + own_a + own_b - shared_own
     return inter / union if union > 0 else 0.0
+
+
+LACKS = 1 << 64  # above every shingle (a 64-bit hash): _Search's key of boilerplate shingle n missing is LACKS + n
 
 
 class _Search:
@@ -261,34 +282,41 @@ class _Search:
         self.keep = keep
         self.masks: list[int] = []  # per level of frequency: the bits of shingles at least that frequent
         self.sizes = [(len(page.own), len(page.lacks)) for page in pages]
-        # One int per shingle a page differs by: its own shingles as they are, missing ones as ~id.
-        keys = [[*page.own, *(~shingle for shingle in page.lacks)] for page in pages]
-        lists: dict[int, list[int]] = {}
+        # One int per shingle a page differs by: its own shingles as they are (64-bit hashes), missing ones as
+        # LACKS + their number.
+        keys = [page.own.union(LACKS + number for number in page.lacks) if page.lacks else page.own for page in pages]
+        counts = Counter(chain.from_iterable(keys))
+        # Only shingles of several pages are listed: most (a page's intro, its distances) are on one page alone,
+        # and tell nothing about its siblings. Set operations keep the per-shingle work of 25,000 pages in C.
+        self.shared = shared = frozenset(key for key, count in counts.items() if count > 1)
+        keys = [page_keys & shared for page_keys in keys]
+        lists: dict[int, list[int]] = {key: [] for key in shared}
         for number, page_keys in enumerate(keys):
             for key in page_keys:
-                lists.setdefault(key, []).append(number)
+                lists[key].append(number)
         by_size = sorted(range(len(pages)), key=lambda n: (sum(self.sizes[n]), n))
         rank = {number: position for position, number in enumerate(by_size)}
-        self.rare: dict[int, list[int]] = {}
+        self.rare: dict[int, list[int]] = {key: numbers for key, numbers in lists.items() if len(numbers) <= rare}
         self.smallest: dict[int, list[int]] = {}
-        bit: dict[int, int] = {}
+        self.bit: dict[int, int] = {}  # a frequent shingle's key -> its bit
+        bit = self.bit
         # Frequent shingles get bits from the most frequent down, so "the shingles on more than n pages"
-        # are the low bits of a mask: see the levels below.
+        # are the low bits of a mask: see the levels below. Ties go by key, so that nothing depends on the
+        # order a set happens to list a page's shingles in (the same in every process, or not).
         levels: list[int] = []
-        for key, numbers in sorted(lists.items(), key=lambda item: -len(item[1])):
-            if len(numbers) <= rare:
-                self.rare[key] = numbers
-                continue
+        for key in sorted((key for key in shared if counts[key] > rare), key=lambda key: (-counts[key], key)):
+            numbers = lists[key]
             self.smallest[key] = sorted(numbers, key=rank.__getitem__)[:keep + 1]
             if not levels or len(numbers) * 2 <= levels[-1]:
                 levels.append(len(numbers))
                 self.masks.append((1 << len(bit)) - 1)
             bit[key] = 1 << len(bit)
         self.masks.append((1 << len(bit)) - 1)
-        self.rare_keys = [[key for key in page_keys if key in self.rare] for page_keys in keys]
-        self.frequent_keys = [[key for key in page_keys if key in bit] for page_keys in keys]
-        self.own_bits = [sum(bit[key] for key in page_keys if key >= 0) for page_keys in self.frequent_keys]
-        self.lacks_bits = [sum(bit[key] for key in page_keys if key < 0) for page_keys in self.frequent_keys]
+        frequent = frozenset(bit)
+        self.rare_keys = [page_keys - frequent for page_keys in keys]
+        self.frequent_keys = [sorted(page_keys & frequent, key=bit.__getitem__) for page_keys in keys]
+        self.own_bits = [sum(bit[key] for key in page_keys if key < LACKS) for page_keys in self.frequent_keys]
+        self.lacks_bits = [sum(bit[key] for key in page_keys if key >= LACKS) for page_keys in self.frequent_keys]
         self.plainest = by_size[:keep + 1]
         # Groups of pages sharing all frequent shingles down to each level (an office; an office and a
         # county; ...): the smallest pages of each of a page's groups are likely twins.
@@ -312,7 +340,7 @@ class _Search:
         shared_own: Counter[int] = Counter()
         shared_lacks: Counter[int] = Counter()
         for key in self.rare_keys[number]:
-            (shared_own if key >= 0 else shared_lacks).update(self.rare[key])
+            (shared_own if key < LACKS else shared_lacks).update(self.rare[key])
         frequent = Counter(chain.from_iterable(self.smallest[key] for key in self.frequent_keys[number]))
         candidates = set(shared_own) | set(shared_lacks)
         candidates.update(other for other, _ in frequent.most_common(self.keep + 1))
@@ -322,8 +350,16 @@ class _Search:
         candidates.update(self.plainest)
         candidates.discard(number)
         best_value, best_index = -1.0, -1
+        # score(), written out: this runs about a hundred times for each of 25,000 pages
+        base, sizes, all_own_bits, all_lacks_bits = self.base, self.sizes, self.own_bits, self.lacks_bits
+        own_a, lacks_a = sizes[number]
+        get_own, get_lacks = shared_own.get, shared_lacks.get
         for other in sorted(candidates):
-            value = self.score(number, other, shared_own.get(other, 0), shared_lacks.get(other, 0))
+            own_b, lacks_b = sizes[other]
+            both_own = get_own(other, 0) + (own_bits & all_own_bits[other]).bit_count()
+            both_lack = get_lacks(other, 0) + (lacks_bits & all_lacks_bits[other]).bit_count()
+            union = base - both_lack + own_a + own_b - both_own
+            value = (base - (lacks_a + lacks_b - both_lack) + both_own) / union if union > 0 else 0.0
             if value > best_value:
                 best_value, best_index = value, other
         return Twin(best_index, best_value) if best_index >= 0 else Twin(None, 0.0)

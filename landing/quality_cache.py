@@ -1,7 +1,8 @@
 """Page quality measured again only where pages changed.
 
 Measuring how much each landing page is like its closest sibling (landing.quality) means rendering every
-page's <main>, shingling it and comparing: half a minute at 25,000 towns. Between two loads of a site
+page's <main>, shingling it and comparing: about a minute of CPU at 25,000 towns, spread over every core
+(``Run.render``, landing.forked). Between two loads of a site
 most pages are the same, so a ``QualityCache`` keeps, for every page, a fingerprint of what its text is
 made from (``text_keys``), its shingles (as their difference from its treatment's boilerplate) and its
 closest sibling. A new measure renders and shingles only the pages whose fingerprint changed, and compares
@@ -28,6 +29,8 @@ would let through.
 from __future__ import annotations
 
 import contextlib
+import functools
+import gc
 import hashlib
 import logging
 import math
@@ -37,13 +40,15 @@ import pickle
 import sys
 import threading
 import time
+from array import array
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
+from itertools import chain, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from landing import quality
+from landing import forked, quality
 from landing.catalog import Catalog, LandingPage, Reach, files_in
 from landing.geo import MILES_PER_DEGREE
 from landing.locations import Location
@@ -53,7 +58,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("landing.quality")
 
-FORMAT = 1  # of the cache file; a file of another format (or Python version) is ignored and rewritten
+FORMAT = 2  # of the cache file; a file of another format (or Python version) is ignored and rewritten
 # Past this share of a treatment's pages changed, measuring all of them again is faster than comparing
 # each changed page with every page.
 REMEASURE_SHARE = 0.05
@@ -164,72 +169,122 @@ def _counties(catalog: Catalog, treatment: str) -> dict[tuple[str, str], bytes]:
 # -- the cache ------------------------------------------------------------------------------------
 
 
+Holders = str | set[str]  # the path of the one page with a shingle, or of each of several
+
+
 class _Index:
     """Which pages have each shingle a page differs by, to compare one page with all others exactly and fast.
 
     As in ``quality._Search``: a shingle many pages have (an office's, a county's) is a bit, so two pages'
-    shared frequent shingles are one popcount; a shingle few have is listed with its pages. Which shingles
-    are frequent is settled when the index is made; a shingle first seen later is listed (either way the
-    count is exact).
+    shared frequent shingles are one popcount; a shingle few have is listed with its pages (most are on one
+    page only, kept as its path alone: a set each would double the index's memory). Which shingles are
+    frequent is settled when the index is made; a shingle first seen later is listed (either way the count
+    is exact).
     """
 
-    def __init__(self, pages: dict[str, quality._Page], rare: int = quality.RARE_SHARE) -> None:
-        counts: Counter[int] = Counter()
-        missing: Counter[int] = Counter()
-        for page in pages.values():
-            counts.update(page.own)
-            missing.update(page.lacks)
-        self.own_bit = {shingle: 1 << number for number, shingle in
-                        enumerate(shingle for shingle, count in counts.items() if count > rare)}
-        self.lacks_bit = {shingle: 1 << number for number, shingle in
-                          enumerate(shingle for shingle, count in missing.items() if count > rare)}
-        self.own_lists: dict[int, set[str]] = {}
-        self.lacks_lists: dict[int, set[str]] = {}
-        self.bits: dict[str, tuple[int, int, int, int]] = {}  # path -> own bits, lacks bits, own size, lacks size
+    def __init__(self, own_bit: dict[int, int], lacks_bit: dict[int, int], own_lists: dict[int, Holders],
+                 lacks_lists: dict[int, Holders], bits: dict[str, tuple[int, int, int, int]]) -> None:
+        self.own_bit = own_bit
+        self.lacks_bit = lacks_bit
+        self.own_lists = own_lists
+        self.lacks_lists = lacks_lists
+        self.bits = bits  # path -> own bits, lacks bits, own size, lacks size
+
+    @classmethod
+    def of(cls, pages: dict[str, quality._Page], rare: int = quality.RARE_SHARE) -> _Index:
+        counts: Counter[int] = Counter(chain.from_iterable(page.own for page in pages.values()))
+        missing: Counter[int] = Counter(chain.from_iterable(page.lacks for page in pages.values()))
+        index = cls({shingle: 1 << number for number, shingle in
+                     enumerate(sorted(shingle for shingle, count in counts.items() if count > rare))},
+                    {shingle: 1 << number for number, shingle in
+                     enumerate(sorted(shingle for shingle, count in missing.items() if count > rare))}, {}, {}, {})
         for path, page in pages.items():
-            self.file(path, page)
+            index.file(path, page)
+        return index
+
+    @classmethod
+    def of_search(cls, search: quality._Search, paths: list[str]) -> _Index:
+        """The index of the pages ``search`` was made of (``paths``, in its order), from what it worked out."""
+        lacking = quality.LACKS
+        own_bit = {key: bit for key, bit in search.bit.items() if key < lacking}
+        lacks_bit = {key - lacking: bit for key, bit in search.bit.items() if key >= lacking}
+        own_lists: dict[int, Holders] = {}
+        lacks_lists: dict[int, Holders] = {}
+        for key, numbers in search.rare.items():
+            holders = {paths[number] for number in numbers}
+            if key < lacking:
+                own_lists[key] = holders
+            else:
+                lacks_lists[key - lacking] = holders
+        shared = search.shared
+        for path, page in zip(paths, search.pages, strict=True):
+            own_lists.update(zip(page.own - shared, repeat(path)))  # on this page only
+            for number in page.lacks:
+                if lacking + number not in shared:
+                    lacks_lists[number] = path
+        bits = {path: (own_bits, lacks_bits, *size) for path, own_bits, lacks_bits, size in
+                zip(paths, search.own_bits, search.lacks_bits, search.sizes, strict=True)}
+        return cls(own_bit, lacks_bit, own_lists, lacks_lists, bits)
 
     def file(self, path: str, page: quality._Page) -> None:
-        own_bits = lacks_bits = 0
-        for shingle in page.own:
-            if (bit := self.own_bit.get(shingle)) is not None:
-                own_bits |= bit
-            else:
-                self.own_lists.setdefault(shingle, set()).add(path)
-        for shingle in page.lacks:
-            if (bit := self.lacks_bit.get(shingle)) is not None:
-                lacks_bits |= bit
-            else:
-                self.lacks_lists.setdefault(shingle, set()).add(path)
-        self.bits[path] = (own_bits, lacks_bits, len(page.own), len(page.lacks))
+        self.bits[path] = (_file(path, page.own, self.own_bit, self.own_lists),
+                           _file(path, page.lacks, self.lacks_bit, self.lacks_lists), len(page.own), len(page.lacks))
 
     def unfile(self, path: str, page: quality._Page) -> None:
-        for shingle in page.own:
-            if shingle in self.own_lists:
-                self.own_lists[shingle].discard(path)
-        for shingle in page.lacks:
-            if shingle in self.lacks_lists:
-                self.lacks_lists[shingle].discard(path)
+        _unfile(path, page.own, self.own_lists)
+        _unfile(path, page.lacks, self.lacks_lists)
         del self.bits[path]
 
     def compare(self, path: str, page: quality._Page, base: int) -> dict[str, float]:
-        shared_own: Counter[str] = Counter()
-        for shingle in page.own:
-            if shingle in self.own_lists:
-                shared_own.update(self.own_lists[shingle])
-        shared_lacks: Counter[str] = Counter()
-        for shingle in page.lacks:
-            if shingle in self.lacks_lists:
-                shared_lacks.update(self.lacks_lists[shingle])
+        shared_own = _holding(page.own, self.own_lists)
+        shared_lacks = _holding(page.lacks, self.lacks_lists)
         own_bits, lacks_bits, own, lacks = self.bits[path]
-        jaccard, get_own, get_lacks = quality._jaccard, shared_own.get, shared_lacks.get
+        get_own, get_lacks = shared_own.get, shared_lacks.get
         found = {}
+        # quality._jaccard, written out: this runs for every page of the treatment, for each page compared
         for other, (other_own_bits, other_lacks_bits, other_own, other_lacks) in self.bits.items():
-            found[other] = jaccard(base, own, lacks, other_own, other_lacks,
-                                   get_own(other, 0) + (own_bits & other_own_bits).bit_count(),
-                                   get_lacks(other, 0) + (lacks_bits & other_lacks_bits).bit_count())
+            both_own = get_own(other, 0) + (own_bits & other_own_bits).bit_count()
+            both_lack = get_lacks(other, 0) + (lacks_bits & other_lacks_bits).bit_count()
+            union = base - both_lack + own + other_own - both_own
+            found[other] = (base - (lacks + other_lacks - both_lack) + both_own) / union if union > 0 else 0.0
         del found[path]
         return found
+
+
+def _file(path: str, shingles: frozenset[int], bits: dict[int, int], lists: dict[int, Holders]) -> int:
+    """List ``path`` under each of ``shingles`` that has no bit; the bits of the others."""
+    found = 0
+    for shingle in shingles:
+        if (bit := bits.get(shingle)) is not None:
+            found |= bit
+        elif (holders := lists.get(shingle)) is None:
+            lists[shingle] = path
+        elif isinstance(holders, str):
+            lists[shingle] = {holders, path}
+        else:
+            holders.add(path)
+    return found
+
+
+def _unfile(path: str, shingles: frozenset[int], lists: dict[int, Holders]) -> None:
+    for shingle in shingles:
+        holders = lists.get(shingle)
+        if holders == path:
+            del lists[shingle]
+        elif isinstance(holders, set):
+            holders.discard(path)
+
+
+def _holding(shingles: frozenset[int], lists: dict[int, Holders]) -> Counter[str]:
+    """How many of ``shingles`` each listed page has."""
+    found: Counter[str] = Counter()
+    for shingle in shingles:
+        if (holders := lists.get(shingle)) is not None:
+            if isinstance(holders, str):
+                found[holders] += 1
+            else:
+                found.update(holders)
+    return found
 
 
 @dataclass
@@ -237,7 +292,6 @@ class _Group:
     """One treatment's pages as last measured."""
 
     boilerplate: dict[quality.Shingle, int]  # shingle -> its number (what a page lacks is kept as numbers)
-    ids: dict[quality.Shingle, int]  # a page's own shingles -> their number
     pages: dict[str, quality._Page]  # by path
     keys: dict[str, Key]
     results: dict[str, float]  # by path: the similarity to the closest sibling
@@ -251,13 +305,6 @@ class _Group:
             self.index.unfile(path, page)
         del self.keys[path], self.results[path], self.twins[path]
 
-    def difference(self, shingles: set[quality.Shingle]) -> quality._Page:
-        boilerplate, ids = self.boilerplate, self.ids
-        own = frozenset(ids.setdefault(shingle, len(ids)) for shingle in shingles.difference(boilerplate))
-        lacks = frozenset(number for shingle, number in boilerplate.items() if shingle not in shingles) \
-            if len(shingles) - len(own) != len(boilerplate) else frozenset()
-        return quality._Page(own, lacks)
-
     def add(self, path: str, key: Key, page: quality._Page) -> None:
         self.pages[path] = page
         self.keys[path] = key
@@ -269,11 +316,11 @@ class _Group:
     def compare(self, path: str) -> dict[str, float]:
         """The page's similarity to every other page of the group, exactly."""
         if self.index is None:
-            self.index = _Index(self.pages)
+            self.index = _Index.of(self.pages)
         return self.index.compare(path, self.pages[path], len(self.boilerplate))
 
     def state(self) -> tuple[object, ...]:
-        return self.boilerplate, self.ids, self.pages, self.keys, self.results, self.twins, self.index
+        return self.boilerplate, self.pages, self.keys, self.results, self.twins, self.index
 
 
 class QualityCache:
@@ -291,23 +338,21 @@ class QualityCache:
 
     def measure(self, renderer: Renderer) -> dict[str, quality.Measured]:
         """Every landing page's closest sibling; a page's <main> is rendered only when its fingerprint is not in
-        the cache."""
+        the cache, and many pages are rendered on every core (``Run.render``)."""
         with self.run(renderer) as run:
-            for page in renderer.catalog.pages.values():
-                if run.wants(page):
-                    run.add(page, renderer.render_main(page))
+            run.render(renderer)
         return run.results
 
     @contextlib.contextmanager
     def run(self, renderer: Renderer) -> Iterator[Run]:
         """One measure, for a caller that renders the pages itself (landing check renders every page anyway):
         ``run.add(page, html)`` each page ``run.wants``, in catalog order; ``run.results`` once the block ends."""
-        with self.lock:
+        with self.lock, _no_collection():
             started = time.process_time()
             if not self.read:
                 self.read = True
                 self._load()
-            run = Run(self, renderer.catalog, text_keys(renderer.catalog, renderer.templates))
+            run = Run(self, renderer.catalog, functools.partial(text_keys, renderer.catalog, renderer.templates))
             before = time.process_time()
             yield run
             resumed = time.process_time()
@@ -353,6 +398,20 @@ class QualityCache:
             temporary.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def _no_collection() -> Iterator[None]:
+    """No cyclic garbage collection meanwhile: a measure makes millions of sets and lists and no cycles, and each
+    full collection it would trigger visits them all (a third of a cold measure's time at 25,000 pages). In the
+    service this pauses collection for the process during a reload, which frees its old snapshot at the end."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class _CacheUnpickler(pickle.Unpickler):
     """Reads only what the cache writes: containers, numbers, strings, bytes and the two classes of its records.
     Whoever could write the file could otherwise make the service run any code as it loads it (pickle's
@@ -369,10 +428,11 @@ class _CacheUnpickler(pickle.Unpickler):
 class Run:
     """One measure: which pages need their text, then the results."""
 
-    def __init__(self, cache: QualityCache, catalog: Catalog, keys: dict[str, Key]) -> None:
+    def __init__(self, cache: QualityCache, catalog: Catalog, keys: Callable[[], dict[str, Key]]) -> None:
         self.cache = cache
         self.catalog = catalog
-        self.keys = keys
+        self._keys: dict[str, Key] | None = None
+        self._make_keys = keys
         self.added = 0
         self.seconds = 0.0  # CPU time spent in add()
         self.results: dict[str, quality.Measured] = {}
@@ -387,8 +447,8 @@ class Run:
             if group is None:
                 self.fresh[slug], self.fresh_paths[slug] = quality.Siblings(), []
                 continue
-            gone = {path for path in group.pages if keys.get(path) != group.keys[path]}
-            changed = [path for path in paths if group.keys.get(path) != keys[path]]
+            gone = {path for path in group.pages if self.keys.get(path) != group.keys[path]}
+            changed = [path for path in paths if group.keys.get(path) != self.keys[path]]
             if len(changed) + len(gone) > REMEASURE_SHARE * max(len(paths), 1) and len(changed) > 1:
                 self.fresh[slug], self.fresh_paths[slug] = quality.Siblings(), []
                 continue
@@ -396,6 +456,14 @@ class Run:
         self.wanted = {path for paths in self.changed.values() for path in paths}
         self.same: set[str] = set()  # wanted pages whose text turned out the same
         self.fresh_slugs = set(self.fresh)
+
+    @property
+    def keys(self) -> dict[str, Key]:
+        """Every page's fingerprint. Worked out when first needed: on a first measure, only once the pages are
+        rendered, so a measure in worker processes works it out here meanwhile."""
+        if self._keys is None:
+            self._keys = self._make_keys()
+        return self._keys
 
     def wants(self, page: LandingPage) -> bool:
         return page.treatment.slug in self.fresh_slugs or page.path in self.wanted
@@ -407,16 +475,64 @@ class Run:
         finally:
             self.seconds += time.process_time() - started
 
+    def render(self, renderer: Renderer) -> None:
+        """Render and ``add`` every page this run wants. Past a few hundred, they are rendered and shingled in
+        forked processes (landing.forked), one slice of the pages each, and each page comes back as its
+        difference from its treatment's boilerplate: a fresh treatment's first pages are added here first, to
+        settle that boilerplate (and to work out, before the fork, what every page of the catalog shares)."""
+        rest: list[LandingPage] = []
+        for page in self.catalog.pages.values():
+            if self.wants(page):
+                if self._boilerplate(page.treatment.slug) is None:
+                    self.add(page, renderer.render_main(page))
+                else:
+                    rest.append(page)
+        boilerplates = {slug: self._boilerplate(slug) for slug in {page.treatment.slug for page in rest}}
+        shingler = self.shingler
+
+        def work(part: range) -> bytes:
+            sizes, values = array("q"), array("q")
+            for page in map(rest.__getitem__, part):
+                shingles = shingler(renderer.render_main(page), own_names(page), (page.treatment.name,))
+                found = quality.difference(shingles, boilerplates[page.treatment.slug] or {})
+                sizes.extend((len(found.own), len(found.lacks)))
+                values.extend(found.own)
+                values.extend(found.lacks)
+            return len(sizes).to_bytes(8, "little") + sizes.tobytes() + values.tobytes()
+
+        answers = forked.spread(work, len(rest), meanwhile=lambda: self.keys)
+        if answers is None:  # a small site, one core, or a worker that failed: all of it here
+            for page in rest:
+                self.add(page, renderer.render_main(page))
+            return
+        started = time.process_time()
+        for page, found in zip(rest, _differences(answers), strict=True):
+            self._file(page, found)
+        self.seconds += time.process_time() - started
+
+    def _boilerplate(self, slug: str) -> dict[quality.Shingle, int] | None:
+        """What a page of the treatment is compared as its difference from; None while not settled."""
+        return self.fresh[slug].boilerplate if slug in self.fresh else self.cache.groups[slug].boilerplate
+
     def _add(self, page: LandingPage, html: str) -> None:
-        self.added += 1
         shingles = self.shingler(html, own_names(page), (page.treatment.name,))
         slug = page.treatment.slug
-        if slug in self.fresh:
+        boilerplate = self._boilerplate(slug)
+        if boilerplate is None:  # one of a fresh treatment's first pages
+            self.added += 1
             self.fresh[slug].add(shingles)
             self.fresh_paths[slug].append(page.path)
             return
+        self._file(page, quality.difference(shingles, boilerplate))
+
+    def _file(self, page: LandingPage, difference: quality._Page) -> None:
+        self.added += 1
+        slug = page.treatment.slug
+        if slug in self.fresh:
+            self.fresh[slug].add_difference(difference)
+            self.fresh_paths[slug].append(page.path)
+            return
         group = self.cache.groups[slug]
-        difference = group.difference(shingles)
         if (old := group.pages.get(page.path)) is not None:
             if old == difference:  # what the page's text is made from changed, but not its text
                 group.keys[page.path] = self.keys[page.path]
@@ -429,14 +545,16 @@ class Run:
         groups = self.cache.groups
         for slug, siblings in self.fresh.items():
             paths = self.fresh_paths[slug]
-            twins = siblings.nearest()
-            assert siblings._boilerplate is not None
-            groups[slug] = _Group(siblings._boilerplate, siblings._ids, dict(zip(paths, siblings._pages)),
+            twins = siblings.nearest(_twins_in_workers)
+            assert siblings.boilerplate is not None
+            groups[slug] = _Group(siblings.boilerplate, dict(zip(paths, siblings._pages)),
                                   {path: self.keys[path] for path in paths},
                                   {path: twin.similarity for path, twin in zip(paths, twins)},
                                   {path: paths[twin.index] if twin.index is not None else None
                                    for path, twin in zip(paths, twins)})
-            groups[slug].index = _Index(groups[slug].pages)  # made now, and kept in the file: for the next edit
+            # Made now from what the search worked out, and kept in the file: for the next edit.
+            assert siblings.search is not None
+            groups[slug].index = _Index.of_search(siblings.search, paths)
         for slug, changed in self.changed.items():
             group = groups[slug]  # a page wanted but not given (a template error in landing check) is left as it was
             self._update(group, [path for path in changed if group.keys.get(path) == self.keys[path] and path not in self.same],
@@ -473,6 +591,42 @@ class Run:
             if value > best:
                 best, twin = value, other
         group.results[path], group.twins[path] = max(best, 0.0), twin
+
+
+def _differences(answers: list[bytes]) -> Iterator[quality._Page]:
+    """The pages ``Run.render``'s workers sent, in order."""
+    for data in answers:
+        count = int.from_bytes(data[:8], "little")
+        sizes, values = array("q"), array("q")
+        sizes.frombytes(data[8:8 + 8 * count])
+        values.frombytes(data[8 + 8 * count:])
+        start = 0
+        for number in range(0, count, 2):
+            middle = start + sizes[number]
+            end = middle + sizes[number + 1]
+            yield quality._Page(frozenset(values[start:middle]), frozenset(values[middle:end]))
+            start = end
+
+
+def _twins_in_workers(find: Callable[[int], quality.Twin], count: int) -> list[quality.Twin]:
+    """``quality.in_order``, spread over forked processes: finding twins is most of a fresh measure's own work."""
+    def work(part: range) -> bytes:
+        indexes, values = array("q"), array("d")
+        for twin in map(find, part):
+            indexes.append(-1 if twin.index is None else twin.index)
+            values.append(twin.similarity)
+        return indexes.tobytes() + values.tobytes()
+
+    answers = forked.spread(work, count)
+    if answers is None:
+        return quality.in_order(find, count)
+    twins = []
+    for data in answers:
+        indexes, values = array("q"), array("d")
+        indexes.frombytes(data[:len(data) // 2])
+        values.frombytes(data[len(data) // 2:])
+        twins += [quality.Twin(None if index < 0 else index, value) for index, value in zip(indexes, values)]
+    return twins
 
 
 def own_names(page: LandingPage) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from landing import quality
+from landing import forked, quality, quality_cache
 from landing.check import check_site
 from landing.cli import main
 from landing.settings import Settings
@@ -111,6 +111,16 @@ def test_a_large_site_never_reports_a_page_more_similar_than_it_is_and_rarely_le
     assert min(shortfalls) > -1e-12  # never above the truth: the gate never holds a page back wrongly
     assert sum(1 for gap in shortfalls if gap > 1e-12) <= len(pages) * 0.03
     assert max(shortfalls) < 0.02
+
+
+def test_a_large_sites_twins_found_in_worker_processes_are_those_found_in_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    siblings = quality.Siblings(compare_all=0)
+    for page in synthetic_pages(400):
+        siblings.add(page)
+    alone = siblings.nearest()
+    monkeypatch.setattr(forked, "MIN_ITEMS", 2)
+    monkeypatch.setattr(forked, "cores", lambda: 3)
+    assert siblings.nearest(quality_cache._twins_in_workers) == alone
 
 
 def test_identical_pages_are_each_others_twins_and_a_lone_page_has_none() -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import csv
+import os
 import pickle
 import random
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
-from landing import quality, quality_cache
+from landing import forked, quality, quality_cache
 from landing.check import check_site
 from landing.pages import Renderer, StaticAssets
 from landing.quality_cache import QualityCache
@@ -188,3 +190,54 @@ def test_landing_check_reports_the_same_figures_from_the_cache(
     full = full_measure(snapshot, settings)
     assert {page.path: page.similarity for page in second.pages} == pytest.approx(
         {path: found.similarity for path, found in full.items()}, abs=1e-12)
+
+
+def test_pages_measured_in_worker_processes_get_the_figures_of_one_process(
+        towns: list[list[str]], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(forked, "MIN_ITEMS", 10**9)
+    _, alone = cached(settings, QualityCache())
+    monkeypatch.setattr(forked, "MIN_ITEMS", 2)
+    monkeypatch.setattr(forked, "cores", lambda: 2)
+    _, spread = cached(settings, QualityCache())
+    assert spread == alone
+
+
+def test_a_reload_thread_beside_a_busy_one_measures_in_worker_processes(
+        towns: list[list[str]], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in the service: the measure runs in a thread while another works and holds a lock of its own."""
+    monkeypatch.setattr(forked, "MIN_ITEMS", 2)
+    monkeypatch.setattr(forked, "cores", lambda: 2)
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counted_fork() -> int:
+        forks.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", counted_fork)
+    lock, done = threading.Lock(), threading.Event()
+
+    def busy() -> None:
+        with lock:
+            while not done.is_set():
+                sum(range(1000))
+
+    other = threading.Thread(target=busy)
+    other.start()
+    found: list[dict[str, quality.Measured]] = []
+    try:
+        reload = threading.Thread(target=lambda: found.append(cached(settings, QualityCache())[1]))
+        reload.start()
+        reload.join(300)
+    finally:
+        done.set()
+        other.join()
+    assert forks and found
+    same_figures(found[0], full_measure(load_snapshot(settings), settings))
+
+
+def test_a_worker_that_fails_leaves_the_work_to_this_process() -> None:
+    assert forked.spread(lambda part: str(list(part)).encode(), 1000, jobs=2) == \
+        [str(list(range(500))).encode(), str(list(range(500, 1000))).encode()]
+    assert forked.spread(lambda part: bytes(1 // 0), 1000, jobs=2) is None
+    assert forked.spread(lambda part: os._exit(0), 1000, jobs=2) is None  # no answer at all

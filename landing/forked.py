@@ -1,0 +1,123 @@
+"""Work spread over forked processes that share what this one has loaded, for the quality gate's measure.
+
+A forked child starts with the loaded site (catalog, templates, memos) for free, where a spawned one would
+load it again. The measure also runs in a live reload, a thread of the serving process beside the event
+loop and the lead store's thread, where forking needs care; what this module does about it:
+
+- A child runs only the given function on objects the forking thread built (the new snapshot), so no lock
+  another thread held at the fork is ever waited for; it never logs, prints or touches the event loop.
+- It puts back the default signal handlers first: the server's handlers (copied by the fork) would
+  otherwise keep a child alive on SIGTERM, or wake the parent's loop.
+- It never runs the cyclic garbage collector: a collection visits every object the parent had, which
+  copies the parent's whole heap into the child (copy on write), and the child's life is short.
+- It leaves with ``os._exit``: no atexit handler, finalizer or buffered output of the parent runs twice.
+- Its answer is bytes on a pipe of its own. A child that fails, is killed or answers short makes
+  ``spread`` return None, and the caller does the work in this process: nothing is lost, only time.
+
+Python 3.12 warns that fork in a threaded process may deadlock; that is the case above, and the warning
+is silenced for this fork alone.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import warnings
+from collections.abc import Callable, Sequence
+
+MIN_ITEMS = 400  # below this, forking costs more than the work
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def slices(count: int, parts: int) -> list[range]:
+    """``range(count)`` cut into ``parts`` consecutive ranges of nearly equal length (none empty)."""
+    parts = max(1, min(parts, count))
+    size, extra = divmod(count, parts)
+    found, start = [], 0
+    for number in range(parts):
+        end = start + size + (number < extra)
+        found.append(range(start, end))
+        start = end
+    return found
+
+
+def spread(work: Callable[[range], bytes], count: int, jobs: int | None = None,
+           meanwhile: Callable[[], object] | None = None) -> list[bytes] | None:
+    """``work`` of each consecutive slice of ``range(count)``, each in a forked child, in order; None when
+    forking is not worth it or not possible here, or a child failed (then the caller works in-process).
+    ``meanwhile()`` runs here while the children work (not at all when none were started)."""
+    jobs = cores() if jobs is None else jobs
+    if jobs < 2 or count < MIN_ITEMS or not hasattr(os, "fork"):
+        return None
+    children: list[tuple[int, int]] = []  # pid, read end of its pipe
+    try:
+        for part in slices(count, jobs):
+            children.append(_start(work, part))
+    except OSError:  # no more processes or memory: the caller works in-process
+        _reap(children)
+        return None
+    try:
+        if meanwhile is not None:
+            meanwhile()
+    except BaseException:
+        _reap(children)
+        raise
+    answers: list[bytes | None] = []
+    for pid, reader in children:
+        with os.fdopen(reader, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        answers.append(_answer(data) if os.waitstatus_to_exitcode(status) == 0 else None)
+    if any(answer is None for answer in answers):
+        return None
+    return answers  # type: ignore[return-value]
+
+
+def _start(work: Callable[[range], bytes], part: range) -> tuple[int, int]:
+    reader, writer = os.pipe()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+            pid = os.fork()
+    except OSError:
+        os.close(reader)
+        os.close(writer)
+        raise
+    if pid == 0:  # the child
+        code = 1
+        try:
+            gc.disable()
+            os.close(reader)
+            for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+                signal.signal(number, signal.SIG_DFL)
+            data = work(part)
+            with os.fdopen(writer, "wb") as pipe:
+                pipe.write(len(data).to_bytes(8, "little"))
+                pipe.write(data)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(writer)
+    return pid, reader
+
+
+def _answer(data: bytes) -> bytes | None:
+    """The child's bytes, or None when it wrote fewer than it announced."""
+    if len(data) < 8 or int.from_bytes(data[:8], "little") != len(data) - 8:
+        return None
+    return data[8:]
+
+
+def _reap(children: Sequence[tuple[int, int]]) -> None:
+    for pid, reader in children:
+        os.close(reader)
+        os.kill(pid, signal.SIGKILL)  # its work is done in this process instead
+        os.waitpid(pid, 0)
