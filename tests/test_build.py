@@ -292,3 +292,20 @@ def test_check_diff_reads_a_build_record_of_the_previous_release(static_settings
     csv_file.write_text(csv_file.read_text().replace("Cary,IL,McHenry County", "Cary,IL,Lake County"))
     changed = dict(diff_site(static_settings, out).changed)
     assert "towns of the county" in changed["/intrathecal-pump-therapy/cary-il/"]
+
+
+def test_a_town_moving_county_rebuilds_the_pages_that_list_its_old_and_new_county(
+        static_settings: Settings, out: Path, site_dir: Path) -> None:
+    build_site(static_settings, out)
+    pages = {name: out / name / "index.html" for name in (
+        "nerve-blocks/crystal-lake-il", "nerve-blocks/wauconda-il", "intrathecal-pump-therapy/crystal-lake-il")}
+    before = {name: (path.read_text(), path.stat().st_mtime_ns) for name, path in pages.items()}
+    csv_file = site_dir / "locations.csv"
+    # Woodstock offers nerve blocks only: the other treatment's county lists do not name it.
+    csv_file.write_text(csv_file.read_text().replace("Woodstock,IL,McHenry County", "Woodstock,IL,Lake County"))
+    build_site(static_settings, out)
+    after = {name: (path.read_text(), path.stat().st_mtime_ns) for name, path in pages.items()}
+    assert "We serve 4 towns in McHenry County" in before["nerve-blocks/crystal-lake-il"][0]
+    assert "We serve 3 towns in McHenry County" in after["nerve-blocks/crystal-lake-il"][0]
+    assert "We serve 3 towns in Lake County" in after["nerve-blocks/wauconda-il"][0]
+    assert after["intrathecal-pump-therapy/crystal-lake-il"] == before["intrathecal-pump-therapy/crystal-lake-il"]
