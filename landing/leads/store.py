@@ -17,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import time
-from concurrent.futures import ThreadPoolExecutor
+import functools
 import logging
 import operator
 import os
 import sqlite3
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -489,43 +490,33 @@ class _GivenUp(Exception):
     """A waiter of the batch stopped waiting (its time ran out) before the commit: roll back, redo without it."""
 
 
-async def _switch_to_wal(db: aiosqlite.Connection) -> None:
-    """Two connections switching a new file to WAL at once each hold a shared lock and want an exclusive
-    one; SQLite answers one of them "database is locked" at once, without waiting, to break the deadlock.
-    Workers starting together on a new database meet exactly that, so the switch is tried again."""
-    for attempt in range(WAL_SWITCH_TRIES):
+class _Connection(sqlite3.Connection):
+    """A connection to the lead database, set up as each one must be (the writer's and the reader's alike):
+    made by sqlite3.connect(..., factory=_Connection), in the thread that will use it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         try:
-            await db.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if not _try_again(exc, attempt):
-                raise
-            await asyncio.sleep(0.01 * (attempt + 1))
+            self.execute("PRAGMA busy_timeout=5000")  # first: another worker may be switching the file to WAL
+            self._switch_to_wal()
+            self.execute("PRAGMA synchronous=FULL")  # a lead acknowledged survives a power cut, not just a crash
+            self.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            self.close()
+            raise
 
-
-def _try_again(exc: sqlite3.OperationalError, attempt: int) -> bool:
-    return "locked" in str(exc) and attempt < WAL_SWITCH_TRIES - 1
-
-
-def _open_writer(path: Path) -> sqlite3.Connection:
-    """The write connection, set up as the reader is (SQLiteLeadStore._connect), in the writer's own thread."""
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)  # transactions are explicit
-    try:
-        db.execute("PRAGMA busy_timeout=5000")  # first: another worker may be switching the file to WAL
-        for attempt in range(WAL_SWITCH_TRIES):  # as _switch_to_wal, waiting in this thread
+    def _switch_to_wal(self) -> None:
+        """Two connections switching a new file to WAL at once each hold a shared lock and want an exclusive
+        one; SQLite answers one of them "database is locked" at once, without waiting, to break the deadlock.
+        Workers starting together on a new database meet exactly that, so the switch is tried again."""
+        for attempt in range(WAL_SWITCH_TRIES):
             try:
-                db.execute("PRAGMA journal_mode=WAL")
-                break
+                self.execute("PRAGMA journal_mode=WAL")
+                return
             except sqlite3.OperationalError as exc:
-                if not _try_again(exc, attempt):
+                if "locked" not in str(exc) or attempt == WAL_SWITCH_TRIES - 1:
                     raise
                 time.sleep(0.01 * (attempt + 1))
-        db.execute("PRAGMA synchronous=FULL")  # a lead acknowledged survives a power cut, not just a crash
-        db.execute("PRAGMA foreign_keys=ON")
-    except BaseException:
-        db.close()
-        raise
-    return db
 
 
 def _migrate(db: sqlite3.Connection) -> None:
@@ -581,7 +572,10 @@ class SQLiteLeadStore(SQLStore):
             keep_private(self.path.with_name(self.path.name + suffix))
         try:
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lead-writer")
-            self._writer = await asyncio.get_running_loop().run_in_executor(self._thread, _open_writer, self.path)
+            # Transactions are explicit (isolation_level=None); the connection is used only in self._thread.
+            connect = functools.partial(sqlite3.connect, self.path, isolation_level=None, check_same_thread=False,
+                                        factory=_Connection)
+            self._writer = await asyncio.get_running_loop().run_in_executor(self._thread, connect)
             await self._in_writer(_migrate)
             self._reader = await self._connect()
         except BaseException as exc:
@@ -593,16 +587,7 @@ class SQLiteLeadStore(SQLStore):
         self._task = asyncio.create_task(self._write_loop(), name="lead-writer")
 
     async def _connect(self) -> aiosqlite.Connection:
-        db = await aiosqlite.connect(self.path, isolation_level=None)  # transactions are explicit
-        try:
-            await db.execute("PRAGMA busy_timeout=5000")  # first: another worker may be switching the file to WAL
-            await _switch_to_wal(db)
-            await db.execute("PRAGMA synchronous=FULL")  # a lead acknowledged survives a power cut, not just a crash
-            await db.execute("PRAGMA foreign_keys=ON")
-        except BaseException:
-            await db.close()
-            raise
-        return db
+        return await aiosqlite.connect(self.path, isolation_level=None, factory=_Connection)  # transactions are explicit
 
     async def _in_writer(self, function: Callable[[sqlite3.Connection], Result]) -> Result:
         """``function(write connection)``, run in the writer's thread: one hand-off, however many statements."""
