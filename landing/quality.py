@@ -285,7 +285,9 @@ class _Search:
         # One int per shingle a page differs by: its own shingles as they are (64-bit hashes), missing ones as
         # LACKS + their number.
         keys = [page.own.union(LACKS + number for number in page.lacks) if page.lacks else page.own for page in pages]
-        counts = Counter(chain.from_iterable(keys))
+        # Through a generator, not the list itself: counting 3 million keys in one C call would hold the GIL for
+        # most of a second, and a service measuring in its reload thread would answer nothing meanwhile.
+        counts = Counter(chain.from_iterable(page_keys for page_keys in keys))
         # Only shingles of several pages are listed: most (a page's intro, its distances) are on one page alone,
         # and tell nothing about its siblings. Set operations keep the per-shingle work of 25,000 pages in C.
         self.shared = shared = frozenset(key for key, count in counts.items() if count > 1)
