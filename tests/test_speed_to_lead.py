@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 
 from landing.leads.model import new_id
-from landing.leads.speed import overdue, remind_overdue
+from landing.leads.speed import DUE_PER_READ, overdue, remind_overdue
 from landing.leads.store import store_for
 from landing.settings import Settings
 from landing.site import load_site
@@ -107,6 +107,32 @@ def test_only_opening_hours_make_a_lead_overdue(site_dir: Path) -> None:
     monday = dt.datetime(2026, 11, 30, tzinfo=CHICAGO)
     assert not overdue(site, lead, monday.replace(hour=8, minute=10))  # 10 min on Friday + 10 on Monday
     assert overdue(site, lead, monday.replace(hour=8, minute=25))  # 10 + 25: past 30 minutes
+
+
+async def test_an_overdue_lead_is_reminded_behind_any_number_of_older_ones_not_overdue_yet(
+        database_url: str, site_dir: Path) -> None:
+    path = site_dir / "site.toml"
+    path.write_text(path.read_text().replace("[practice]\n", '[practice]\ntimezone = "America/Chicago"\n', 1))
+    site = load_site(path)
+    friday = dt.datetime(2026, 11, 27, tzinfo=CHICAGO)
+    now = friday.replace(hour=14)  # Crystal Lake closed at 13:00; Barrington is open until 17:00
+
+    def at(moment: dt.datetime) -> str:
+        return moment.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+
+    # A busy Friday morning at Crystal Lake: ten minutes of opening hours each, not overdue before Monday.
+    closed = [a_lead(office="crystal-lake", created_at=at(friday.replace(hour=12, minute=50)))
+              for _ in range(DUE_PER_READ + 20)]
+    late = a_lead(office="barrington", town="barrington-il", created_at=at(friday.replace(hour=13)))  # an hour
+    store = store_for(database_url)
+    await store.open()
+    try:
+        await asyncio.gather(*(store.add(lead, notify=False) for lead in [*closed, late]))
+        assert await remind_overdue(store, site, now) == 1
+        assert await store.fetch("SELECT lead_id FROM outbox") == [(late.id,)]
+        assert await remind_overdue(store, site, now) == 0
+    finally:
+        await store.close()
 
 
 async def test_sweeping_twice_or_from_two_instances_adds_one_reminder(database_url: str, site_dir: Path) -> None:

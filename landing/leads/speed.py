@@ -130,25 +130,37 @@ async def speed_by_office(store: LeadStore, site: Site, lead_filter: LeadFilter)
     return result
 
 
+DUE_PER_READ = 500  # new leads looked at per read; a sweep reads on until it has seen them all
 _DUE = ("SELECT id, office, treatment, town, created_at FROM leads WHERE status = 'new' AND spam = 0 "
-        "AND created_at >= ? AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.id = ? || leads.id) "
-        "ORDER BY created_at LIMIT 500")
+        "AND (created_at, id) > (?, ?) "  # a range of the (created_at, id) index: each read starts where one ended
+        "AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.id = ? || leads.id) "
+        f"ORDER BY created_at, id LIMIT {DUE_PER_READ}")
 _REMIND = ("INSERT INTO outbox (id, lead_id, office, treatment, town, lead_created_at, next_attempt_at) "
            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
 
 
-async def remind_overdue(store: LeadStore, site: Site) -> int:
-    """Put a reminder in the outbox for each lead newly overdue; how many were added."""
-    rows = await store.fetch(_DUE, (utc_in(-SWEEP_DAYS * 86_400), REMINDER_PREFIX))
-    now, stamp = now_utc(), utc_now()
-    statements = []
-    for lead_id, office, treatment, town, created_at in rows:
-        if is_overdue(site, str(office), str(created_at), now):
-            statements.append((_REMIND, (reminder_id(str(lead_id)), lead_id, office, treatment, town, created_at,
-                                         stamp)))
-    if not statements:
-        return 0
-    return sum(await store.execute_many(statements))
+async def remind_overdue(store: LeadStore, site: Site, now: dt.datetime | None = None) -> int:
+    """Put a reminder in the outbox for each lead newly overdue; how many were added.
+
+    Every new lead of the last SWEEP_DAYS is looked at, a page at a time in the order they came: reading only
+    the oldest few hundred would leave an overdue lead of an open office unreminded behind that many others not
+    overdue yet (an office closed for the weekend, after a busy Friday)."""
+    now = (now or now_utc()).astimezone(dt.timezone.utc)  # stored times are UTC text, compared as text
+    stamp = now.isoformat(timespec="microseconds")
+    after = ((now - dt.timedelta(days=SWEEP_DAYS)).isoformat(timespec="microseconds"), "")
+    added = 0
+    while True:
+        rows = await store.fetch(_DUE, (*after, REMINDER_PREFIX))
+        statements = []
+        for lead_id, office, treatment, town, created_at in rows:
+            if is_overdue(site, str(office), str(created_at), now):
+                statements.append((_REMIND, (reminder_id(str(lead_id)), lead_id, office, treatment, town, created_at,
+                                             stamp)))
+        if statements:
+            added += sum(await store.execute_many(statements))
+        if len(rows) < DUE_PER_READ:
+            return added
+        after = (str(rows[-1][4]), str(rows[-1][0]))
 
 
 class Reminders:
