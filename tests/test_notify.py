@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import ssl
 import subprocess
+from itertools import chain
 from pathlib import Path
 
 import httpx
@@ -277,6 +279,30 @@ async def test_notices_only_logged_are_marked_sent_many_at_a_time(tmp_path: Path
         assert writes == [notify.LOGGED_PER_ROUND, 50]
         assert await store.pending_notices() == 0
         logged = [record.getMessage() for record in caplog.records if "no SMTP configured" in record.getMessage()]
-        assert sorted(line.split("new enquiry ")[1].split(" ")[0] for line in logged) == sorted(lead.id for lead in leads)
+        named = [re.findall(r"new enquiry (\S+) for", line) for line in logged]
+        assert sorted(chain.from_iterable(named)) == sorted(lead.id for lead in leads)
+        # A line per office and fifty notices, not one per notice: a burst of leads costs the log little.
+        assert len(logged) == -(-notify.LOGGED_PER_ROUND // notify.LOGGED_PER_LINE) + 1
+        office = catalog.site.offices_by_id[leads[0].office]
+        assert all(line.startswith(f"notification (no SMTP configured) to {office.email}: new enquiry ") for line in logged)
     finally:
         await store.close()
+
+
+def test_notices_only_logged_get_a_line_per_office_naming_each_and_no_patient(
+        site_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from landing.leads import notify
+
+    catalog = load_catalog(SourceFiles(site_dir / "site.toml", site_dir / "locations.csv", site_dir / "templates"))
+    at = "2026-11-05T10:00:00+00:00"
+    notices = [Notice("n1", "lead1", "crystal-lake", "intrathecal-pump-therapy", "cary-il", at),
+               Notice("n2", "lead2", "barrington", "intrathecal-pump-therapy", "barrington-il", at),
+               Notice("reminder-lead3", "lead3", "crystal-lake", "intrathecal-pump-therapy", "algonquin-il", at)]
+    caplog.set_level("INFO", logger="landing.notify")
+    notify.LogMailer().log(notices, catalog, "pages@example.com")
+    assert [record.getMessage() for record in caplog.records] == [
+        "notification (no SMTP configured) to crystal-lake@example.com: new enquiry lead1 for "
+        "intrathecal-pump-therapy, cary-il; reminder of enquiry lead3 for intrathecal-pump-therapy, algonquin-il",
+        "notification (no SMTP configured) to barrington@example.com: new enquiry lead2 for "
+        "intrathecal-pump-therapy, barrington-il",
+    ]

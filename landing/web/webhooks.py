@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 
@@ -91,6 +91,12 @@ class Dispatch:
         """Whether sending ``notice`` only writes a log line: an email notice without a mail server (the notifier
         then marks such notices sent many at a time)."""
         return self.log_only and not is_webhook(notice.id)
+
+    def log(self, notices: Sequence[Notice], catalog: Catalog, sender: str) -> None:
+        """The notices ``only_logs`` says of, logged by the log-only mailer (see LogMailer.log)."""
+        if not isinstance(self.mailer, LogMailer):
+            raise TypeError("only a log-only mailer's notices are logged together")
+        self.mailer.log(notices, catalog, sender)
 
     async def send(self, notice: Notice, catalog: Catalog, sender: str) -> None:
         if is_webhook(notice.id):
