@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import ssl
@@ -16,6 +17,7 @@ import pytest
 from landing.catalog import SourceFiles, load_catalog
 from landing.leads.model import Notice
 from landing.leads.notify import SMTPMailer
+from landing.leads.store import LeadStore
 from landing.settings import Settings
 from tests.conftest import ClientFactory
 from tests.leads_helpers import rows, valid_form
@@ -306,3 +308,46 @@ def test_notices_only_logged_get_a_line_per_office_naming_each_and_no_patient(
         "notification (no SMTP configured) to barrington@example.com: new enquiry lead2 for "
         "intrathecal-pump-therapy, barrington-il",
     ]
+
+
+async def test_a_burst_of_leads_is_notified_in_a_few_rounds_and_none_is_left(
+        tmp_path: Path, site_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Woken by every lead, the notifier would claim and mark sent after each commit; once it has caught up it
+    lets notices gather for a moment instead, so a burst costs a few database writes."""
+    from landing.leads import notify
+    from landing.leads.store import store_for
+    from tests.leads_helpers import a_lead
+
+    store = store_for(f"sqlite:///{tmp_path / 'leads.sqlite3'}")
+    await store.open()
+    catalog = load_catalog(SourceFiles(site_dir / "site.toml", site_dir / "locations.csv", site_dir / "templates"))
+    claims: list[int] = []
+    real = store.claim_notices
+
+    async def counted(*args: object, **kwargs: object) -> list[Notice]:
+        claimed = await real(*args, **kwargs)  # type: ignore[arg-type]
+        claims.append(len(claimed))
+        return claimed
+
+    store.claim_notices = counted  # type: ignore[method-assign]
+    notifier = notify.Notifier(store, lambda: catalog, notify.LogMailer(), "pages@example.com")
+    caplog.set_level("INFO", logger="landing.notify")
+    running = asyncio.create_task(notifier.run())
+    try:
+        leads = [a_lead() for _ in range(300)]
+        for lead in leads:
+            await store.add(lead, notify=True)
+            notifier.wake()  # as the lead form does
+        await until(lambda: _none_pending(store))
+        named = [re.findall(r"new enquiry (\S+) for", record.getMessage()) for record in caplog.records]
+        assert sorted(chain.from_iterable(named)) == sorted(lead.id for lead in leads)
+        assert len([count for count in claims if count]) <= 30, claims  # 300 rounds without the gathering
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await store.close()
+
+
+async def _none_pending(store: LeadStore) -> bool:
+    return await store.pending_notices() == 0

@@ -36,6 +36,7 @@ MAX_RETRY_SECONDS = 3600.0
 EMAILS_PER_ROUND = 20  # notices claimed at once when each is an email
 LOGGED_PER_ROUND = 500  # when notices are only logged: one write marks them all sent
 LOGGED_PER_LINE = 50  # notices one log line names at most, when they are only logged
+GATHER_SECONDS = 0.1  # after a round that emptied the outbox, the wait before the next (a notice is that late at most)
 
 
 class Mailer(Protocol):
@@ -162,6 +163,7 @@ class Notifier:
         self.worker = worker or new_id()
         self.accepted: list[str] = []  # notices a mail server accepted that the outbox does not know are sent yet
         self.outbox_trouble = Repeated(log)
+        self.full_round = False  # the last round claimed as many as a round may: more may be due at once
 
     def wake(self) -> None:
         """A lead was just stored: look now rather than at the next poll."""
@@ -187,7 +189,11 @@ class Notifier:
             else:
                 self.outbox_trouble.success("notification worker: the outbox answers again")
             _reraise_cancellation()
-            if not sent_any:
+            if sent_any and not self.full_round:
+                # Caught up: the next notices gather for a moment, so that a burst of leads makes a few large
+                # rounds (two database writes each) instead of one per commit of the lead writer.
+                await asyncio.sleep(GATHER_SECONDS)
+            elif not sent_any:
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
@@ -200,8 +206,9 @@ class Notifier:
         # Notices only logged are claimed and marked sent many at a time: one database write per round rather
         # than per notice keeps up with any intake (and a crash can only log a few again, which sends nothing).
         logging_only = isinstance(self.mailer, LogMailer) or bool(getattr(self.mailer, "log_only", False))
-        notices = await self.store.claim_notices(self.lease_seconds, limit=LOGGED_PER_ROUND if logging_only else EMAILS_PER_ROUND,
-                                                 worker=self.worker)
+        limit = LOGGED_PER_ROUND if logging_only else EMAILS_PER_ROUND
+        notices = await self.store.claim_notices(self.lease_seconds, limit=limit, worker=self.worker)
+        self.full_round = len(notices) == limit
         alone = notices
         log_many = getattr(self.mailer, "log", None)  # LogMailer's, or Dispatch's around one
         if log_many is not None and (logged := [notice for notice in notices if self.only_logs(notice)]):
