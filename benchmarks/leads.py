@@ -23,7 +23,7 @@ templates/, static/):
    depends less than leads/s on what else the machine is running.
 
 Runs alternate landing, bare, landing, bare, ... after a short warm-up run of each; the median
-accepted leads/s of each and the ratio landing/bare are printed beside the targets (landing >= 2,000
+accepted leads/s of each, the ratio landing/bare and the median of each round's own ratio are printed beside the targets (landing >= 2,000
 leads/s on one worker with none lost; landing/bare >= 0.5, issue 16). It prints figures and never fails on them.
 Servers listen on 127.0.0.1 only, write their logs to files in the temporary folder (uvicorn's access
 log, if on, goes to /dev/null) and are killed when the benchmark ends.
@@ -347,6 +347,10 @@ def report(runs: dict[str, list[Run]]) -> None:
     figure("bare insert leads/s (median)", f"{medians['bare']:,.0f}")
     ratio = medians["landing"] / medians["bare"] if medians["bare"] else 0.0
     figure("ratio landing/bare", f"{ratio:.3f}", f">= {RATIO_TARGET:g}", ratio >= RATIO_TARGET)
+    pairs = [landing.rate / bare.rate for landing, bare in zip(runs["landing"], runs["bare"]) if bare.rate]
+    if pairs:  # each landing run against the bare run right after it: steadier when the machine's speed drifts
+        figure("  median of per-round ratios", f"{statistics.median(pairs):.3f}",
+               f"rounds: {' '.join(f'{pair:.3f}' for pair in pairs)}")
     latency = {name: statistics.median(run.p50_ms for run in server_runs) for name, server_runs in runs.items()}
     figure("median p50 latency landing / bare", f"{latency['landing']:.1f} / {latency['bare']:.1f} ms")
     cpu = {name: statistics.median(run.cpu_ms_per_lead for run in server_runs) for name, server_runs in runs.items()}
