@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from landing import forked
 from landing.catalog import Catalog, LandingPage, files_in
 from landing.errors import LandingError
 from landing.leads.form import hidden_fields
@@ -291,7 +292,7 @@ def build_site(settings: Settings, out: Path, *, now: float | None = None,
     """Build the site into ``out``. ``progress(total)`` returns a callable told of each finished file. ``jobs``:
     worker processes rendering pages (default: one per core); the files are the same bytes however many."""
     try:
-        return _build(settings, out, time.time() if now is None else now, progress, jobs or os.cpu_count() or 1)
+        return _build(settings, out, time.time() if now is None else now, progress, jobs or forked.cores())
     finally:
         gc.unfreeze()
 

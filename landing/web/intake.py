@@ -21,7 +21,7 @@ from landing.logs import REQUEST_ID, valid_request_id
 from landing.metrics import Metrics
 from landing.web.leads import LeadDesk, Posted, answer_lead
 from landing.web.live import LiveSite
-from landing.web.responses import SecurityHeaders
+from landing.web.responses import SecurityHeaders, with_security_headers
 
 PATH = "/leads"
 FAMILY = "lead"  # observe.FAMILY_OF_ROUTE of the route it stands in for
@@ -62,9 +62,7 @@ async def body_chunks(receive: Receive) -> AsyncIterator[bytes]:
 def response_headers(response: Response, security: SecurityHeaders, request_id: str) -> list[tuple[bytes, bytes]]:
     """The headers the route's answer leaves the app with: its own, the security headers it does not set itself
     (AddSecurityHeaders), then the request id (RequestContext)."""
-    headers = list(response.raw_headers)
-    present = {name.lower() for name, _ in headers}
-    headers += [header for header in security if header[0] not in present]
+    headers = with_security_headers(response.raw_headers, security)
     headers.append((b"x-request-id", request_id.encode()))
     return headers
 

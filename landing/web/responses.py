@@ -207,6 +207,15 @@ class SplicedResponse(CachedResponse):
         return self.gzip_not_modified_headers if zipped else self.not_modified_headers
 
 
+def with_security_headers(headers: Iterable[tuple[bytes, bytes]], security: SecurityHeaders) -> list[tuple[bytes, bytes]]:
+    """A response's headers, then each of the site's security headers it does not set itself (a response with its
+    own policy, the staff area's, keeps it): a new list, the response's own left as they are."""
+    merged = list(headers)
+    present = {name.lower() for name, _ in merged}
+    merged += [header for header in security if header[0] not in present]
+    return merged
+
+
 class AddSecurityHeaders:
     """Middleware giving every response of the app behind it the site's security headers it does not set
     itself (a response with its own policy, the staff area's, keeps it): 4xx and 5xx pages, redirects, the
@@ -224,10 +233,7 @@ class AddSecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers += [header for header in self.headers() if header[0] not in present]
-                message = {**message, "headers": headers}
+                message = {**message, "headers": with_security_headers(message.get("headers", ()), self.headers())}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
