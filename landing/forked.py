@@ -81,6 +81,36 @@ def spread(work: Callable[[range], bytes], count: int, jobs: int | None = None,
     return answers  # type: ignore[return-value]
 
 
+class Child:
+    """A forked child doing one piece of work that this process does not wait for until it asks (``detach``)."""
+
+    def __init__(self, pid: int, reader: int) -> None:
+        self.pid, self._reader = pid, reader
+        self._answer: bytes | None = None
+        self._done = False
+
+    def result(self) -> bytes | None:
+        """The child's bytes once it has finished (waiting for it), or None when it failed or was killed."""
+        if not self._done:
+            self._done = True
+            with os.fdopen(self._reader, "rb") as pipe:
+                data = pipe.read()
+            _, status = os.waitpid(self.pid, 0)
+            self._answer = _answer(data) if os.waitstatus_to_exitcode(status) == 0 else None
+        return self._answer
+
+
+def detach(work: Callable[[], bytes]) -> Child | None:
+    """``work()`` in a forked child, while this process goes on; None when forking is not possible here (then the
+    caller does the work itself). Whoever detaches a child calls its ``result()``, at the latest before exiting."""
+    if not hasattr(os, "fork"):
+        return None
+    try:
+        return Child(*_start(lambda _: work(), range(0)))
+    except OSError:  # no more processes or memory
+        return None
+
+
 def _start(work: Callable[[range], bytes], part: range) -> tuple[int, int]:
     reader, writer = os.pipe()
     try:

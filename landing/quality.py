@@ -283,52 +283,78 @@ class _Search:
         self.masks: list[int] = []  # per level of frequency: the bits of shingles at least that frequent
         self.sizes = [(len(page.own), len(page.lacks)) for page in pages]
         # One int per shingle a page differs by: its own shingles as they are (64-bit hashes), missing ones as
-        # LACKS + their number.
-        keys = [page.own.union(LACKS + number for number in page.lacks) if page.lacks else page.own for page in pages]
-        # Through a generator, not the list itself: counting 3 million keys in one C call would hold the GIL for
-        # most of a second, and a service measuring in its reload thread would answer nothing meanwhile.
-        counts = Counter(chain.from_iterable(page_keys for page_keys in keys))
+        # LACKS + their number. Counted through a generator, not one list: counting 3 million keys in one C call
+        # would hold the GIL for most of a second, and a service measuring in its reload thread would answer
+        # nothing meanwhile.
+        counts = Counter(chain.from_iterable(chain(page.own, (LACKS + number for number in page.lacks)) for page in pages))
         # Only shingles of several pages are listed: most (a page's intro, its distances) are on one page alone,
-        # and tell nothing about its siblings. Set operations keep the per-shingle work of 25,000 pages in C.
-        self.shared = shared = frozenset(key for key, count in counts.items() if count > 1)
-        keys = [page_keys & shared for page_keys in keys]
-        lists: dict[int, list[int]] = {key: [] for key in shared}
-        for number, page_keys in enumerate(keys):
-            for key in page_keys:
-                lists[key].append(number)
+        # and tell nothing about its siblings. What is done for each shingle of each of 25,000 pages is a set
+        # operation (in C); Python loops run over the rare shingles and the few pages that fill ``smallest``.
+        self.shared = frozenset(key for key, count in counts.items() if count > 1)
+        self.rare: dict[int, list[int]] = {key: [] for key in self.shared if counts[key] <= rare}
+        listed = self.rare
+        rare_own = frozenset(key for key in listed if key < LACKS)
+        rare_lacks = frozenset(key - LACKS for key in listed if key >= LACKS)
+        for number, page in enumerate(pages):
+            for key in page.own & rare_own:
+                listed[key].append(number)
+            if page.lacks:
+                for missing in page.lacks & rare_lacks:
+                    listed[LACKS + missing].append(number)
         by_size = sorted(range(len(pages)), key=lambda n: (sum(self.sizes[n]), n))
-        rank = {number: position for position, number in enumerate(by_size)}
-        self.rare: dict[int, list[int]] = {key: numbers for key, numbers in lists.items() if len(numbers) <= rare}
-        self.smallest: dict[int, list[int]] = {}
         self.bit: dict[int, int] = {}  # a frequent shingle's key -> its bit
         bit = self.bit
         # Frequent shingles get bits from the most frequent down, so "the shingles on more than n pages"
         # are the low bits of a mask: see the levels below. Ties go by key, so that nothing depends on the
         # order a set happens to list a page's shingles in (the same in every process, or not).
         levels: list[int] = []
-        for key in sorted((key for key in shared if counts[key] > rare), key=lambda key: (-counts[key], key)):
-            numbers = lists[key]
-            self.smallest[key] = sorted(numbers, key=rank.__getitem__)[:keep + 1]
-            if not levels or len(numbers) * 2 <= levels[-1]:
-                levels.append(len(numbers))
+        for key in sorted((key for key in self.shared if counts[key] > rare), key=lambda key: (-counts[key], key)):
+            if not levels or counts[key] * 2 <= levels[-1]:
+                levels.append(counts[key])
                 self.masks.append((1 << len(bit)) - 1)
             bit[key] = 1 << len(bit)
         self.masks.append((1 << len(bit)) - 1)
-        frequent = frozenset(bit)
-        self.rare_keys = [page_keys - frequent for page_keys in keys]
-        self.frequent_keys = [sorted(page_keys & frequent, key=bit.__getitem__) for page_keys in keys]
-        self.own_bits = [sum(bit[key] for key in page_keys if key < LACKS) for page_keys in self.frequent_keys]
-        self.lacks_bits = [sum(bit[key] for key in page_keys if key >= LACKS) for page_keys in self.frequent_keys]
+        own_bit = {key: value for key, value in bit.items() if key < LACKS}
+        lacks_bit = {key - LACKS: value for key, value in bit.items() if key >= LACKS}
+        self._frequent_own, self._frequent_lacks = frozenset(own_bit), frozenset(lacks_bit)
+        # Distinct bits: their sum is their union.
+        self.own_bits = [sum(map(own_bit.__getitem__, page.own & self._frequent_own)) for page in pages]
+        self.lacks_bits = [sum(map(lacks_bit.__getitem__, page.lacks & self._frequent_lacks)) for page in pages]
+        # The smallest pages with each frequent shingle, smallest first: pages are visited smallest first, and
+        # a shingle leaves the search once it has its fill (after a few dozen pages, nearly all have).
+        self.smallest: dict[int, list[int]] = {key: [] for key in bit}
+        open_own, open_lacks = set(own_bit), set(lacks_bit)
+        for number in by_size:
+            if not (open_own or open_lacks):
+                break
+            page = pages[number]
+            for key, is_open in chain(((key, open_own) for key in page.own & open_own),
+                                      ((LACKS + missing, open_lacks) for missing in page.lacks & open_lacks)):
+                holders = self.smallest[key]
+                holders.append(number)
+                if len(holders) > keep:
+                    is_open.discard(key if key < LACKS else key - LACKS)
         self.plainest = by_size[:keep + 1]
         # Groups of pages sharing all frequent shingles down to each level (an office; an office and a
         # county; ...): the smallest pages of each of a page's groups are likely twins.
         members: dict[tuple[int, int, int], list[int]] = {}
+        levels_masks = list(enumerate(self.masks))
         for number in by_size:
-            for level, mask in enumerate(self.masks):
-                group = members.setdefault((level, self.own_bits[number] & mask, self.lacks_bits[number] & mask), [])
+            own_bits, lacks_bits = self.own_bits[number], self.lacks_bits[number]
+            for level, mask in levels_masks:
+                group = members.setdefault((level, own_bits & mask, lacks_bits & mask), [])
                 if len(group) <= keep:
                     group.append(number)
         self.group = members
+
+    def _keys(self, number: int) -> tuple[list[int], list[int]]:
+        """A page's rare shingles (as keys), and its frequent ones from the most frequent down. Worked out when its
+        twin is looked for, so that it happens in the worker processes (``Spread``), not before them."""
+        page = self.pages[number]
+        rare = [key for key in page.own if key in self.rare]
+        rare += [LACKS + missing for missing in page.lacks if LACKS + missing in self.rare]
+        frequent = [*(page.own & self._frequent_own), *(LACKS + missing for missing in page.lacks & self._frequent_lacks)]
+        return rare, sorted(frequent, key=self.bit.__getitem__)
 
     def score(self, number: int, other: int, shared_own: int = 0, shared_lacks: int = 0) -> float:
         """Exact similarity, given the rare shingles the two share (own ones, and missing ones)."""
@@ -341,9 +367,10 @@ class _Search:
     def twin(self, number: int) -> Twin:
         shared_own: Counter[int] = Counter()
         shared_lacks: Counter[int] = Counter()
-        for key in self.rare_keys[number]:
+        rare_keys, frequent_keys = self._keys(number)
+        for key in rare_keys:
             (shared_own if key < LACKS else shared_lacks).update(self.rare[key])
-        frequent = Counter(chain.from_iterable(self.smallest[key] for key in self.frequent_keys[number]))
+        frequent = Counter(chain.from_iterable(self.smallest[key] for key in frequent_keys))
         candidates = set(shared_own) | set(shared_lacks)
         candidates.update(other for other, _ in frequent.most_common(self.keep + 1))
         own_bits, lacks_bits = self.own_bits[number], self.lacks_bits[number]

@@ -42,7 +42,7 @@ import threading
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from itertools import chain, repeat
 from pathlib import Path
@@ -96,13 +96,21 @@ def shared_inputs(catalog: Catalog, templates: Path) -> bytes:
     return digest.digest()
 
 
-def text_keys(catalog: Catalog, templates: Path) -> dict[str, Key]:
-    """Every landing page's fingerprint, by path: it changes whenever the page's visible text can."""
+def text_keys(catalog: Catalog, templates: Path, jobs: int | None = None) -> dict[str, Key]:
+    """Every landing page's fingerprint, by path: it changes whenever the page's visible text can. Worked out on
+    ``jobs`` cores (default: all), as it is half of a reload's measure after a small edit."""
     shared = shared_inputs(catalog, templates)
-    keys = {}
-    for page in catalog.pages.values():
-        keys[page.path] = hashlib.blake2b(shared + repr(page_inputs(catalog, page)).encode(), digest_size=16).digest()
-    return keys
+    pages = list(catalog.pages.values())
+
+    def work(part: range) -> bytes:
+        return b"".join(hashlib.blake2b(shared + repr(page_inputs(catalog, pages[number])).encode(),
+                                        digest_size=KEY_SIZE).digest() for number in part)
+
+    data = b"".join(forked.spread(work, len(pages), jobs) or [work(range(len(pages)))])
+    return {page.path: data[start:start + KEY_SIZE] for page, start in zip(pages, range(0, len(data), KEY_SIZE), strict=True)}
+
+
+KEY_SIZE = 16
 
 
 def page_inputs(catalog: Catalog, page: LandingPage) -> tuple[object, ...]:
@@ -141,29 +149,40 @@ def _town(page: LandingPage) -> tuple[object, ...]:
     return page.path, there.town, there.state, there.county, there.latitude, there.longitude
 
 
+def _towns(catalog: Catalog, treatment: str) -> dict[str, str]:
+    """Each page of a treatment (by path) as what its neighbours' pages show of it."""
+    return catalog.memo(("quality towns", treatment), lambda: {page.path: repr(_town(page)) for page in catalog.hubs[treatment].pages})
+
+
+def _digest(towns: Iterable[str]) -> bytes:
+    # Sorted, so the order of locations.csv does not matter: each starts with the town's own path.
+    return hashlib.blake2b("\n".join(sorted(towns)).encode(), digest_size=KEY_SIZE).digest()
+
+
 def _areas(catalog: Catalog, treatment: str) -> dict[tuple[int, int], bytes]:
     """A digest of the towns of each grid cell, for a treatment."""
-    cells: dict[tuple[int, int], list[tuple[object, ...]]] = {}
+    towns = _towns(catalog, treatment)
+    cells: dict[tuple[int, int], list[str]] = {}
     for page in catalog.hubs[treatment].pages:
         location = page.location
         if location.latitude is not None and location.longitude is not None:
-            cells.setdefault((math.floor(location.latitude / CELL), math.floor(location.longitude / CELL)), []).append(_town(page))
-    return {cell: hashlib.blake2b(repr(sorted(towns, key=repr)).encode(), digest_size=16).digest() for cell, towns in cells.items()}
+            cells.setdefault((math.floor(location.latitude / CELL), math.floor(location.longitude / CELL)), []).append(towns[page.path])
+    return {cell: _digest(towns) for cell, towns in cells.items()}
 
 
 def _all_towns(catalog: Catalog, treatment: str) -> bytes:
-    towns = [_town(page) for page in catalog.hubs[treatment].pages if page.location.has_coordinates]
-    return hashlib.blake2b(repr(sorted(towns, key=repr)).encode(), digest_size=16).digest()
+    towns = _towns(catalog, treatment)
+    return _digest(towns[page.path] for page in catalog.hubs[treatment].pages if page.location.has_coordinates)
 
 
 def _counties(catalog: Catalog, treatment: str) -> dict[tuple[str, str], bytes]:
     """A digest of the towns of each county, for a treatment."""
-    counties: dict[tuple[str, str], list[tuple[object, ...]]] = {}
+    towns = _towns(catalog, treatment)
+    counties: dict[tuple[str, str], list[str]] = {}
     for page in catalog.hubs[treatment].pages:
         if page.location.county:
-            counties.setdefault((page.location.county.casefold(), page.location.state), []).append(_town(page))
-    return {county: hashlib.blake2b(repr(sorted(towns, key=repr)).encode(), digest_size=16).digest()
-            for county, towns in counties.items()}
+            counties.setdefault((page.location.county.casefold(), page.location.state), []).append(towns[page.path])
+    return {county: _digest(towns) for county, towns in counties.items()}
 
 
 # -- the cache ------------------------------------------------------------------------------------
@@ -369,6 +388,7 @@ class QualityCache:
     def _load(self) -> None:
         if self.file is None:
             return
+        _wait_for_writer(self.file)
         try:
             with open(self.file, "rb") as stored:
                 data = _CacheUnpickler(stored).load()
@@ -385,17 +405,63 @@ class QualityCache:
     def _save(self) -> None:
         if self.file is None:
             return
-        temporary = self.file.with_name(f".{self.file.name}.{os.getpid()}.tmp")
-        try:
-            with open(temporary, "wb") as stored:
-                pickle.dump({"format": (FORMAT, sys.version),
-                             "groups": {slug: group.state() for slug, group in self.groups.items()}},
-                            stored, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, self.file)
-            self.on_disk, self.unsaved = True, 0
-        except OSError as exc:  # a read-only folder: the cache still works in memory
-            log.warning("quality cache %s could not be written (%s)", self.file, exc)
-            temporary.unlink(missing_ok=True)
+        _wait_for_writer(self.file)  # one writer at a time: the file never goes back to an earlier measure
+        state = {"format": (FORMAT, sys.version), "groups": {slug: group.state() for slug, group in self.groups.items()}}
+        pages = sum(len(group.pages) for group in self.groups.values())
+        file = self.file
+        # Pickling 25,000 pages takes most of a second and holds the GIL all along: in the service, the event loop
+        # would answer nothing meanwhile. A forked child writes a copy of the state as it is now instead.
+        child = forked.detach(lambda: _write(file, state).encode()) if pages >= BACKGROUND_SAVE else None
+        if child is None:
+            failure = _write(file, state)
+            if failure:
+                log.warning("quality cache %s could not be written (%s)", file, failure)
+            else:
+                self.on_disk, self.unsaved = True, 0
+            return
+        saved, self.on_disk, self.unsaved = self.unsaved, True, 0
+
+        def reap() -> None:
+            answer = child.result()
+            if answer != b"":
+                log.warning("quality cache %s could not be written (%s)", file,
+                            answer.decode() if answer else "its writing process failed")
+                self.on_disk = False  # written again at the next measure
+                self.unsaved += saved
+
+        # Not a daemon: an exiting `landing check` waits for the file, as it did when it wrote the file itself.
+        writer = threading.Thread(target=reap, name="quality cache writer")
+        writer.start()
+        with _WRITERS_LOCK:
+            _WRITERS[file.resolve()] = writer
+
+
+BACKGROUND_SAVE = 2_000  # pages from which the cache file is written by a forked child (smaller ones: at once)
+_WRITERS: dict[Path, threading.Thread] = {}  # cache file -> the thread waiting for the child writing it
+_WRITERS_LOCK = threading.Lock()
+
+
+def _wait_for_writer(file: Path) -> None:
+    """Until the file a child of this process is writing is in place (at once when none is)."""
+    with _WRITERS_LOCK:
+        writer = _WRITERS.pop(file.resolve(), None)
+    if writer is not None:
+        writer.join()
+
+
+def _write(file: Path, state: Mapping[str, object]) -> str:
+    """The cache file written whole or not at all; what went wrong, or "" when nothing did. It may run in a forked
+    child (QualityCache._save), so it never logs."""
+    temporary = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as stored:
+            pickle.dump(state, stored, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, file)
+        return ""
+    except OSError as exc:  # a read-only folder: the cache still works in memory
+        with contextlib.suppress(OSError):  # no temporary file, or no folder for one
+            temporary.unlink()
+        return str(exc)
 
 
 @contextlib.contextmanager
@@ -428,7 +494,7 @@ class _CacheUnpickler(pickle.Unpickler):
 class Run:
     """One measure: which pages need their text, then the results."""
 
-    def __init__(self, cache: QualityCache, catalog: Catalog, keys: Callable[[], dict[str, Key]]) -> None:
+    def __init__(self, cache: QualityCache, catalog: Catalog, keys: Callable[[int | None], dict[str, Key]]) -> None:
         self.cache = cache
         self.catalog = catalog
         self._keys: dict[str, Key] | None = None
@@ -462,8 +528,13 @@ class Run:
         """Every page's fingerprint. Worked out when first needed: on a first measure, only once the pages are
         rendered, so a measure in worker processes works it out here meanwhile."""
         if self._keys is None:
-            self._keys = self._make_keys()
+            self._keys = self._make_keys(None)
         return self._keys
+
+    def _keys_here(self) -> None:
+        """The fingerprints worked out in this process alone, while the cores render in worker processes."""
+        if self._keys is None:
+            self._keys = self._make_keys(1)
 
     def wants(self, page: LandingPage) -> bool:
         return page.treatment.slug in self.fresh_slugs or page.path in self.wanted
@@ -500,7 +571,7 @@ class Run:
                 values.extend(found.lacks)
             return len(sizes).to_bytes(8, "little") + sizes.tobytes() + values.tobytes()
 
-        answers = forked.spread(work, len(rest), meanwhile=lambda: self.keys)
+        answers = forked.spread(work, len(rest), meanwhile=self._keys_here)
         if answers is None:  # a small site, one core, or a worker that failed: all of it here
             for page in rest:
                 self.add(page, renderer.render_main(page))
@@ -545,16 +616,23 @@ class Run:
         groups = self.cache.groups
         for slug, siblings in self.fresh.items():
             paths = self.fresh_paths[slug]
-            twins = siblings.nearest(_twins_in_workers)
+            # The index of the pages, for the next edit (and kept in the file), is made from what the search worked
+            # out: here, while the worker processes find the twins.
+            made: list[_Index] = []
+
+            def index(siblings: quality.Siblings = siblings, paths: list[str] = paths) -> None:
+                assert siblings.search is not None
+                made.append(_Index.of_search(siblings.search, paths))
+
+            twins = siblings.nearest(functools.partial(_twins_in_workers, meanwhile=index))
+            if not made:  # found in this process
+                index()
             assert siblings.boilerplate is not None
             groups[slug] = _Group(siblings.boilerplate, dict(zip(paths, siblings._pages)),
                                   {path: self.keys[path] for path in paths},
                                   {path: twin.similarity for path, twin in zip(paths, twins)},
                                   {path: paths[twin.index] if twin.index is not None else None
-                                   for path, twin in zip(paths, twins)})
-            # Made now from what the search worked out, and kept in the file: for the next edit.
-            assert siblings.search is not None
-            groups[slug].index = _Index.of_search(siblings.search, paths)
+                                   for path, twin in zip(paths, twins)}, made[0])
         for slug, changed in self.changed.items():
             group = groups[slug]  # a page wanted but not given (a template error in landing check) is left as it was
             self._update(group, [path for path in changed if group.keys.get(path) == self.keys[path] and path not in self.same],
@@ -608,8 +686,10 @@ def _differences(answers: list[bytes]) -> Iterator[quality._Page]:
             start = end
 
 
-def _twins_in_workers(find: Callable[[int], quality.Twin], count: int) -> list[quality.Twin]:
-    """``quality.in_order``, spread over forked processes: finding twins is most of a fresh measure's own work."""
+def _twins_in_workers(find: Callable[[int], quality.Twin], count: int,
+                      meanwhile: Callable[[], object] | None = None) -> list[quality.Twin]:
+    """``quality.in_order``, spread over forked processes: finding twins is most of a fresh measure's own work.
+    ``meanwhile()`` runs here while they work (not at all when the twins are found in this process)."""
     def work(part: range) -> bytes:
         indexes, values = array("q"), array("d")
         for twin in map(find, part):
@@ -617,7 +697,7 @@ def _twins_in_workers(find: Callable[[int], quality.Twin], count: int) -> list[q
             values.append(twin.similarity)
         return indexes.tobytes() + values.tobytes()
 
-    answers = forked.spread(work, count)
+    answers = forked.spread(work, count, meanwhile=meanwhile)
     if answers is None:
         return quality.in_order(find, count)
     twins = []

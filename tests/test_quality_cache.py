@@ -195,11 +195,15 @@ def test_landing_check_reports_the_same_figures_from_the_cache(
 def test_pages_measured_in_worker_processes_get_the_figures_of_one_process(
         towns: list[list[str]], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(forked, "MIN_ITEMS", 10**9)
-    _, alone = cached(settings, QualityCache())
+    one = QualityCache()
+    _, alone = cached(settings, one)
     monkeypatch.setattr(forked, "MIN_ITEMS", 2)
     monkeypatch.setattr(forked, "cores", lambda: 2)
-    _, spread = cached(settings, QualityCache())
+    several = QualityCache()
+    _, spread = cached(settings, several)
     assert spread == alone
+    # and the index kept for the next edit (made here while the workers find the twins) is the same
+    assert [vars(group.index) for group in several.groups.values()] == [vars(group.index) for group in one.groups.values()]
 
 
 def test_a_reload_thread_beside_a_busy_one_measures_in_worker_processes(
@@ -241,3 +245,48 @@ def test_a_worker_that_fails_leaves_the_work_to_this_process() -> None:
         [str(list(range(500))).encode(), str(list(range(500, 1000))).encode()]
     assert forked.spread(lambda part: bytes(1 // 0), 1000, jobs=2) is None
     assert forked.spread(lambda part: os._exit(0), 1000, jobs=2) is None  # no answer at all
+
+
+def test_a_large_cache_file_is_written_by_a_child_process_and_found_by_the_next_one(
+        towns: list[list[str]], settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pickling 25,000 pages would hold the GIL for most of a second: the service would answer nothing meanwhile."""
+    monkeypatch.setattr(quality_cache, "BACKGROUND_SAVE", 1)
+    writers: list[int] = []
+    real_detach = forked.detach
+    monkeypatch.setattr(forked, "detach", lambda work: writers.append(1) or real_detach(work))
+    file = tmp_path / "quality.cache"
+    _, first = cached(settings, QualityCache(file))
+    later = QualityCache(file)  # a restart: it waits for the file if the child is still writing it
+    _, again = cached(settings, later)
+    assert writers and later.measured == 0
+    assert again == first
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []  # no temporary file left
+
+
+def test_a_cache_file_that_cannot_be_written_is_reported_and_the_cache_works_in_memory(
+        towns: list[list[str]], settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    file = tmp_path / "not-a-folder" / "quality.cache"  # even root cannot write under a file
+    for background in (1, 10**9):  # written by a child process, and in this one
+        monkeypatch.setattr(quality_cache, "BACKGROUND_SAVE", background)
+        caplog.clear()
+        cache = QualityCache(file)
+        _, first = cached(settings, cache)
+        quality_cache._wait_for_writer(file)
+        written = [record.getMessage() for record in caplog.records if "could not be written" in record.getMessage()]
+        assert len(written) == 1 and written[0].startswith(f"quality cache {file} could not be written ([Errno 20] Not a directory")
+        assert not cache.on_disk
+        _, again = cached(settings, cache)
+        assert cache.measured == 0 and again == first  # measured once, kept in memory
+        quality_cache._wait_for_writer(file)  # it tried to write the file again
+        assert not cache.on_disk
+
+
+def test_fingerprints_worked_out_on_several_cores_are_those_of_one(
+        towns: list[list[str]], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    catalog = load_snapshot(settings).catalog
+    monkeypatch.setattr(forked, "MIN_ITEMS", 2)
+    alone = quality_cache.text_keys(catalog, settings.templates_dir, 1)
+    spread = quality_cache.text_keys(catalog, settings.templates_dir, 3)
+    assert spread == alone and len(alone) == len(catalog.pages) and len(set(alone.values())) == len(alone)
