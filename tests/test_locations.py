@@ -8,6 +8,7 @@ import pytest
 
 from landing.errors import ConfigError
 from landing.gazetteer import GAZETTEER
+from landing import locations as locations_module
 from landing.locations import Location, default_slug, load_locations, parse_locations
 from landing.site import Column
 
@@ -324,3 +325,40 @@ def test_the_fast_default_slug_agrees_with_slugify_on_every_town_of_the_zip_code
               ("Winston-Salem", "NC"), ("  Padded  ", "IL"), ("A & B", "NJ"), ("O'Fallon", "MO")}
     assert len(names) > 29_000
     assert [(town, state) for town, state in sorted(names) if default_slug(town, state) != slugify(f"{town} {state}")] == []
+
+
+# -- a reload reads again only what changed ---------------------------------------------------------------
+
+
+def fresh(text: str, offices: tuple[str, ...] = ("barrington",)) -> tuple[Location, ...]:
+    """Parsed with nothing remembered from an earlier parse."""
+    locations_module._remembered = None
+    return parse(text, offices)
+
+
+ROWS = "town,state,office,latitude,longitude,intro\n" + "".join(
+    f"Town {number},IL,barrington,42.{number:02d},-88.1,Intro {number}.\n" for number in range(40))
+
+
+def test_a_reload_after_one_edit_gives_what_a_first_parse_gives() -> None:
+    parse(ROWS)
+    edited = ROWS.replace("Intro 7.", "A new intro.").replace("Town 30,", "Town Thirty,")
+    assert parse(edited) == fresh(edited)
+    assert parse(edited)[7].intro == "A new intro." and parse(edited)[30].slug == "town-thirty-il"
+    moved = "town,state,office,latitude,longitude,intro\n" + ROWS.split("\n", 2)[2]  # every row a line up
+    assert parse(moved) == fresh(moved) and parse(moved)[0].line == 2
+
+
+def test_rows_read_before_are_checked_again_under_new_settings() -> None:
+    parse(ROWS)
+    with pytest.raises(ConfigError) as caught:
+        parse(ROWS, offices=("crystal-lake",))  # the office was renamed in site.toml
+    assert len(caught.value.problems) == 40 and "'barrington' is not an office id" in caught.value.problems[0]
+
+
+def test_a_slug_taken_by_an_edited_row_is_reported_beside_a_row_read_before() -> None:
+    parse(ROWS)
+    edited = ROWS.replace("Town 39,IL", "Town 3,IL")
+    with pytest.raises(ConfigError) as caught:
+        parse(edited)
+    assert any("town-3-il" in problem for problem in caught.value.problems)
