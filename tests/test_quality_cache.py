@@ -290,3 +290,11 @@ def test_fingerprints_worked_out_on_several_cores_are_those_of_one(
     alone = quality_cache.text_keys(catalog, settings.templates_dir, 1)
     spread = quality_cache.text_keys(catalog, settings.templates_dir, 3)
     assert spread == alone and len(alone) == len(catalog.pages) and len(set(alone.values())) == len(alone)
+
+
+def test_a_page_kept_between_measures_comes_back_as_it_was() -> None:
+    """Shingles are 64-bit hashes of either sign; a page may have none of its own, or lack none of the boilerplate."""
+    for page in (quality._Page(frozenset(), frozenset()), quality._Page(frozenset({7}), frozenset()),
+                 quality._Page(frozenset({-2**63, 2**63 - 1, 0, 5}), frozenset({1, 2})),
+                 quality._Page(frozenset(), frozenset({3}))):
+        assert quality_cache.unpack(quality_cache.pack(page)) == page
