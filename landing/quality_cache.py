@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from itertools import chain, repeat
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from landing import forked, quality
 from landing.catalog import Catalog, LandingPage, Reach, files_in
@@ -402,6 +402,7 @@ class QualityCache:
             yield run
             resumed = time.process_time()
             run.finish()
+            run.release()
             self.measured = run.added
             # Written when much was measured: a few pages measured since the file was written are measured
             # again at a restart (in less time than writing the file at every small edit would take).
@@ -672,6 +673,21 @@ class Run:
                 found[page.path] = quality.Measured(page.path, group.twins.get(page.path), group.results.get(page.path, 0.0))
         self.results = {path: found[path] for path in self.catalog.pages}  # in catalog order, as SimilarityMeter gives
 
+    def release(self) -> None:
+        """Let go of the measure's working data (25,000 pages' shingle sets and the twin search's lists), a piece at a
+        time. Freed at once, when the Run is, it was one cascade of deallocations in C, a few hundred milliseconds in
+        which a service measuring in its reload thread could answer nothing; a loop in Python lets the event loop's
+        thread have its turn between pieces."""
+        for siblings in self.fresh.values():
+            search, siblings.search = siblings.search, None
+            if search is not None:
+                for table in (search.rare, search.smallest, search.group, search.bit):
+                    _drain(table)
+                for listed in (search.own_bits, search.lacks_bits, search.sizes):
+                    _drain(listed)
+            _drain(siblings._pages)
+        _drain(self.shingler._words)
+
     def _update(self, group: _Group, changed: list[str], gone: set[str]) -> None:
         """Compare the changed pages with every page, and every page whose sibling changed or went."""
         for path in gone:
@@ -695,6 +711,12 @@ class Run:
             if value > best:
                 best, twin = value, other
         group.results[path], group.twins[path] = max(best, 0.0), twin
+
+
+def _drain(items: list[Any] | dict[Any, Any]) -> None:
+    """Empty a list or dict an item at a time (see Run.release)."""
+    while items:
+        items.popitem() if isinstance(items, dict) else items.pop()
 
 
 def _differences(answers: list[bytes]) -> Iterator[quality._Page]:
