@@ -29,14 +29,17 @@ would let through.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import gc
+import glob
 import hashlib
 import logging
 import math
 import operator
 import os
 import pickle
+import signal
 import sys
 import threading
 import time
@@ -403,6 +406,8 @@ class QualityCache:
             resumed = time.process_time()
             run.finish()
             run.release()
+            if run.added >= BACKGROUND_SAVE:
+                _give_back_memory()
             self.measured = run.added
             # Written when much was measured: a few pages measured since the file was written are measured
             # again at a restart (in less time than writing the file at every small edit would take).
@@ -438,7 +443,7 @@ class QualityCache:
         file = self.file
         # Pickling 25,000 pages takes most of a second and holds the GIL all along: in the service, the event loop
         # would answer nothing meanwhile. A forked child writes a copy of the state as it is now instead.
-        child = forked.detach(lambda: _write(file, state).encode()) if pages >= BACKGROUND_SAVE else None
+        child = forked.detach(lambda: _write_to_end(file, state).encode()) if pages >= BACKGROUND_SAVE else None
         if child is None:
             failure = _write(file, state)
             if failure:
@@ -460,11 +465,12 @@ class QualityCache:
         writer = threading.Thread(target=reap, name="quality cache writer")
         writer.start()
         with _WRITERS_LOCK:
-            _WRITERS[file.resolve()] = writer
+            _WRITERS[file.resolve()] = (writer, child.pid)
 
 
 BACKGROUND_SAVE = 2_000  # pages from which the cache file is written by a forked child (smaller ones: at once)
-_WRITERS: dict[Path, threading.Thread] = {}  # cache file -> the thread waiting for the child writing it
+# cache file -> the thread waiting for the child writing it, and the child's pid
+_WRITERS: dict[Path, tuple[threading.Thread, int]] = {}
 _WRITERS_LOCK = threading.Lock()
 
 
@@ -473,13 +479,22 @@ def _wait_for_writer(file: Path) -> None:
     with _WRITERS_LOCK:
         writer = _WRITERS.pop(file.resolve(), None)
     if writer is not None:
-        writer.join()
+        writer[0].join()
+
+
+def _write_to_end(file: Path, state: Mapping[str, object]) -> str:
+    """``_write``, in the forked writer: it finishes what it started (a second or two) when the service is stopped,
+    as systemd stops every process of it at once; its parent waits for it before exiting."""
+    for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(number, signal.SIG_IGN)
+    return _write(file, state)
 
 
 def _write(file: Path, state: Mapping[str, object]) -> str:
     """The cache file written whole or not at all; what went wrong, or "" when nothing did. It may run in a forked
     child (QualityCache._save), so it never logs."""
     temporary = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+    _remove_stale(file)
     try:
         with open(temporary, "wb") as stored:
             pickle.dump(state, stored, protocol=pickle.HIGHEST_PROTOCOL)
@@ -489,6 +504,43 @@ def _write(file: Path, state: Mapping[str, object]) -> str:
         with contextlib.suppress(OSError):  # no temporary file, or no folder for one
             temporary.unlink()
         return str(exc)
+
+
+def _give_back_memory() -> None:
+    """Hand the memory a large measure freed back to the system. The C library keeps freed blocks for later use, so
+    a service that measured 25,000 pages held about 610 MB for good instead of about 370 (glibc's malloc_trim: 15
+    ms; nothing where the C library has no such call)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+def _remove_stale(file: Path) -> None:
+    """Temporary files of the cache file left by a writer that was killed on its way (its process is gone)."""
+    with contextlib.suppress(OSError):  # no folder, or one that cannot be read: nothing to remove
+        for stale in file.parent.glob(f".{glob.escape(file.name)}.*.tmp"):
+            pid = stale.name.removeprefix(f".{file.name}.").removesuffix(".tmp")
+            if pid.isdigit() and not _running(int(pid)):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
 
 
 @contextlib.contextmanager
