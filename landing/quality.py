@@ -134,6 +134,10 @@ class Shingler:
             numbers.clear()
         return shingles(list(map(numbers.__getitem__, _drop_names(f" {' '.join(parts)} ", [*names, *common]).split())))
 
+    def remembered(self) -> dict[str, str]:
+        """The pieces of text remembered (a few hundred thousand on a large site), for a caller letting go of them."""
+        return self._words
+
 
 class _WordNumbers(dict[str, int]):
     """A word's number: the first 60 bits of its digest, the same in every process (and below 2**61 - 1,

@@ -110,7 +110,8 @@ def text_keys(catalog: Catalog, templates: Path, jobs: int | None = None) -> dic
                                         digest_size=KEY_SIZE).digest() for number in part)
 
     data = b"".join(forked.spread(work, len(pages), jobs) or [work(range(len(pages)))])
-    return {page.path: data[start:start + KEY_SIZE] for page, start in zip(pages, range(0, len(data), KEY_SIZE), strict=True)}
+    starts = range(0, len(data), KEY_SIZE)
+    return {page.path: data[start:start + KEY_SIZE] for page, start in zip(pages, starts, strict=True)}
 
 
 KEY_SIZE = 16
@@ -154,7 +155,8 @@ def _town(page: LandingPage) -> tuple[object, ...]:
 
 def _towns(catalog: Catalog, treatment: str) -> dict[str, str]:
     """Each page of a treatment (by path) as what its neighbours' pages show of it."""
-    return catalog.memo(("quality towns", treatment), lambda: {page.path: repr(_town(page)) for page in catalog.hubs[treatment].pages})
+    return catalog.memo(("quality towns", treatment),
+                        lambda: {page.path: repr(_town(page)) for page in catalog.hubs[treatment].pages})
 
 
 def _digest(towns: Iterable[str]) -> bytes:
@@ -169,7 +171,8 @@ def _areas(catalog: Catalog, treatment: str) -> dict[tuple[int, int], bytes]:
     for page in catalog.hubs[treatment].pages:
         location = page.location
         if location.latitude is not None and location.longitude is not None:
-            cells.setdefault((math.floor(location.latitude / CELL), math.floor(location.longitude / CELL)), []).append(towns[page.path])
+            cell = (math.floor(location.latitude / CELL), math.floor(location.longitude / CELL))
+            cells.setdefault(cell, []).append(towns[page.path])
     return {cell: _digest(towns) for cell, towns in cells.items()}
 
 
@@ -699,7 +702,8 @@ class Run:
             # out: here, while the worker processes find the twins.
             made: list[_Index] = []
 
-            def index(siblings: quality.Siblings = siblings, paths: list[str] = paths) -> None:
+            def index(siblings: quality.Siblings = siblings, paths: list[str] = paths,
+                      made: list[_Index] = made) -> None:
                 assert siblings.search is not None
                 made.append(_Index.of_search(siblings.search, paths))
 
@@ -707,7 +711,8 @@ class Run:
             if not made:  # found in this process
                 index()
             assert siblings.boilerplate is not None
-            groups[slug] = _Group(siblings.boilerplate, {path: pack(page) for path, page in zip(paths, siblings._pages)},
+            packed = {path: pack(page) for path, page in zip(paths, siblings._pages)}
+            groups[slug] = _Group(siblings.boilerplate, packed,
                                   {path: self.keys[path] for path in paths},
                                   {path: twin.similarity for path, twin in zip(paths, twins)},
                                   {path: paths[twin.index] if twin.index is not None else None
@@ -738,7 +743,7 @@ class Run:
                 for listed in (search.own_bits, search.lacks_bits, search.sizes):
                     _drain(listed)
             _drain(siblings._pages)
-        _drain(self.shingler._words)
+        _drain(self.shingler.remembered())
 
     def _update(self, group: _Group, changed: list[str], gone: set[str]) -> None:
         """Compare the changed pages with every page, and every page whose sibling changed or went."""

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from landing import locations as locations_module
 from landing.errors import ConfigError
 from landing.gazetteer import GAZETTEER
-from landing import locations as locations_module
 from landing.locations import Location, default_slug, load_locations, parse_locations
 from landing.site import Column
 
