@@ -95,8 +95,12 @@ class Child:
             self._done = True
             with os.fdopen(self._reader, "rb") as pipe:
                 data = pipe.read()
-            _, status = os.waitpid(self.pid, 0)
-            self._answer = _answer(data) if os.waitstatus_to_exitcode(status) == 0 else None
+            try:
+                _, status = os.waitpid(self.pid, 0)
+                finished = os.waitstatus_to_exitcode(status) == 0
+            except ChildProcessError:  # reaped by whoever waited for any child: its answer on the pipe tells
+                finished = True
+            self._answer = _answer(data) if finished else None
         return self._answer
 
 

@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -254,9 +255,14 @@ def test_a_large_cache_file_is_written_by_a_child_process_and_found_by_the_next_
         towns: list[list[str]], settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Pickling 25,000 pages would hold the GIL for most of a second: the service would answer nothing meanwhile."""
     monkeypatch.setattr(quality_cache, "BACKGROUND_SAVE", 1)
-    writers: list[int] = []
+    writers: list[forked.Child | None] = []
     real_detach = forked.detach
-    monkeypatch.setattr(forked, "detach", lambda work: writers.append(1) or real_detach(work))
+
+    def detach(work: Callable[[], bytes]) -> forked.Child | None:
+        writers.append(real_detach(work))
+        return writers[-1]
+
+    monkeypatch.setattr(forked, "detach", detach)
     file = tmp_path / "quality.cache"
     _, first = cached(settings, QualityCache(file))
     later = QualityCache(file)  # a restart: it waits for the file if the child is still writing it
@@ -309,7 +315,12 @@ def test_a_service_stopped_while_its_cache_file_is_written_leaves_the_file_whole
     killed all the same leaves a temporary file that the next one removes."""
     monkeypatch.setattr(quality_cache, "BACKGROUND_SAVE", 1)
     real_write = quality_cache._write
-    monkeypatch.setattr(quality_cache, "_write", lambda file, state: time.sleep(0.5) or real_write(file, state))
+
+    def slow_write(file: Path, state: Mapping[str, object]) -> str:
+        time.sleep(0.5)
+        return real_write(file, state)
+
+    monkeypatch.setattr(quality_cache, "_write", slow_write)
     file = tmp_path / "quality.cache"
     beyond = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1 if Path("/proc/sys/kernel/pid_max").exists() else 2**31 - 1
     stale = tmp_path / f".quality.cache.{beyond}.tmp"  # no process has that pid
@@ -338,3 +349,12 @@ def test_memory_a_large_measure_freed_is_handed_back_to_the_system() -> None:
     freed = resident_bytes()
     quality_cache._give_back_memory()
     assert resident_bytes() < freed - 100 * 2**20 and last
+
+
+def test_a_detached_child_gives_its_answer_even_when_someone_else_reaped_it() -> None:
+    assert forked.detach(lambda: b"written").result() == b"written"  # type: ignore[union-attr]
+    child = forked.detach(lambda: b"written")
+    assert child is not None
+    os.waitpid(child.pid, 0)  # as a library that waits for any child of the process would
+    assert child.result() == b"written"
+    assert forked.detach(lambda: bytes(1 // 0)).result() is None  # type: ignore[union-attr]
