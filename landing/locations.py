@@ -114,11 +114,11 @@ def parse_locations(
     columns: Collection[Column] = (),
     gazetteer: Gazetteer | None = None,
 ) -> tuple[Location, ...]:
+    global _remembered
     text = decode_csv(data, name)
     if not text.strip():
         raise ConfigError([f"{name}: the file is empty (it needs a header row, e.g. {','.join(COLUMNS[:6])}, "
                            "and one row per town)"])
-    global _remembered
     rows = csv_rows(text, name)
     header_line, header = next(rows)
     reader = _RowReader(name, header_line, header, offices, treatments, columns, gazetteer)

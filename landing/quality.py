@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
+from typing import Any
 
 SHINGLE_WORDS = 5
 SAMPLE_PAGES = 32  # pages whose shared shingles are taken as the template's boilerplate
@@ -134,9 +135,11 @@ class Shingler:
             numbers.clear()
         return shingles(list(map(numbers.__getitem__, _drop_names(f" {' '.join(parts)} ", [*names, *common]).split())))
 
-    def remembered(self) -> dict[str, str]:
-        """The pieces of text remembered (a few hundred thousand on a large site), for a caller letting go of them."""
-        return self._words
+    def release(self) -> None:
+        """Forget the pieces of text remembered (a few hundred thousand on a large site), a piece at a time (see
+        ``drain``)."""
+        drain(self._words)
+        drain(self._numbers)
 
 
 class _WordNumbers(dict[str, int]):
@@ -250,6 +253,26 @@ class Siblings:
         return spread(search.twin, len(self._pages))
 
 
+    def release(self) -> None:
+        """Let go of the pages and the last search, a piece at a time (see ``drain``)."""
+        search, self.search = self.search, None
+        if search is not None:
+            search.release()
+        drain(self._pages)
+
+
+def drain(items: list[Any] | dict[Any, Any]) -> None:
+    """Empty a list or dict an item at a time. Freed at once, 25,000 pages' shingle sets are one cascade of
+    deallocations in C, a few hundred milliseconds in which a service measuring in its reload thread answers
+    nothing; a loop in Python lets the event loop's thread have its turn between items."""
+    if isinstance(items, dict):
+        while items:
+            items.popitem()
+    else:
+        while items:
+            items.pop()
+
+
 def similarity(a: _Page, b: _Page, base: int) -> float:
     """Jaccard of two pages from their differences to a boilerplate of ``base`` shingles, exactly:
     |A ∩ B| = base - |lacks A ∪ lacks B| + |own A ∩ own B|, |A ∪ B| = base - |lacks A ∩ lacks B| + |own A ∪ own B|.
@@ -297,13 +320,13 @@ class _Search:
         self.shared = frozenset(key for key, count in counts.items() if count > 1)
         self.rare: dict[int, list[int]] = {key: [] for key in self.shared if counts[key] <= rare}
         listed = self.rare
-        rare_own = frozenset(key for key in listed if key < LACKS)
-        rare_lacks = frozenset(key - LACKS for key in listed if key >= LACKS)
+        self._rare_own = frozenset(key for key in listed if key < LACKS)
+        self._rare_lacks = frozenset(key - LACKS for key in listed if key >= LACKS)
         for number, page in enumerate(pages):
-            for key in page.own & rare_own:
+            for key in page.own & self._rare_own:
                 listed[key].append(number)
             if page.lacks:
-                for missing in page.lacks & rare_lacks:
+                for missing in page.lacks & self._rare_lacks:
                     listed[LACKS + missing].append(number)
         by_size = sorted(range(len(pages)), key=lambda n: (sum(self.sizes[n]), n))
         self.bit: dict[int, int] = {}  # a frequent shingle's key -> its bit
@@ -355,8 +378,7 @@ class _Search:
         """A page's rare shingles (as keys), and its frequent ones from the most frequent down. Worked out when its
         twin is looked for, so that it happens in the worker processes (``Spread``), not before them."""
         page = self.pages[number]
-        rare = [key for key in page.own if key in self.rare]
-        rare += [LACKS + missing for missing in page.lacks if LACKS + missing in self.rare]
+        rare = [*(page.own & self._rare_own), *(LACKS + missing for missing in page.lacks & self._rare_lacks)]
         frequent = [*(page.own & self._frequent_own), *(LACKS + missing for missing in page.lacks & self._frequent_lacks)]
         return rare, sorted(frequent, key=self.bit.__getitem__)
 
@@ -396,6 +418,13 @@ class _Search:
             if value > best_value:
                 best_value, best_index = value, other
         return Twin(best_index, best_value) if best_index >= 0 else Twin(None, 0.0)
+
+    def release(self) -> None:
+        """Empty the search's tables a piece at a time (see ``drain``); it finds no twins after this."""
+        for table in (self.rare, self.smallest, self.group, self.bit):
+            drain(table)
+        for listed in (self.own_bits, self.lacks_bits, self.sizes):
+            drain(listed)
 
     def best(self, number: int, others: Iterable[int]) -> Twin:
         """The twin among ``others``, each compared in full."""

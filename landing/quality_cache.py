@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from itertools import chain, repeat
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from landing import forked, quality
 from landing.catalog import Catalog, LandingPage, Reach, files_in
@@ -731,19 +731,11 @@ class Run:
         self.results = {path: found[path] for path in self.catalog.pages}  # in catalog order, as SimilarityMeter gives
 
     def release(self) -> None:
-        """Let go of the measure's working data (25,000 pages' shingle sets and the twin search's lists), a piece at a
-        time. Freed at once, when the Run is, it was one cascade of deallocations in C, a few hundred milliseconds in
-        which a service measuring in its reload thread could answer nothing; a loop in Python lets the event loop's
-        thread have its turn between pieces."""
+        """Let go of the measure's working data (25,000 pages' shingle sets, the twin search's tables, the shingler's
+        memory) a piece at a time, before the Run goes (``quality.drain``)."""
         for siblings in self.fresh.values():
-            search, siblings.search = siblings.search, None
-            if search is not None:
-                for table in (search.rare, search.smallest, search.group, search.bit):
-                    _drain(table)
-                for listed in (search.own_bits, search.lacks_bits, search.sizes):
-                    _drain(listed)
-            _drain(siblings._pages)
-        _drain(self.shingler.remembered())
+            siblings.release()
+        self.shingler.release()
 
     def _update(self, group: _Group, changed: list[str], gone: set[str]) -> None:
         """Compare the changed pages with every page, and every page whose sibling changed or went."""
@@ -768,12 +760,6 @@ class Run:
             if value > best:
                 best, twin = value, other
         group.results[path], group.twins[path] = max(best, 0.0), twin
-
-
-def _drain(items: list[Any] | dict[Any, Any]) -> None:
-    """Empty a list or dict an item at a time (see Run.release)."""
-    while items:
-        items.popitem() if isinstance(items, dict) else items.pop()
 
 
 def _differences(answers: list[bytes]) -> Iterator[quality._Page]:

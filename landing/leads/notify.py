@@ -211,14 +211,18 @@ class Notifier:
         self.full_round = len(notices) == limit
         alone = notices
         log_many = getattr(self.mailer, "log", None)  # LogMailer's, or Dispatch's around one
-        if log_many is not None and (logged := [notice for notice in notices if self.only_logs(notice)]):
+        logged: list[Notice] = []
+        others: list[Notice] = []
+        for notice in notices:
+            (logged if self.only_logs(notice) else others).append(notice)
+        if log_many is not None and logged:
             try:
                 log_many(logged, self.catalog(), self.sender)
             except Exception:  # noqa: BLE001 - then each is sent alone below, and its failure retried as any other's
                 pass
             else:
                 self.accepted += [notice.id for notice in logged]
-                alone = [notice for notice in notices if not self.only_logs(notice)]
+                alone = others
         for notice in alone:
             if await self.send(notice):
                 self.accepted.append(notice.id)
