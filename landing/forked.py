@@ -70,19 +70,14 @@ def spread(work: Callable[[range], bytes], count: int, jobs: int | None = None,
     except BaseException:
         _reap(children)
         raise
-    answers: list[bytes | None] = []
-    for pid, reader in children:
-        with os.fdopen(reader, "rb") as pipe:
-            data = pipe.read()
-        _, status = os.waitpid(pid, 0)
-        answers.append(_answer(data) if os.waitstatus_to_exitcode(status) == 0 else None)
+    answers = [Child(pid, reader).result() for pid, reader in children]
     if any(answer is None for answer in answers):
         return None
     return answers  # type: ignore[return-value]
 
 
 class Child:
-    """A forked child doing one piece of work that this process does not wait for until it asks (``detach``)."""
+    """A forked child doing one piece of work (``spread``'s, or ``detach``'s), waited for when its answer is asked."""
 
     def __init__(self, pid: int, reader: int) -> None:
         self.pid, self._reader = pid, reader
