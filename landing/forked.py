@@ -11,6 +11,8 @@ loop and the lead store's thread, where forking needs care; what this module doe
 - It never runs the cyclic garbage collector: a collection visits every object the parent had, which
   copies the parent's whole heap into the child (copy on write), and the child's life is short.
 - It leaves with ``os._exit``: no atexit handler, finalizer or buffered output of the parent runs twice.
+- A ``spread`` child dies with the thread that forked it (Linux's parent-death signal): a service stopped during
+  a measure leaves no worker rendering on for nobody. A ``detach``ed child outlives it on purpose.
 - Its answer is bytes on a pipe of its own. A child that fails, is killed or answers short makes
   ``spread`` return None, and the caller does the work in this process: nothing is lost, only time.
 
@@ -20,13 +22,17 @@ is silenced for this fork alone.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import gc
 import os
 import signal
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 
 MIN_ITEMS = 400  # below this, forking costs more than the work
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def cores() -> int:
@@ -60,7 +66,7 @@ def spread(work: Callable[[range], bytes], count: int, jobs: int | None = None,
     children: list[tuple[int, int]] = []  # pid, read end of its pipe
     try:
         for part in slices(count, jobs):
-            children.append(_start(work, part))
+            children.append(_start(work, part, orphaned=signal.SIGKILL))
     except OSError:  # no more processes or memory: the caller works in-process
         _reap(children)
         return None
@@ -110,7 +116,9 @@ def detach(work: Callable[[], bytes]) -> Child | None:
         return None
 
 
-def _start(work: Callable[[range], bytes], part: range) -> tuple[int, int]:
+def _start(work: Callable[[range], bytes], part: range, orphaned: int | None = None) -> tuple[int, int]:
+    """Fork a child doing ``work(part)``; with ``orphaned``, the signal it gets when the forking thread ends."""
+    parent = os.getpid()
     reader, writer = os.pipe()
     try:
         with warnings.catch_warnings():
@@ -127,15 +135,26 @@ def _start(work: Callable[[range], bytes], part: range) -> tuple[int, int]:
             os.close(reader)
             for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
                 signal.signal(number, signal.SIG_DFL)
-            data = work(part)
-            with os.fdopen(writer, "wb") as pipe:
-                pipe.write(len(data).to_bytes(8, "little"))
-                pipe.write(data)
-            code = 0
+            if orphaned is not None:
+                _on_parent_death(orphaned)
+            if orphaned is None or os.getppid() == parent:  # else the parent went before it could be asked
+                data = work(part)
+                with os.fdopen(writer, "wb") as pipe:
+                    pipe.write(len(data).to_bytes(8, "little"))
+                    pipe.write(data)
+                code = 0
         finally:
             os._exit(code)
     os.close(writer)
     return pid, reader
+
+
+def _on_parent_death(number: int) -> None:
+    """Ask Linux for signal ``number`` when the thread that forked this process ends (elsewhere the child works on
+    to the end, as it would here if asking failed)."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, number, 0, 0, 0)
 
 
 def _answer(data: bytes) -> bytes | None:
