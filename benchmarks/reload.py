@@ -9,7 +9,10 @@ On the site benchmarks/pages.py generates, with `gate = 0.96` under [quality] in
 4. a reload after one town's intro is edited, in the same process (target <= 2 s);
 5. `landing check`'s similarity report with the cache file (target <= 10 s);
 6. serving during a reload: `landing serve` answers a cached page in a loop while an edited template makes
-   it measure every page again; the 99th percentile of those answers, beside the one before the edit.
+   it measure every page again; the 99th percentile of those answers, beside the one before the edit;
+7. `landing serve` starting, with nothing cached and from the cache file: when it first answers (/healthz,
+   a lead could be stored) and when its town pages are served (the sitemap answers 200; until then they
+   answer 503 while the gate measures them: landing.web.live).
 
 Each load runs in a fresh child process (a restart), or in the same one (a reload), and reports its wall
 time and CPU time. It prints figures and never fails on them. Run from the project root:
@@ -17,6 +20,7 @@ time and CPU time. It prints figures and never fails on them. Run from the proje
     .venv/bin/python benchmarks/reload.py              # 25,000 towns
     .venv/bin/python benchmarks/reload.py --towns 5000
     .venv/bin/python benchmarks/reload.py --serving-only   # step 6 alone
+    .venv/bin/python benchmarks/reload.py --start-only     # step 7 alone
 """
 
 from __future__ import annotations
@@ -131,7 +135,7 @@ def serving_during_reload(folder: Path, settings: Settings, cache: str) -> None:
     template = next((settings.templates_dir / "treatments").glob("*.html"))
     original = template.read_text()
     try:
-        wait_ready(server, "/healthz", timeout=900)
+        wait_ready(server, "/sitemap.xml", timeout=900)  # the town pages measured and served
         with open(server.log, "rb") as log:
             started_log = len(log.read())
         sitemap = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
@@ -162,12 +166,30 @@ def serving_during_reload(folder: Path, settings: Settings, cache: str) -> None:
         stop_server(server)
 
 
+def service_start(settings: Settings, folder: Path, cache: str, label: str) -> None:
+    """Step 7: `landing serve` from its start until it answers, and until it serves its town pages."""
+    env = {**site_environment(settings), "LANDING_QUALITY_CACHE": cache}
+    started = time.perf_counter()
+    server = start_server("landing", landing_command(), env, folder)
+    try:
+        wait_ready(server, "/healthz", timeout=900)
+        answering = time.perf_counter() - started
+        wait_ready(server, "/sitemap.xml", timeout=900)
+        serving = time.perf_counter() - started
+    finally:
+        stop_server(server)
+    figure(f"landing serve, {label}: answers", f"{answering:.1f} s", "leads, /healthz, home, hubs")
+    figure("  town pages served (503 until then)", f"{serving:.1f} s", f"target <= {RESTART_TARGET:g} s",
+           serving <= RESTART_TARGET)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--towns", type=int, default=25_000)
     parser.add_argument("--site", type=Path, help="an already generated site folder to use")
     parser.add_argument("--check-only", action="store_true", help="only the landing check figures")
     parser.add_argument("--serving-only", action="store_true", help="only the figures of serving during a reload")
+    parser.add_argument("--start-only", action="store_true", help="only the figures of the service's start")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="landing-reload-bench-") as tmp:
         folder = args.site or Path(tmp) / "site"
@@ -179,6 +201,10 @@ def main() -> int:
         heading(f"Quality gate = {GATE} at {args.towns:,} towns; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         if args.serving_only:
             serving_during_reload(folder, settings, cache)
+            return 0
+        if args.start_only:
+            service_start(settings, folder, cache, "nothing cached")
+            service_start(settings, folder, cache, "from the cache file")
             return 0
         if not args.check_only:
             (plain,) = child(folder, "", ["load"])
@@ -194,6 +220,9 @@ def main() -> int:
             figure("  pages measured", f"{reload['measured']:,.0f}", f"CPU {reload['cpu']:.1f} s")
             figure("  pages held back (same as without the cache)", f"{reload['held']:,.0f}", f"baseline {plain['held']:,.0f}")
             serving_during_reload(folder, settings, cache)
+            Path(cache).unlink(missing_ok=True)
+            service_start(settings, folder, cache, "nothing cached")
+            service_start(settings, folder, cache, "from the cache file")
         settings.site_file.write_text(site)  # no gate: check measures the similarity itself
         (uncached_check,) = child(folder, "", ["check"])
         (filled,) = child(folder, cache, ["check"])  # fills the cache for a site without a gate

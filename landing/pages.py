@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import mimetypes
@@ -328,7 +329,7 @@ class Renderer:
     """Renders the pages of one catalog snapshot, keeping the most recently used ones ready to send."""
 
     def __init__(self, catalog: Catalog, templates: Path, assets: StaticAssets, *, form_action: str = "/leads",
-                 quality_cache: QualityCache | None = None) -> None:
+                 quality_cache: QualityCache | None = None, measure: bool = True) -> None:
         self.catalog = catalog
         self.templates = templates
         self.quality_cache = quality_cache  # measures kept between snapshots: only changed pages are measured again
@@ -337,20 +338,37 @@ class Renderer:
         self.env = make_environment(templates)
         self._suggestion_indexes: dict[str | None, tuple[SlugIndex, dict[str, LandingPage]]] = {}
         # The quality gate: measured once per snapshot, before any page is served, so that a page is never
-        # served indexable and then not. Off (no cost) unless site.toml has [quality] gate.
+        # served indexable and then not. Off (no cost) unless site.toml has [quality] gate. With ``measure``
+        # false it is left for later (``measured``): until then every landing page counts as held back, and the
+        # service answers them 503 (landing.web.live), so that none is ever served or listed unmeasured.
         self.similarity: dict[str, quality.Measured] = {}
         self.held_back: frozenset[str] = frozenset()  # (measuring renders <main>, which does not read it)
-        gate = catalog.site.quality.gate
-        if gate is not None:
+        self.measuring = catalog.site.quality.gate is not None and not measure
+        if catalog.site.quality.gate is not None and measure:
             self.similarity = self.measure_similarity()
+        self._hold_back()
+
+    def _hold_back(self) -> None:
         # Held back (noindex, not in the sitemap): pages too much like a sibling, and towns served from farther
         # than max_office_miles (unless the site allows far towns): a page promising an office hundreds of miles
         # away helps nobody.
-        self.held_back_by_gate = frozenset(path for path, found in self.similarity.items()
-                                           if gate is not None and found.similarity > gate)
+        catalog, gate = self.catalog, self.catalog.site.quality.gate
+        self.held_back_by_gate = frozenset(catalog.pages) if self.measuring else frozenset(
+            path for path, found in self.similarity.items() if gate is not None and found.similarity > gate)
         self.held_back_as_far = frozenset() if catalog.site.quality.allow_far_towns else frozenset(
             path for path, page in catalog.pages.items() if page.far)
         self.held_back = self.held_back_by_gate | self.held_back_as_far
+
+    def measured(self) -> Renderer:
+        """This renderer with its quality gate measured: itself if it was, else a copy (the one in use keeps
+        answering meanwhile) sharing its templates and catalog."""
+        if not self.measuring:
+            return self
+        done = copy.copy(self)
+        done.measuring = False
+        done.similarity = done.measure_similarity()
+        done._hold_back()
+        return done
 
     # -- finding pages -------------------------------------------------------------------------
 

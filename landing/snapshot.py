@@ -62,11 +62,12 @@ class Snapshot:
     loaded_at: float = field(default_factory=time.time)
 
 
-def load_snapshot(settings: Settings) -> Snapshot:
-    """Load and validate the site's files; raises ConfigError listing every problem."""
+def load_snapshot(settings: Settings, *, measure: bool = True) -> Snapshot:
+    """Load and validate the site's files; raises ConfigError listing every problem. ``measure=False`` leaves
+    the quality gate to be measured later (Renderer.measured)."""
     stamp = fingerprint(settings)
     version = site_version(settings)
     catalog = load_catalog(source_files(settings), settings.base_url)
     renderer = Renderer(catalog, settings.templates_dir, StaticAssets(settings.static_dir),
-                        quality_cache=cache_for(settings.quality_cache, settings.site_file))
+                        quality_cache=cache_for(settings.quality_cache, settings.site_file), measure=measure)
     return Snapshot(catalog=catalog, renderer=renderer, fingerprint=stamp, version=version)

@@ -82,5 +82,5 @@ async def test_healthz_reports_the_loaded_site(client: httpx.AsyncClient) -> Non
     body = response.json()
     assert body["status"] == "ok" and body["database"] == "ok"
     assert body["pages"] == 18 and body["towns"] == 10 and body["treatments"] == 2
-    assert body["reload_error"] is False
+    assert body["reload_error"] is False and body["measuring"] is False
 

@@ -100,6 +100,9 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
                                        notifier=notifier, metrics=metrics)
             published = Follower(site, store)
             await published.start()
+            # A large gated site's town pages are measured now, while everything else is served (LiveSite.settle).
+            measuring = (asyncio.create_task(site.measure_gate(), name="quality-gate")
+                         if site.current.renderer.measuring else None)
             if views is not None:  # flushed for the last time before the store closes (callbacks run last first)
                 await views.start(store)
                 counting = asyncio.create_task(views.run(), name="page-views")
@@ -121,7 +124,7 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
             try:
                 yield {"site": site, "leads": desk, "published": published, "views": views}
             finally:
-                for task in (reminding, hooking, following, submitting):
+                for task in (reminding, hooking, following, submitting, measuring):
                     if task is not None:
                         task.cancel()
                         with contextlib.suppress(asyncio.CancelledError):

@@ -5,6 +5,7 @@ not take down a large share of the pages unconfirmed: landing.reload_guard)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import gc
 import logging
@@ -45,6 +46,12 @@ GONE_SECONDS = 3600.0
 # 404 pages listing the closest towns, at most, each second; past it (a flood of made-up URLs), the 404 page
 # without them, prepared once: made-up URLs then cost what a cached page costs, and never slow the others.
 SUGGESTIONS_PER_SECOND = 20
+# A site with a quality gate and at least this many town pages is served at once when the service starts, its
+# town pages from when they are measured (503 until then, with Retry-After): a first start measures every page
+# (20 s or more at 25,000 towns), and the leads, the staff area and the rest need not wait for it.
+PROVISIONAL_PAGES = 2_000
+RETRY_AFTER_SECONDS = 30
+GATE_RETRY_SECONDS = 60.0  # after a measure that failed
 
 
 class Served:
@@ -62,6 +69,7 @@ class Served:
         if self.catalog.base_url.startswith("https://"):
             self.security_headers += ((b"strict-transport-security", b"max-age=31536000; includeSubDomains"),)
         self._cached = functools.lru_cache(maxsize=settings.page_cache_size)(self._response)
+        self._measuring: dict[str | None, CachedResponse] = {}  # by office: see measuring
         # Here, at startup and in the reload thread, not on the event loop at the first 404 after a load.
         self.renderer.prepare_suggestions()
 
@@ -72,7 +80,25 @@ class Served:
         """
         if not self.renderer.is_page(path):
             return None
+        if self.renderer.measuring:
+            page = self.catalog.pages.get(path)
+            if page is not None:
+                return self.measuring(page.office.id)
         return self._cached(path)
+
+    def measuring(self, office: str | None) -> CachedResponse:
+        """What a town page answers until the quality gate has measured it: 503 (search engines come back, and
+        keep what they had), with ``office``'s phone for a visitor who would rather call. Built once per office."""
+        response = self._measuring.get(office)
+        if response is None:
+            html = self.renderer.render_message(
+                "This page will be ready in a moment", "We are preparing our pages. Please try again in a minute.",
+                self.catalog.site.offices_by_id.get(office or ""))
+            headers = ((b"retry-after", str(RETRY_AFTER_SECONDS).encode()), (b"x-robots-tag", b"noindex"),
+                       *self.security_headers)
+            response = self._measuring[office] = CachedResponse(html.encode(), HTML, GONE_CACHE, status=503,
+                                                                extra_headers=headers)
+        return response
 
     def _response(self, path: str) -> CachedResponse:
         body = self.renderer.render_path(path).encode()
@@ -99,9 +125,12 @@ class Served:
     @functools.cached_property
     def feeds(self) -> dict[str, CachedResponse]:
         """sitemap(s) and robots.txt, built on first request rather than at every reload."""
-        responses = {path: CachedResponse(body, "application/xml; charset=utf-8", self.cache_control,
-                                          extra_headers=self.security_headers)
-                     for path, body in sitemap_files(self.catalog, self.renderer.held_back).items()}
+        if self.renderer.measuring:  # a sitemap without the town pages would tell search engines they went
+            responses = {path: self.measuring(None) for path in sitemap_files(self.catalog)}
+        else:
+            responses = {path: CachedResponse(body, "application/xml; charset=utf-8", self.cache_control,
+                                              extra_headers=self.security_headers)
+                         for path, body in sitemap_files(self.catalog, self.renderer.held_back).items()}
         responses["/robots.txt"] = CachedResponse(robots_txt(self.catalog), "text/plain; charset=utf-8",
                                                   self.cache_control, extra_headers=self.security_headers)
         return responses
@@ -127,8 +156,8 @@ class LiveSite:
         self.settings = settings
         self.form_fields = form_fields
         self.metrics = metrics
-        # A broken site at startup is the caller's to report.
-        self.current = Served(load_snapshot(settings), settings, form_fields)
+        # A broken site at startup is the caller's to report. A large gated one is measured after startup (settle).
+        self.current = Served(self._load(early=True), settings, form_fields)
         self.last_error: ConfigError | None = None
         self.suggestions = RateLimit(SUGGESTIONS_PER_SECOND, 1.0)
         self.gone: dict[str, float] = {}  # paths that stopped being pages at a reload -> when (monotonic)
@@ -158,22 +187,59 @@ class LiveSite:
         with self.reloading:
             return self._reload(guard)
 
-    def use_locations(self, path: Path, published: int, announce: bool = True) -> bool:
+    def use_locations(self, path: Path, published: int, announce: bool = True, early: bool = False) -> bool:
         """Serve the towns of ``path`` (published version ``published``, written whole) from now on, if they load;
         else keep serving the previous pages, as a file reload does. A publish was previewed and confirmed: it
-        may remove any share of the pages."""
+        may remove any share of the pages. ``early``: at startup, a large gated site's pages are measured later
+        (settle)."""
         with self.reloading:
             previous = self.settings
             self.settings = self.settings.replace(locations_file=path)
-            if self._reload(guard=False, announce=announce):
+            if self._reload(guard=False, announce=announce, early=early):
                 self.published = published
                 return True
             self.settings = previous
             return False
 
-    def _reload(self, guard: bool, announce: bool = True) -> bool:
+    def _load(self, early: bool = False) -> Snapshot:
+        """The site's files loaded, the quality gate measured, but when ``early`` for a large gated site: it is
+        then measured by ``settle`` while the rest of the site is served."""
+        snapshot = load_snapshot(self.settings, measure=False)
+        if snapshot.renderer.measuring and not (early and len(snapshot.catalog.pages) >= PROVISIONAL_PAGES):
+            snapshot.renderer = snapshot.renderer.measured()
+        return snapshot
+
+    def settle(self) -> None:
+        """Measure the quality gate of the snapshot served unmeasured since startup, and serve its town pages."""
+        with self.reloading:
+            old = self.current
+            if not old.renderer.measuring:
+                return
+            started = time.monotonic()
+            log.info("measuring %d town pages for the quality gate; they answer 503 until then",
+                     len(old.catalog.pages))
+            snapshot = dataclasses.replace(old.snapshot, renderer=old.renderer.measured())
+            hits, misses = old.cache_counts()
+            self.retired_cache = (self.retired_cache[0] + hits, self.retired_cache[1] + misses)
+            self.current = Served(snapshot, self.settings, self.form_fields)
+            del old
+            gc.collect()
+            log.info("quality gate measured in %.1f s: now serving %d town pages (%d held back)",
+                     time.monotonic() - started, len(snapshot.catalog.pages), len(snapshot.renderer.held_back))
+
+    async def measure_gate(self) -> None:
+        """``settle`` in a thread until it succeeds; one that fails (it should not) is logged and tried again."""
+        while self.current.renderer.measuring:
+            try:
+                await asyncio.to_thread(self.settle)
+            except Exception:  # the town pages must not stay unserved for the life of the process
+                log.exception("measuring the quality gate failed; town pages answer 503 until it succeeds (next "
+                              "try in %.0f s)", GATE_RETRY_SECONDS)
+                await asyncio.sleep(GATE_RETRY_SECONDS)
+
+    def _reload(self, guard: bool, announce: bool = True, early: bool = False) -> bool:
         try:
-            snapshot = load_snapshot(self.settings)
+            snapshot = self._load(early)
         except ConfigError as exc:
             self.refuse(exc, "site files changed but are invalid; still serving the previous version:\n%s")
             return False
@@ -202,7 +268,7 @@ class LiveSite:
         self.retired_cache = (self.retired_cache[0] + hits, self.retired_cache[1] + misses)
         self.current = Served(snapshot, self.settings, self.form_fields)
         self.last_error = None
-        if announce:
+        if announce and not old.renderer.measuring:  # every page of one not measured yet counts as held back
             for listener in self.listeners:
                 try:
                     listener(old.snapshot, snapshot)

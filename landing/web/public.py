@@ -53,7 +53,8 @@ class CachedPages:
                 family = "not_found"
             if response is not None:
                 await response(scope, receive, send)
-                if self.views is not None and family == "page" and scope["method"] == "GET":
+                # (not a town page's 503 while the quality gate measures it: nobody saw the page)
+                if self.views is not None and family == "page" and scope["method"] == "GET" and response.status == 200:
                     self.views.count_request(scope)
                 if self.timers is not None:
                     self.timers[family](time.perf_counter() - start)
@@ -134,6 +135,7 @@ async def healthz(request: Request) -> Response:
             "treatments": len(catalog.hubs),
             "loaded_seconds_ago": round(time.time() - site.current.loaded_at, 1),
             "reload_error": site.last_error is not None,
+            "measuring": site.current.renderer.measuring,  # town pages answer 503 until the quality gate is measured
         },
         status_code=200 if found.ok else 503,
         headers={"cache-control": "no-store"},

@@ -27,9 +27,9 @@ class Follower:
         self.lock = asyncio.Lock()
         self.kept: list[Path] = []  # the files of the versions served lately, newest last
 
-    async def catch_up(self, announce: bool = True) -> bool:
+    async def catch_up(self, announce: bool = True, early: bool = False) -> bool:
         """Serve the newest version if it is not served yet; True when it now is (or already was). ``announce``:
-        tell the site's listeners (not when a starting instance catches up)."""
+        tell the site's listeners (not when a starting instance catches up); ``early``: at startup (LiveSite._load)."""
         async with self.lock:
             number = await self.store.latest_version_number()
             if number == self.site.published:
@@ -41,7 +41,8 @@ class Follower:
             if version is None:
                 return False
             path = version_settings(self.site.settings, version).locations_file
-            if await asyncio.to_thread(self.site.use_locations, path, version.number, announce):
+            if await asyncio.to_thread(self.site.use_locations, path, version.number, announce,
+                                       early):
                 log.info("now serving published version %d of the towns (%s)", version.number, version.summary)
                 self.failed = None
                 # The towns served before stay a while (a preview may be reading them); older ones go.
@@ -58,7 +59,7 @@ class Follower:
     async def start(self) -> None:
         """At startup: serve the newest version, if one was published (else the file on disk stays the source)."""
         try:
-            await self.catch_up(announce=False)
+            await self.catch_up(announce=False, early=True)
         except Exception:  # the store answered its migrations a moment ago; if not now, the follower retries
             log.exception("could not read the published version of the towns; serving the file on disk for now")
 

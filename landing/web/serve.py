@@ -21,7 +21,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1, reload:
     # just built (the site is loaded once); several workers, or --reload, each build their own.
     factory: Any = "landing.web.app:app_from_env"
     if workers > 1 or reload:
-        load_snapshot(settings)
+        load_snapshot(settings, measure=False)  # the files' problems; each worker measures the quality gate
     else:
         # One process per host and port: its notification worker's name outlives it, so that after a crash the
         # next process on this port takes back at once what it held. (Several workers share a port: each
