@@ -28,7 +28,7 @@ from landing.leads.guard import client_hash
 from tests.html import Page
 from tests.leads_helpers import token, valid_form
 from tests.parts import need
-from tests.servers import free_port, landing_environment, start_server, stop, wait_until_up
+from tests.servers import free_port, landing_environment, server_environment, start_server, stop, wait_until_up
 from tests.test_rate_limits import REDIS_URL, redis_or_skip
 
 pytestmark = pytest.mark.slow
@@ -251,6 +251,46 @@ async def test_with_one_instance_gone_pages_and_leads_go_to_the_other(stack: Sta
             assert (await client.post("/leads", data=stack.form(name=f"Failover {n}"))).status_code == 303
     stored = await postgres_rows(stack.postgres_url, "SELECT name FROM leads WHERE name LIKE 'Failover %' ORDER BY name")
     assert stored == [("Failover 0",), ("Failover 1",)]
+
+
+# `landing serve` as a large gated site starts: its town pages answer 503 until the quality gate is measured,
+# which here never ends (this small site is counted as large, and its measure waits forever).
+MEASURING = """
+import sys, threading
+from landing.cli import main
+from landing.pages import Renderer
+from landing.web import live
+live.PROVISIONAL_PAGES = 1
+Renderer.measure_similarity = lambda renderer: threading.Event().wait()
+sys.exit(main(["serve", *sys.argv[1:]]))
+"""
+
+
+async def test_pages_of_an_instance_still_measuring_come_from_the_other(stack: Stack, site_dir: Path,
+                                                                       tmp_path: Path) -> None:
+    stop(stack.servers[0])
+    folder = tmp_path / "measuring"
+    shutil.copytree(site_dir, folder, ignore=shutil.ignore_patterns("leads.sqlite3*"))
+    (folder / "site.toml").write_text((folder / "site.toml").read_text() + "\n[quality]\ngate = 0.5\n")
+    env = server_environment(folder, database_url=stack.postgres_url, redis_url=REDIS_URL, secret_key=stack.secret,
+                             base_url=f"https://{HOST}", trusted_proxies="127.0.0.1", leads_per_address="3",
+                             leads_per_minute="1000")
+    port = stack.ports[0]
+    measuring = subprocess.Popen([sys.executable, "-c", MEASURING, "--host", "127.0.0.1", "--port", str(port)],
+                                 cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        await wait_until_up(port, measuring)
+        async with httpx.AsyncClient() as direct:
+            assert (await direct.get(f"http://127.0.0.1:{port}{PAGE}")).status_code == 503  # measuring, indeed
+        async with stack.client("127.0.0.6") as client:
+            for _ in range(4):  # each instance in turn: the one measuring answers 503, and the other is asked
+                assert (await client.get(PAGE)).status_code == 200
+            for n in range(2):
+                assert (await client.post("/leads", data=stack.form(name=f"Measuring {n}"))).status_code == 303
+    finally:
+        stop(measuring)
+    stored = await postgres_rows(stack.postgres_url, "SELECT name FROM leads WHERE name LIKE 'Measuring %' ORDER BY name")
+    assert stored == [("Measuring 0",), ("Measuring 1",)]
 
 
 def test_the_recipe_passes_nginx_s_own_check_as_deployed_apart_from_its_files(tmp_path: Path) -> None:
