@@ -53,7 +53,7 @@ def site_config(a: int, b: int, http: int, https: int, cert: Path, key: Path, bu
     in the file as deployed: a change to the recipe cannot slip past this test)."""
     text = SITE_CONF.read_text()
     replacements = [
-        ("server 127.0.0.1:8000 ", f"server 127.0.0.1:{a} "),
+        ("server 127.0.0.1:8000 ", f"server 127.0.0.1:{a} "),  # in both upstreams
         ("server 127.0.0.1:8001 ", f"server 127.0.0.1:{b} "),
         ("listen 80;", f"listen 127.0.0.1:{http};"),
         ("listen 443 ssl http2;", f"listen 127.0.0.1:{https} ssl http2;"),
@@ -266,31 +266,51 @@ sys.exit(main(["serve", *sys.argv[1:]]))
 """
 
 
-async def test_pages_of_an_instance_still_measuring_come_from_the_other(stack: Stack, site_dir: Path,
-                                                                       tmp_path: Path) -> None:
-    stop(stack.servers[0])
-    folder = tmp_path / "measuring"
+def start_measuring(stack: Stack, number: int, site_dir: Path, tmp_path: Path) -> subprocess.Popen[bytes]:
+    """Instance ``number`` replaced by one that is starting a gated site, on the same port and database."""
+    stop(stack.servers[number])
+    folder = tmp_path / f"measuring-{number}"
     shutil.copytree(site_dir, folder, ignore=shutil.ignore_patterns("leads.sqlite3*"))
     (folder / "site.toml").write_text((folder / "site.toml").read_text() + "\n[quality]\ngate = 0.5\n")
     env = server_environment(folder, database_url=stack.postgres_url, redis_url=REDIS_URL, secret_key=stack.secret,
-                             base_url=f"https://{HOST}", trusted_proxies="127.0.0.1", leads_per_address="3",
+                             base_url=f"https://{HOST}", trusted_proxies="127.0.0.1", leads_per_address="10",
                              leads_per_minute="1000")
-    port = stack.ports[0]
-    measuring = subprocess.Popen([sys.executable, "-c", MEASURING, "--host", "127.0.0.1", "--port", str(port)],
-                                 cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        await wait_until_up(port, measuring)
-        async with httpx.AsyncClient() as direct:
-            assert (await direct.get(f"http://127.0.0.1:{port}{PAGE}")).status_code == 503  # measuring, indeed
-        async with stack.client("127.0.0.6") as client:
-            for _ in range(4):  # each instance in turn: the one measuring answers 503, and the other is asked
+    port = stack.ports[number]
+    stack.servers[number] = subprocess.Popen(
+        [sys.executable, "-c", MEASURING, "--host", "127.0.0.1", "--port", str(port)], cwd=folder, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # (stopped with the stack's own)
+    return stack.servers[number]
+
+
+async def test_an_instance_starting_sends_its_pages_visitors_to_the_other_and_takes_leads(
+        stack: Stack, site_dir: Path, tmp_path: Path) -> None:
+    measuring = start_measuring(stack, 0, site_dir, tmp_path)
+    await wait_until_up(stack.ports[0], measuring)
+    async with httpx.AsyncClient() as direct:
+        assert (await direct.get(f"http://127.0.0.1:{stack.ports[0]}{PAGE}")).status_code == 503  # measuring
+    async with stack.client("127.0.0.6") as client:
+        for n in range(3):  # (the other instance takes 3 leads an address) each instance in turn: the one
+            for _ in range(2):  # measuring answers a page 503, and the other is asked
                 assert (await client.get(PAGE)).status_code == 200
-            for n in range(2):
-                assert (await client.post("/leads", data=stack.form(name=f"Measuring {n}"))).status_code == 303
-    finally:
-        stop(measuring)
-    stored = await postgres_rows(stack.postgres_url, "SELECT name FROM leads WHERE name LIKE 'Measuring %' ORDER BY name")
-    assert stored == [("Measuring 0",), ("Measuring 1",)]
+            assert (await client.post("/leads", data=stack.form(name=f"Starting {n}"))).status_code == 303
+            assert (await client.get("/")).status_code == 200
+    stored = await postgres_rows(stack.postgres_url, "SELECT name FROM leads WHERE name LIKE 'Starting %' ORDER BY name")
+    assert stored == [(f"Starting {n}",) for n in range(3)]  # each once, whichever instance took it
+
+
+async def test_with_both_instances_starting_pages_say_so_and_leads_are_taken(
+        stack: Stack, site_dir: Path, tmp_path: Path) -> None:
+    for number in (0, 1):
+        await wait_until_up(stack.ports[number], start_measuring(stack, number, site_dir, tmp_path))
+    async with stack.client("127.0.0.8") as client:
+        for n in range(6):  # never nginx's own 502, however many 503s came before
+            page = await client.get(PAGE)
+            assert page.status_code == 503 and page.headers["retry-after"] == "30", page.text[:200]
+            assert "(847) 555-0142" in page.text  # the town's office: a visitor may call instead
+            assert (await client.post("/leads", data=stack.form(name=f"Both {n}"))).status_code == 303
+            assert (await client.get("/")).status_code == 200
+    stored = await postgres_rows(stack.postgres_url, "SELECT name FROM leads WHERE name LIKE 'Both %' ORDER BY name")
+    assert stored == [(f"Both {n}",) for n in range(6)]
 
 
 def test_the_recipe_passes_nginx_s_own_check_as_deployed_apart_from_its_files(tmp_path: Path) -> None:
