@@ -219,13 +219,17 @@ class LiveSite:
             log.info("measuring %d town pages for the quality gate; they answer 503 until then",
                      len(old.catalog.pages))
             snapshot = dataclasses.replace(old.snapshot, renderer=old.renderer.measured())
-            hits, misses = old.cache_counts()
-            self.retired_cache = (self.retired_cache[0] + hits, self.retired_cache[1] + misses)
-            self.current = Served(snapshot, self.settings, self.form_fields)
+            self._serve(snapshot)
             del old
             gc.collect()
             log.info("quality gate measured in %.1f s: now serving %d town pages (%d held back)",
                      time.monotonic() - started, len(snapshot.catalog.pages), len(snapshot.renderer.held_back))
+
+    def _serve(self, snapshot: Snapshot) -> None:
+        """Serve ``snapshot`` from now on, counting the hits and misses of the page cache it replaces."""
+        hits, misses = self.current.cache_counts()
+        self.retired_cache = (self.retired_cache[0] + hits, self.retired_cache[1] + misses)
+        self.current = Served(snapshot, self.settings, self.form_fields)
 
     async def measure_gate(self) -> None:
         """``settle`` in a thread until it succeeds; one that fails (it should not) is logged and tried again."""
@@ -264,9 +268,7 @@ class LiveSite:
                 if now - went < GONE_SECONDS and not snapshot.renderer.is_page(path)}
         gone.update(dict.fromkeys(lost, now))
         self.gone = gone  # before the swap: no 404 of a path that was a page just now is ever sent cacheable
-        hits, misses = old.cache_counts()
-        self.retired_cache = (self.retired_cache[0] + hits, self.retired_cache[1] + misses)
-        self.current = Served(snapshot, self.settings, self.form_fields)
+        self._serve(snapshot)
         self.last_error = None
         if announce and not old.renderer.measuring:  # every page of one not measured yet counts as held back
             for listener in self.listeners:
