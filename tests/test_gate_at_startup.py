@@ -19,6 +19,7 @@ from landing.web.live import LiveSite
 from tests.conftest import ClientFactory
 from tests.html import Page
 from tests.leads_helpers import LANDING, rows, valid_form
+from tests.test_admin import staff  # noqa: F401 - the signed-in client fixture
 from tests.test_pageviews import BROWSER, page_counts
 from tests.test_quality import a_gate_holding_back_some, add_quality
 
@@ -166,3 +167,17 @@ async def test_a_town_page_answered_503_is_not_counted_as_a_view(
         assert sum(counts[0] for counts in (await page_counts(store)).values()) == 1
     finally:
         await store.close()
+
+
+async def test_the_coverage_map_says_the_pages_are_still_being_measured(
+        staff, gated_site: float, held_measure: threading.Event) -> None:  # type: ignore[no-untyped-def]
+    signed_in = await staff()
+    notice = "is still measuring the town pages for the quality gate"
+    assert notice in (await signed_in.get("/admin/coverage")).text
+    held_measure.set()
+
+    async def served() -> bool:
+        return (await signed_in.get(LANDING)).status_code == 200
+
+    await until(served)
+    assert notice not in (await signed_in.get("/admin/coverage")).text

@@ -462,7 +462,8 @@ async def audit_page(request: Request, session: Session, form: dict[str, str]) -
 
 
 async def coverage_page(request: Request, session: Session, form: dict[str, str]) -> Response:
-    return render(request, "admin/coverage.html", "Coverage map", session)
+    return render(request, "admin/coverage.html", "Coverage map", session,
+                  measuring=site(request).current.renderer.measuring)
 
 
 async def coverage_map(request: Request, session: Session, form: dict[str, str]) -> Response:
