@@ -111,6 +111,10 @@ class Metrics:
         self.site = Info("landing_site", "The site version being served (a digest of its files) and its pages",
                          registry=registry)
         self.pages = Gauge("landing_site_pages", "Pages of the site being served", registry=registry)
+        self.measuring = Gauge("landing_site_measuring", "1 while the town pages answer 503 until the quality gate has "
+                               "measured them (a large gated site starting), else 0", registry=registry)
+        self.load_seconds = Gauge("landing_site_load_seconds", "Seconds the last load of the site files took, the "
+                                  "quality gate's measure included", registry=registry)
         self.latency = Latency("landing_request_duration_seconds", "Time to answer a request, by route family",
                                FAMILIES, LATENCY_BUCKETS)
         registry.register(self.latency)
@@ -125,6 +129,11 @@ class Metrics:
     def site_loaded(self, version: str, pages: int) -> None:
         self.site.info({"version": version})
         self.pages.set(pages)
+
+    def site_measured(self, measuring: bool, seconds: float) -> None:
+        """A load (or the startup's measure) that took ``seconds``; whether town pages still await the gate."""
+        self.measuring.set(int(measuring))
+        self.load_seconds.set(seconds)
 
     def health(self, storable: bool, pending: int | None, oldest_seconds: float | None) -> None:
         """What the last health check found (the backlog only when the database told it)."""

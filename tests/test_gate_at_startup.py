@@ -20,6 +20,7 @@ from tests.conftest import ClientFactory
 from tests.html import Page
 from tests.leads_helpers import LANDING, rows, valid_form
 from tests.test_admin import staff  # noqa: F401 - the signed-in client fixture
+from tests.test_metrics import scrape
 from tests.test_pageviews import BROWSER, page_counts
 from tests.test_quality import a_gate_holding_back_some, add_quality
 
@@ -72,6 +73,7 @@ async def test_town_pages_answer_503_until_measured_while_the_rest_is_served(
     assert (await client.get("/intrathecal-pump-therapy/")).status_code == 200
     health = await client.get("/healthz")
     assert health.status_code == 200 and health.json()["measuring"] is True
+    assert (await scrape(client))[("landing_site_measuring", ())] == 1
     lead = await client.post("/leads", data=valid_form())
     assert lead.status_code == 303 and len(rows(site_dir / "leads.sqlite3")) == 1
 
@@ -82,6 +84,8 @@ async def test_town_pages_answer_503_until_measured_while_the_rest_is_served(
 
     await until(served)
     assert (await client.get("/healthz")).json()["measuring"] is False
+    figures = await scrape(client)
+    assert figures[("landing_site_measuring", ())] == 0 and figures[("landing_site_load_seconds", ())] > 0
     measured = load_snapshot(settings).renderer
     assert measured.held_back and len(measured.held_back) < len(measured.catalog.pages)
     sitemap = await client.get("/sitemap.xml")

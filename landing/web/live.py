@@ -157,6 +157,7 @@ class LiveSite:
         self.form_fields = form_fields
         self.metrics = metrics
         # A broken site at startup is the caller's to report. A large gated one is measured after startup (settle).
+        started = time.monotonic()
         self.current = Served(self._load(early=True), settings, form_fields)
         self.last_error: ConfigError | None = None
         self.suggestions = RateLimit(SUGGESTIONS_PER_SECOND, 1.0)
@@ -170,6 +171,7 @@ class LiveSite:
         if metrics is not None:
             metrics.watch_cache(self.cache_counts)
             metrics.site_loaded(self.current.snapshot.version, len(self.current.catalog.pages))
+            metrics.site_measured(self.current.renderer.measuring, time.monotonic() - started)
 
     def cache_counts(self) -> tuple[int, int]:
         """The page cache's hits and misses since startup, over every snapshot served."""
@@ -222,8 +224,11 @@ class LiveSite:
             self._serve(snapshot)
             del old
             gc.collect()
+            seconds = time.monotonic() - started
+            if self.metrics is not None:
+                self.metrics.site_measured(False, seconds)
             log.info("quality gate measured in %.1f s: now serving %d town pages (%d held back)",
-                     time.monotonic() - started, len(snapshot.catalog.pages), len(snapshot.renderer.held_back))
+                     seconds, len(snapshot.catalog.pages), len(snapshot.renderer.held_back))
 
     def _serve(self, snapshot: Snapshot) -> None:
         """Serve ``snapshot`` from now on, counting the hits and misses of the page cache it replaces."""
@@ -242,6 +247,7 @@ class LiveSite:
                 await asyncio.sleep(GATE_RETRY_SECONDS)
 
     def _reload(self, guard: bool, announce: bool = True, early: bool = False) -> bool:
+        started = time.monotonic()
         try:
             snapshot = self._load(early)
         except ConfigError as exc:
@@ -283,6 +289,7 @@ class LiveSite:
         if self.metrics is not None:
             self.metrics.reloads.inc()
             self.metrics.site_loaded(snapshot.version, len(snapshot.catalog.pages))
+            self.metrics.site_measured(snapshot.renderer.measuring, time.monotonic() - started)
         log.info("site files changed: now serving %d pages (site version %s%s)", len(snapshot.catalog.pages),
                  snapshot.version, f"; {len(lost):,} pages removed" if lost else "")
         return True
