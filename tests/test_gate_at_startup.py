@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from landing.web.live import LiveSite
 from tests.conftest import ClientFactory
 from tests.html import Page
 from tests.leads_helpers import LANDING, rows, valid_form
+from tests.servers import until
 from tests.test_admin import staff  # noqa: F401 - the signed-in client fixture
 from tests.test_metrics import scrape
 from tests.test_pageviews import BROWSER, page_counts
@@ -49,14 +50,6 @@ def held_measure(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
     monkeypatch.setattr(Renderer, "measure_similarity", waiting)
     yield go
     go.set()  # a measure still waiting at the end of a test ends with it
-
-
-async def until(answered: Callable[[], object], seconds: float = WAIT_SECONDS) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if await answered():  # type: ignore[misc]
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("not within the time allowed")
 
 
 async def test_town_pages_answer_503_until_measured_while_the_rest_is_served(
