@@ -29,17 +29,30 @@ def sitemap_files(catalog: Catalog, held_back: Collection[str] = (),
                   per_file: int = MAX_URLS_PER_FILE) -> dict[str, bytes]:
     """Path -> XML body. One /sitemap.xml up to ``per_file`` URLs; past that, an index over /sitemaps/N.xml."""
     urls = indexable_urls(catalog, held_back)
-    if len(urls) <= per_file:
+    paths = sitemap_paths(len(urls), per_file)
+    if len(paths) == 1:
         return {"/sitemap.xml": urlset(urls)}
     files: dict[str, bytes] = {}
     parts = []
-    for number, start in enumerate(range(0, len(urls), per_file), start=1):
+    for path, start in zip(paths, range(0, len(urls), per_file)):
         chunk = urls[start:start + per_file]
-        path = f"/sitemaps/{number}.xml"
         files[path] = urlset(chunk)
         parts.append((catalog.url(path), max(lastmod for _, lastmod in chunk)))
     files["/sitemap.xml"] = sitemap_index(parts)
     return files
+
+
+def sitemap_paths(urls: int, per_file: int = MAX_URLS_PER_FILE) -> list[str]:
+    """The paths of the sitemap files for ``urls`` URLs: /sitemap.xml alone, or /sitemaps/1.xml ... and last the
+    index, /sitemap.xml."""
+    if urls <= per_file:
+        return ["/sitemap.xml"]
+    return [f"/sitemaps/{number}.xml" for number in range(1, -(-urls // per_file) + 1)] + ["/sitemap.xml"]
+
+
+def url_count(catalog: Catalog) -> int:
+    """How many URLs the sitemap lists when nothing is held back (indexable_urls)."""
+    return 1 + len(catalog.hub_parts) + len(catalog.pages)
 
 
 def urlset(urls: list[tuple[str, dt.date]]) -> bytes:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from landing.catalog import SourceFiles, load_catalog
-from landing.sitemap import sitemap_files
+from landing.sitemap import indexable_urls, sitemap_files, sitemap_paths, url_count
 from tests.conftest import ClientFactory
 
 NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9"}
@@ -51,6 +51,14 @@ def test_past_50000_urls_the_sitemap_becomes_an_index(site_dir: Path) -> None:
         "https://pain.example.com/sitemaps/1.xml", "https://pain.example.com/sitemaps/2.xml"]
     counts = [len(ET.fromstring(files[f"/sitemaps/{n}.xml"])) for n in (1, 2)]
     assert counts == [50_000, 107]
+
+
+def test_the_sitemap_s_paths_are_known_from_its_count_of_urls(site_dir: Path) -> None:
+    # What a starting instance answers 503 at while its town pages are measured (landing.web.live).
+    catalog = load_catalog(SourceFiles(site_dir / "site.toml", site_dir / "locations.csv", site_dir / "templates"))
+    assert url_count(catalog) == len(indexable_urls(catalog))
+    for per_file in (1, 2, 3, 7, 18, 19, 50_000):
+        assert sitemap_paths(url_count(catalog), per_file) == list(sitemap_files(catalog, per_file=per_file)), per_file
 
 
 async def test_sitemap_parts_are_served(site_dir: Path, make_client: ClientFactory) -> None:

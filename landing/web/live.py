@@ -22,7 +22,7 @@ from landing.metrics import Metrics
 from landing.pages import SLOT
 from landing.reload_guard import confirmation_stamp, confirmed_version, dropped, too_large
 from landing.settings import Settings
-from landing.sitemap import robots_txt, sitemap_files
+from landing.sitemap import robots_txt, sitemap_files, sitemap_paths, url_count
 from landing.snapshot import Snapshot, fingerprint, load_snapshot
 from landing.web.responses import (
     PUBLIC_SECURITY_HEADERS,
@@ -69,7 +69,7 @@ class Served:
         if self.catalog.base_url.startswith("https://"):
             self.security_headers += ((b"strict-transport-security", b"max-age=31536000; includeSubDomains"),)
         self._cached = functools.lru_cache(maxsize=settings.page_cache_size)(self._response)
-        self._measuring: dict[str | None, CachedResponse] = {}  # by office: see measuring
+        self._preparing: dict[str | None, CachedResponse] = {}  # by office: see preparing
         # Here, at startup and in the reload thread, not on the event loop at the first 404 after a load.
         self.renderer.prepare_suggestions()
 
@@ -83,20 +83,20 @@ class Served:
         if self.renderer.measuring:
             page = self.catalog.pages.get(path)
             if page is not None:
-                return self.measuring(page.office.id)
+                return self.preparing(page.office.id)
         return self._cached(path)
 
-    def measuring(self, office: str | None) -> CachedResponse:
+    def preparing(self, office: str | None) -> CachedResponse:
         """What a town page answers until the quality gate has measured it: 503 (search engines come back, and
         keep what they had), with ``office``'s phone for a visitor who would rather call. Built once per office."""
-        response = self._measuring.get(office)
+        response = self._preparing.get(office)
         if response is None:
             html = self.renderer.render_message(
                 "This page will be ready in a moment", "We are preparing our pages. Please try again in a minute.",
                 self.catalog.site.offices_by_id.get(office or ""))
             headers = ((b"retry-after", str(RETRY_AFTER_SECONDS).encode()), (b"x-robots-tag", b"noindex"),
                        *self.security_headers)
-            response = self._measuring[office] = CachedResponse(html.encode(), HTML, GONE_CACHE, status=503,
+            response = self._preparing[office] = CachedResponse(html.encode(), HTML, GONE_CACHE, status=503,
                                                                 extra_headers=headers)
         return response
 
@@ -126,7 +126,7 @@ class Served:
     def feeds(self) -> dict[str, CachedResponse]:
         """sitemap(s) and robots.txt, built on first request rather than at every reload."""
         if self.renderer.measuring:  # a sitemap without the town pages would tell search engines they went
-            responses = {path: self.measuring(None) for path in sitemap_files(self.catalog)}
+            responses = {path: self.preparing(None) for path in sitemap_paths(url_count(self.catalog))}
         else:
             responses = {path: CachedResponse(body, "application/xml; charset=utf-8", self.cache_control,
                                               extra_headers=self.security_headers)
